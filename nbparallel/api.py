@@ -1,0 +1,247 @@
+"""``pmap`` and ``pmap_chunks``: the plain API that everything else calls."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from .config import effective_n_jobs, get_config, validate_backend, validate_progress
+from .job import Job
+from .merge import MERGE_MODES, MergeHow
+from .merge import merge as merge_parts
+from .partition import aligned_length, chunk_bounds, guided_bounds, kind_of
+from .progress import make_progress
+from .worker import ChunkTask
+
+__all__ = ["pmap", "pmap_chunks", "plan_bounds"]
+
+T = TypeVar("T")
+
+#: Chunks per worker that ``pmap_chunks`` makes when ``chunks`` is not given.
+CHUNKS_PER_WORKER = 4
+
+
+def plan_bounds(
+    n_items: int,
+    n_workers: int,
+    *,
+    chunks: int | None = None,
+    chunk_size: int | None = None,
+    default: str = "guided",
+) -> list[tuple[int, int]]:
+    """Choose chunk bounds from ``chunks`` or ``chunk_size`` or the default policy.
+
+    Parameters
+    ----------
+    n_items : int
+        Number of items.
+    n_workers : int
+        Number of workers.
+    chunks : int, optional
+        Exact number of chunks (``np.array_split`` sizes).
+    chunk_size : int, optional
+        Items per chunk (the last one may be smaller).
+    default : {"guided", "even"}, default="guided"
+        Policy when neither is given: ``"guided"`` chunks shrink as work runs
+        out (see :func:`~nbparallel.partition.guided_bounds`); ``"even"`` is
+        ``4 * n_workers`` equal chunks.
+
+    Returns
+    -------
+    list of (int, int)
+
+    Examples
+    --------
+    >>> plan_bounds(10, 2, chunk_size=4)
+    [(0, 4), (4, 8), (8, 10)]
+    """
+    if chunks is not None and chunk_size is not None:
+        raise ValueError("give either chunks or chunk_size, not both")
+    if chunk_size is not None:
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        if n_items == 0:
+            return [(0, 0)]
+        return [(a, min(a + chunk_size, n_items)) for a in range(0, n_items, chunk_size)]
+    if chunks is not None:
+        return chunk_bounds(n_items, chunks)
+    if default == "guided":
+        return guided_bounds(n_items, n_workers)
+    return chunk_bounds(n_items, CHUNKS_PER_WORKER * n_workers)
+
+
+def _prepare(
+    func: Callable[..., Any],
+    datas: tuple[Any, ...],
+    *,
+    n_jobs: int | None,
+    chunks: int | None,
+    chunk_size: int | None,
+    backend: str | None,
+    progress: bool | str | None,
+    mode: str,
+    finalize: Callable[[list[Any]], Any],
+) -> Job:
+    """Validate everything in the caller's thread, then build the job."""
+    if not callable(func):
+        raise TypeError(f"func must be callable, got {type(func).__name__}: {func!r}")
+    cfg = get_config()
+    backend = validate_backend(backend if backend is not None else cfg.backend)
+    progress = validate_progress(progress if progress is not None else cfg.progress)
+    n_workers = effective_n_jobs(n_jobs)
+    star = len(datas) > 1
+    n_items = aligned_length(datas) if star else len(datas[0])
+    kinds = [kind_of(d) for d in datas]
+    bounds = plan_bounds(
+        n_items, n_workers, chunks=chunks, chunk_size=chunk_size,
+        default="guided" if mode == "items" else "even",
+    )
+    n_workers = min(n_workers, len(bounds))
+
+    def payload(a: int, b: int) -> Any:
+        pieces = tuple(k.take(d, a, b) for k, d in zip(kinds, datas))
+        return pieces if star else pieces[0]
+
+    tasks = [ChunkTask(i, a, b, payload(a, b), mode, star) for i, (a, b) in enumerate(bounds)]
+    label = getattr(func, "__name__", type(func).__name__)
+    sink = make_progress(progress, total_items=n_items, total_chunks=len(tasks), desc=label)
+    return Job(
+        func, tasks, finalize, n_jobs=n_workers, backend=backend,
+        progress=sink, n_items=n_items, label=label,
+    )
+
+
+def _materialise(data: Any) -> Any:
+    """Iterators (generators, ``map`` objects) become lists; pmap needs a length."""
+    if isinstance(data, Iterator):
+        return list(data)
+    return data
+
+
+def _chain(parts: list[list[Any]]) -> list[Any]:
+    return list(itertools.chain.from_iterable(parts))
+
+
+def pmap(
+    func: Callable[..., T],
+    data: Any,
+    *more_data: Any,
+    n_jobs: int | None = None,
+    chunks: int | None = None,
+    chunk_size: int | None = None,
+    backend: str | None = None,
+    progress: bool | str | None = None,
+) -> list[T]:
+    """Parallel ``[func(x) for x in data]``, order kept.
+
+    Items are grouped into contiguous chunks that run on worker processes
+    (joblib/loky). By default chunks shrink as work runs out, so uneven item
+    costs still keep every worker busy and cheap items cost little overhead.
+    Functions, lambdas and closures defined in a notebook work.
+
+    Parameters
+    ----------
+    func : callable
+        Called once per item (``func(x)``; ``func(x, y, ...)`` with several inputs).
+    data : ndarray, list, tuple, range, DataFrame, Series or iterator
+        The items (rows of arrays and DataFrames). Iterators are read into a list.
+    *more_data
+        Further inputs of the same length, zipped with ``data`` like ``map``.
+    n_jobs : int, optional
+        Workers, joblib meaning (``-1`` all cores); default from :func:`config`.
+    chunks : int, optional
+        Exact number of chunks (``np.array_split`` sizes).
+    chunk_size : int, optional
+        Items per chunk.
+    backend : {"loky", "threading"}, optional
+        Where work runs; default from :func:`config` (``"loky"``).
+    progress : bool or {"auto", "tqdm"}, optional
+        Progress bar; ``"auto"`` (default) shows one only for work longer than
+        about a second.
+
+    Returns
+    -------
+    list
+        ``[func(x) for x in data]``.
+
+    Raises
+    ------
+    Exception
+        The first failing chunk's own exception (catchable by its type), with a
+        note naming the chunk and item and the worker traceback as ``__cause__``.
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> nbp.pmap(lambda x: x * x, range(6), n_jobs=2, progress=False)
+    [0, 1, 4, 9, 16, 25]
+    >>> nbp.pmap(pow, [2, 3], [3, 2], n_jobs=1, progress=False)
+    [8, 9]
+    """
+    datas = tuple(_materialise(d) for d in (data, *more_data))
+    job = _prepare(
+        func, datas, n_jobs=n_jobs, chunks=chunks, chunk_size=chunk_size,
+        backend=backend, progress=progress, mode="items", finalize=_chain,
+    )
+    if job.n_items == 0:
+        return []
+    job.run()
+    return job.result()
+
+
+def pmap_chunks(
+    func: Callable[..., Any],
+    data: Any,
+    *more_data: Any,
+    merge: MergeHow = "auto",
+    n_jobs: int | None = None,
+    chunks: int | None = None,
+    chunk_size: int | None = None,
+    backend: str | None = None,
+    progress: bool | str | None = None,
+) -> Any:
+    """Call ``func`` on whole chunks in parallel and merge the results.
+
+    Equal to ``merge([func(c) for c in partition(data, n)], how=merge)``.
+
+    Parameters
+    ----------
+    func : callable
+        Called once per chunk (``func(chunk)``; ``func(chunk_a, chunk_b, ...)``
+        with several aligned inputs).
+    data : ndarray, list, tuple, range, DataFrame or Series
+        What to split (rows).
+    *more_data
+        Further inputs of the same length, split in lockstep.
+    merge : {"auto", "concat", "sum", "list"} or callable, default="auto"
+        How chunk results are combined (see :func:`nbparallel.merge`).
+    n_jobs, chunks, chunk_size, backend, progress
+        As for :func:`pmap`; by default there are ``4 * n_jobs`` equal chunks.
+
+    Returns
+    -------
+    object
+        The merged result.
+
+    Examples
+    --------
+    >>> import numpy as np, nbparallel as nbp
+    >>> nbp.pmap_chunks(lambda c: c * 2, np.arange(6), n_jobs=2, progress=False).tolist()
+    [0, 2, 4, 6, 8, 10]
+    >>> nbp.pmap_chunks(sum, list(range(10)), merge="sum", chunks=3, progress=False)
+    45
+    """
+    how = merge
+    if not callable(how) and how not in MERGE_MODES:
+        raise ValueError(
+            f"unknown merge {how!r}; choose one of {', '.join(map(repr, MERGE_MODES))} or pass a callable"
+        )
+    job = _prepare(
+        func, (data, *more_data), n_jobs=n_jobs, chunks=chunks,
+        chunk_size=chunk_size, backend=backend, progress=progress, mode="chunk",
+        finalize=lambda parts: merge_parts(parts, how),
+    )
+    job.run()
+    return job.result()
+

@@ -1,0 +1,191 @@
+"""Process-wide defaults for ``n_jobs``, ``backend`` and ``progress``.
+
+``config`` is both a setter and a context manager::
+
+    nbp.config(n_jobs=2)                 # from now on
+    with nbp.config(backend="threading"):  # only inside the block
+        ...
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, fields, replace
+from types import TracebackType
+from typing import Any
+
+#: Backends nbparallel can run on, with a one-line description each.  Error
+#: messages are generated from this mapping so they cannot drift from the code.
+BACKENDS: dict[str, str] = {
+    "loky": "worker processes (default; CPU-bound Python code)",
+    "threading": "threads in the kernel process (I/O-bound or GIL-releasing code)",
+}
+
+#: Accepted values of ``progress``.
+PROGRESS_MODES = (None, True, False, "auto", "widget", "tqdm")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The defaults in force; read with :func:`get_config`."""
+
+    n_jobs: int | None = None
+    backend: str = "loky"
+    progress: bool | str | None = "auto"
+
+
+_lock = threading.Lock()
+_settings = Settings()
+
+
+def get_config() -> Settings:
+    """Return the defaults currently in force.
+
+    Returns
+    -------
+    Settings
+        Frozen dataclass with ``n_jobs``, ``backend`` and ``progress``.
+
+    Examples
+    --------
+    >>> from nbparallel import get_config
+    >>> get_config().backend
+    'loky'
+    """
+    return _settings
+
+
+def validate_backend(backend: str) -> str:
+    """Return ``backend`` if it is known, else raise a ``ValueError`` listing the choices."""
+    if backend not in BACKENDS:
+        choices = ", ".join(f"{name!r} ({what})" for name, what in BACKENDS.items())
+        raise ValueError(f"unknown backend {backend!r}; choose one of: {choices}")
+    return backend
+
+
+def validate_n_jobs(n_jobs: int | None) -> int | None:
+    """Check ``n_jobs`` follows joblib's meaning (``None``, ``-1``, ``-2``..., or ``>= 1``)."""
+    if n_jobs is None:
+        return None
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        raise ValueError(
+            f"n_jobs must be a non-zero int or None, got {n_jobs!r}; use -1 for all "
+            "cores, a positive number for that many workers, or None for the default"
+        )
+    return n_jobs
+
+
+def validate_progress(progress: bool | str | None) -> bool | str | None:
+    """Check ``progress`` is one of :data:`PROGRESS_MODES`."""
+    if progress not in PROGRESS_MODES:
+        raise ValueError(
+            f"progress must be one of {PROGRESS_MODES!r}, got {progress!r}"
+        )
+    return progress
+
+
+def effective_n_jobs(n_jobs: int | None = None) -> int:
+    """Resolve ``n_jobs`` (joblib meaning) to a number of workers.
+
+    Parameters
+    ----------
+    n_jobs : int or None, default=None
+        ``None`` takes the configured default (all cores unless changed with
+        :func:`config`); ``-1`` is all cores, ``-2`` all but one, and so on.
+
+    Returns
+    -------
+    int
+        Number of workers, at least 1.
+
+    Examples
+    --------
+    >>> from nbparallel.config import effective_n_jobs
+    >>> effective_n_jobs(1)
+    1
+    """
+    from joblib import cpu_count
+
+    n = validate_n_jobs(n_jobs if n_jobs is not None else _settings.n_jobs)
+    if n is None:
+        n = -1
+    if n < 0:
+        n = max(1, cpu_count() + 1 + n)
+    return n
+
+
+class config:  # noqa: N801 - lower-case like numpy.errstate: reads as a function
+    """Set defaults for ``n_jobs``, ``backend`` and ``progress``.
+
+    Called on its own it changes the defaults from now on; used in a ``with``
+    block it changes them only inside the block and restores them after.
+
+    Parameters
+    ----------
+    n_jobs : int or None, optional
+        Number of workers, joblib meaning (``-1`` all cores).
+    backend : {"loky", "threading"}, optional
+        Where work runs.
+    progress : bool or {"auto", "widget", "tqdm"}, optional
+        Progress display. ``"auto"`` shows a widget in a kernel, a text bar
+        elsewhere, and nothing for work that ends within about a second.
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> with nbp.config(n_jobs=1, progress=False):
+    ...     nbp.get_config().n_jobs
+    1
+    >>> nbp.get_config().n_jobs is None
+    True
+    """
+
+    _unset: Any = object()
+
+    def __init__(
+        self,
+        *,
+        n_jobs: int | None = _unset,
+        backend: str = _unset,
+        progress: bool | str | None = _unset,
+    ) -> None:
+        global _settings
+        changes: dict[str, Any] = {}
+        if n_jobs is not config._unset:
+            changes["n_jobs"] = validate_n_jobs(n_jobs)
+        if backend is not config._unset:
+            changes["backend"] = validate_backend(backend)
+        if progress is not config._unset:
+            changes["progress"] = validate_progress(progress)
+        with _lock:
+            self._previous = _settings
+            _settings = replace(_settings, **changes)
+
+    def __enter__(self) -> Settings:
+        return _settings
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        global _settings
+        with _lock:
+            _settings = self._previous
+
+    def __repr__(self) -> str:
+        now = ", ".join(f"{f.name}={getattr(_settings, f.name)!r}" for f in fields(Settings))
+        return f"nbparallel.config({now})"
+
+
+def _env_default() -> None:
+    """Honour ``NBPARALLEL_N_JOBS`` so CI or a shared machine can cap workers."""
+    global _settings
+    value = os.environ.get("NBPARALLEL_N_JOBS")
+    if value:
+        _settings = replace(_settings, n_jobs=validate_n_jobs(int(value)))
+
+
+_env_default()

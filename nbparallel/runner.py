@@ -1,0 +1,76 @@
+"""The only module that talks to joblib: submit chunk tasks, yield outcomes as they finish.
+
+Tasks are fed to ``joblib.Parallel(return_as="generator_unordered")`` lazily, a
+few ahead of the workers (``pre_dispatch``).  :meth:`Run.stop` ends the feed: the
+chunks already running finish and are reported, nothing new starts, and the
+worker pool stays warm for the next call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from joblib import Parallel, delayed
+
+from .worker import ChunkOutcome, ChunkTask, run_chunk
+
+__all__ = ["Run"]
+
+
+class Run:
+    """One execution of chunk tasks on a joblib backend.
+
+    Parameters
+    ----------
+    func : callable
+        The user's function.
+    tasks : iterable of ChunkTask
+        Consumed lazily, so :meth:`stop` takes effect before the next chunk
+        is sent.
+    n_jobs : int
+        Number of workers.
+    backend : str
+        A joblib backend name (``"loky"`` or ``"threading"``).
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        tasks: Iterable[ChunkTask],
+        *,
+        n_jobs: int,
+        backend: str,
+    ) -> None:
+        self.func = func
+        self.tasks = tasks
+        self.n_jobs = n_jobs
+        self.backend = backend
+        self._stopped = threading.Event()
+
+    def _feed(self) -> Iterator[Any]:
+        call = delayed(run_chunk)
+        for task in self.tasks:
+            if self._stopped.is_set():
+                return
+            yield call(self.func, task)
+
+    def stop(self) -> None:
+        """Send no further chunks; running ones finish and are still reported."""
+        self._stopped.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def outcomes(self) -> Iterator[ChunkOutcome]:
+        """Yield each chunk's outcome as soon as it finishes (any order)."""
+        parallel = Parallel(
+            n_jobs=self.n_jobs,
+            backend=self.backend,
+            return_as="generator_unordered",
+            batch_size=1,
+            pre_dispatch="2*n_jobs",
+        )
+        yield from parallel(self._feed())

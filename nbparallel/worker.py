@@ -1,0 +1,209 @@
+"""What runs inside a worker: call the function on one chunk and package the outcome.
+
+Nothing here raises back to joblib: a failing chunk returns a :class:`ChunkOutcome`
+carrying the exception, the item that failed, the worker traceback as text and
+the output the chunk printed.  joblib therefore never aborts the pool for a user
+error, and finished chunks are never thrown away.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import reprlib
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
+
+__all__ = ["ChunkTask", "ChunkOutcome", "RemoteTraceback", "WorkerError", "run_chunk"]
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One unit of work: chunk ``index`` covering items ``start:stop``.
+
+    ``mode`` is ``"items"`` (call ``func`` per item, ``pmap``) or ``"chunk"``
+    (call ``func`` once on the chunk, ``pmap_chunks``).  With ``star`` the
+    payload is a tuple of aligned chunks passed as separate arguments.
+    """
+
+    index: int
+    start: int
+    stop: int
+    payload: Any
+    mode: str = "items"
+    star: bool = False
+
+
+@dataclass
+class ChunkOutcome:
+    """What a worker sends back for one chunk."""
+
+    index: int
+    start: int
+    stop: int
+    value: Any = None
+    error: BaseException | None = None
+    error_item: int | None = None
+    error_item_repr: str | None = None
+    traceback: str | None = None
+    output: str = ""
+    elapsed: float = 0.0
+    pid: int = field(default_factory=os.getpid)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class RemoteTraceback(Exception):
+    """Carries the worker's traceback text; set as ``__cause__`` of re-raised errors."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return "\n\n" + self.text.rstrip()
+
+
+class WorkerError(RuntimeError):
+    """Stand-in for a worker exception that could not be sent back (unpicklable)."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+
+
+# --- output capture --------------------------------------------------------------
+# sys.stdout/sys.stderr are replaced once per process by a proxy that writes to a
+# per-thread buffer while a chunk runs and to the original stream otherwise.  The
+# proxy is per thread so that the threading backend keeps each chunk's output
+# apart and never swallows output of the kernel's own thread.
+
+_local = threading.local()
+_install_lock = threading.Lock()
+
+
+class _ThreadRoutedStream(io.TextIOBase):
+    def __init__(self, original: TextIO) -> None:
+        self._original = original
+
+    def _target(self) -> TextIO:
+        buffer = getattr(_local, "buffer", None)
+        return buffer if buffer is not None else self._original
+
+    def write(self, text: str) -> int:  # type: ignore[override]
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        target = self._target()
+        if hasattr(target, "flush"):
+            target.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return getattr(_local, "buffer", None) is None and self._original.isatty()
+
+    def fileno(self) -> int:
+        return self._original.fileno()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, errors, ... of the original
+        return getattr(self._original, name)
+
+
+def _install_routing() -> None:
+    with _install_lock:
+        if not isinstance(sys.stdout, _ThreadRoutedStream):
+            sys.stdout = _ThreadRoutedStream(sys.stdout)
+        if not isinstance(sys.stderr, _ThreadRoutedStream):
+            sys.stderr = _ThreadRoutedStream(sys.stderr)
+
+
+class _Capture:
+    """Route this thread's stdout and stderr into one buffer for the block."""
+
+    def __enter__(self) -> io.StringIO:
+        _install_routing()
+        self._previous = getattr(_local, "buffer", None)
+        _local.buffer = io.StringIO()
+        return _local.buffer
+
+    def __exit__(self, *exc: object) -> None:
+        _local.buffer = self._previous
+
+
+# --- running a chunk -------------------------------------------------------------
+
+_repr = reprlib.Repr()
+_repr.maxstring = 60
+_repr.maxother = 60
+_repr.maxlist = 6
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return WorkerError(type(exc).__name__, str(exc))
+
+
+def _remote_traceback_text(exc: BaseException) -> str:
+    # Drop this module's own frame so the traceback starts in user code.
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_frame.f_code is run_chunk.__code__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
+    """Run ``func`` on one chunk inside a worker and return its outcome.
+
+    Parameters
+    ----------
+    func : callable
+        The user's function.
+    task : ChunkTask
+        The chunk and how to call ``func`` on it.
+
+    Returns
+    -------
+    ChunkOutcome
+        The value, or the exception with the failing item and traceback; the
+        chunk's printed output in both cases.
+
+    Examples
+    --------
+    >>> run_chunk(abs, ChunkTask(0, 0, 2, [-1, -2])).value
+    [1, 2]
+    """
+    outcome = ChunkOutcome(task.index, task.start, task.stop)
+    position = task.start
+    item: Any = None
+    began = time.perf_counter()
+    with _Capture() as buffer:
+        try:
+            if task.mode == "chunk":
+                outcome.value = func(*task.payload) if task.star else func(task.payload)
+            else:
+                values = []
+                items = zip(*task.payload) if task.star else task.payload
+                for position, item in enumerate(items, start=task.start):  # noqa: B007
+                    values.append(func(*item) if task.star else func(item))
+                outcome.value = values
+        except Exception as exc:  # noqa: BLE001 - every error goes back to the caller
+            outcome.error = _picklable(exc)
+            outcome.traceback = _remote_traceback_text(exc)
+            if task.mode == "items":
+                outcome.error_item = position
+                outcome.error_item_repr = _repr.repr(item)
+    outcome.output = buffer.getvalue()
+    outcome.elapsed = time.perf_counter() - began
+    return outcome
