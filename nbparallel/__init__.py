@@ -19,6 +19,7 @@ from .merge import merge
 
 # -- building blocks ----------------------------------------------------------------
 from .partition import partition
+from .runner import shutdown
 from .worker import RemoteTraceback, WorkerError
 
 __version__ = "0.1.0"
@@ -30,6 +31,7 @@ __all__ = [
     # configuration
     "config",
     "get_config",
+    "shutdown",
     # jobs and errors
     "Job",
     "JobCancelled",

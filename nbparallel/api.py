@@ -180,6 +180,13 @@ def pmap(
     [8, 9]
     """
     datas = tuple(_materialise(d) for d in (data, *more_data))
+    for d in datas:
+        if kind_of(d).name == "pandas.DataFrame":
+            raise TypeError(
+                "pmap over a DataFrame is ambiguous: iterating a DataFrame yields its column "
+                "labels. Use pmap_chunks(func, df) to process blocks of rows, or "
+                "pmap(func, list(df.itertuples())) for one call per row"
+            )
     job = _prepare(
         func, datas, n_jobs=n_jobs, chunks=chunks, chunk_size=chunk_size,
         backend=backend, progress=progress, mode="items", finalize=_chain,

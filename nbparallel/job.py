@@ -16,7 +16,7 @@ from typing import Any
 
 from .progress import ProgressSink
 from .runner import Run
-from .worker import ChunkOutcome, ChunkTask, RemoteTraceback
+from .worker import ChunkOutcome, ChunkTask, RemoteTraceback, render_traceback
 
 __all__ = ["Job", "ChunkFailure", "STATUSES"]
 
@@ -123,7 +123,7 @@ class Job:
         return [
             ChunkFailure(
                 o.index, o.start, o.stop, o.error_item, o.error_item_repr,
-                o.error, o.traceback or "", o.output,
+                o.error, render_traceback(o.frames, o.exc_only), o.output,
             )
             for _, o in sorted(self._outcomes.items())
             if o.error is not None

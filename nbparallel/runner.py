@@ -16,7 +16,7 @@ from joblib import Parallel, delayed
 
 from .worker import ChunkOutcome, ChunkTask, run_chunk
 
-__all__ = ["Run"]
+__all__ = ["Run", "shutdown", "worker_pids"]
 
 
 class Run:
@@ -74,3 +74,41 @@ class Run:
             pre_dispatch="2*n_jobs",
         )
         yield from parallel(self._feed())
+
+
+def _pool() -> Any:
+    """joblib's reusable loky executor, if one is alive (``None`` otherwise)."""
+    from joblib.externals.loky import reusable_executor
+
+    return getattr(reusable_executor, "_executor", None)
+
+
+def worker_pids() -> list[int]:
+    """Process ids of the live loky workers (empty when no pool is running).
+
+    Examples
+    --------
+    >>> isinstance(worker_pids(), list)
+    True
+    """
+    pool = _pool()
+    if pool is None or pool._flags.shutdown:
+        return []
+    return sorted(p.pid for p in list(getattr(pool, "_processes", {}).values()) if p.is_alive())
+
+
+def shutdown() -> None:
+    """Stop the worker processes now (they otherwise idle out after 5 minutes).
+
+    The next parallel call starts a new pool.
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> nbp.shutdown()
+    >>> nbp.runner.worker_pids()
+    []
+    """
+    pool = _pool()
+    if pool is not None:
+        pool.shutdown(wait=True, kill_workers=True)

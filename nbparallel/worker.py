@@ -9,6 +9,7 @@ error, and finished chunks are never thrown away.
 from __future__ import annotations
 
 import io
+import linecache
 import os
 import pickle
 import reprlib
@@ -19,7 +20,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-__all__ = ["ChunkTask", "ChunkOutcome", "RemoteTraceback", "WorkerError", "run_chunk"]
+__all__ = ["ChunkTask", "ChunkOutcome", "RemoteTraceback", "WorkerError", "run_chunk", "render_traceback"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class ChunkOutcome:
     error: BaseException | None = None
     error_item: int | None = None
     error_item_repr: str | None = None
-    traceback: str | None = None
+    frames: list[tuple[str, int, str]] = field(default_factory=list)
+    exc_only: str = ""
     output: str = ""
     elapsed: float = 0.0
     pid: int = field(default_factory=os.getpid)
@@ -75,8 +77,12 @@ class WorkerError(RuntimeError):
     """Stand-in for a worker exception that could not be sent back (unpicklable)."""
 
     def __init__(self, type_name: str, message: str) -> None:
-        super().__init__(f"{type_name}: {message}")
+        super().__init__(type_name, message)  # both in args, so it pickles
         self.type_name = type_name
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message} (the original exception could not be pickled)"
 
 
 # --- output capture --------------------------------------------------------------
@@ -155,12 +161,35 @@ def _picklable(exc: BaseException) -> BaseException:
         return WorkerError(type(exc).__name__, str(exc))
 
 
-def _remote_traceback_text(exc: BaseException) -> str:
-    # Drop this module's own frame so the traceback starts in user code.
+def _remote_frames(exc: BaseException) -> list[tuple[str, int, str]]:
+    """(file, line, function) of each frame, from user code down to the raise.
+
+    Source lines are looked up later, in the kernel: code typed into a notebook
+    cell is in the kernel's ``linecache`` but not in the worker's.
+    """
     tb = exc.__traceback__
     if tb is not None and tb.tb_frame.f_code is run_chunk.__code__:
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+        tb = tb.tb_next  # this module's own frame
+    summary = traceback.extract_tb(tb, limit=None) if tb is not None else []
+    return [(f.filename, f.lineno or 0, f.name) for f in summary]
+
+
+def render_traceback(frames: list[tuple[str, int, str]], exc_only: str) -> str:
+    """Format a worker traceback with source lines from this process's ``linecache``.
+
+    Examples
+    --------
+    >>> print(render_traceback([], "ValueError: bad\n"))
+    Traceback (most recent call last):
+    ValueError: bad
+    """
+    lines = ["Traceback (most recent call last):\n"]
+    for filename, lineno, name in frames:
+        lines.append(f'  File "{filename}", line {lineno}, in {name}\n')
+        source = linecache.getline(filename, lineno).strip()
+        if source:
+            lines.append(f"    {source}\n")
+    return "".join(lines) + exc_only
 
 
 def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
@@ -176,7 +205,7 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
     Returns
     -------
     ChunkOutcome
-        The value, or the exception with the failing item and traceback; the
+        The value, or the exception with the failing item and traceback frames; the
         chunk's printed output in both cases.
 
     Examples
@@ -200,7 +229,8 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
                 outcome.value = values
         except Exception as exc:  # noqa: BLE001 - every error goes back to the caller
             outcome.error = _picklable(exc)
-            outcome.traceback = _remote_traceback_text(exc)
+            outcome.frames = _remote_frames(exc)
+            outcome.exc_only = "".join(traceback.format_exception_only(type(exc), exc))
             if task.mode == "items":
                 outcome.error_item = position
                 outcome.error_item_repr = _repr.repr(item)
