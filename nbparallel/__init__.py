@@ -10,6 +10,9 @@ from __future__ import annotations
 # -- the plain API ------------------------------------------------------------------
 from .api import pmap, pmap_chunks
 
+# -- choosing the number of clusters ------------------------------------------------
+from .kmeans import KSearchResult, choose_k, elbow_search, silhouette_search
+
 # -- configuration ------------------------------------------------------------------
 from .config import config, get_config
 
@@ -28,6 +31,11 @@ __all__ = [
     # plain API
     "pmap",
     "pmap_chunks",
+    # choosing k
+    "elbow_search",
+    "silhouette_search",
+    "choose_k",
+    "KSearchResult",
     # configuration
     "config",
     "get_config",

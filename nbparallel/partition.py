@@ -143,7 +143,7 @@ def guided_bounds(n_items: int, n_workers: int, *, min_size: int | None = None) 
     Examples
     --------
     >>> guided_bounds(20, 2)
-    [(0, 5), (5, 9), (9, 12), (12, 15), (15, 17), (17, 19), (19, 20)]
+    [(0, 5), (5, 9), (9, 12), (12, 14), (14, 16), (16, 17), (17, 18), (18, 19), (19, 20)]
     """
     if n_items == 0:
         return [(0, 0)]

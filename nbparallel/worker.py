@@ -179,7 +179,7 @@ def render_traceback(frames: list[tuple[str, int, str]], exc_only: str) -> str:
 
     Examples
     --------
-    >>> print(render_traceback([], "ValueError: bad\n"))
+    >>> print(render_traceback([], "ValueError: bad"))
     Traceback (most recent call last):
     ValueError: bad
     """

@@ -115,8 +115,8 @@ def recipe(func: Callable[[Any], Any], data: Any, n_jobs: int) -> list[Any]:
 
     Examples
     --------
-    >>> recipe(trivial, [1, 2, 3], n_jobs=1)
-    [2, 3, 4]
+    >>> recipe(trivial, [1, 2, 3], n_jobs=1) == [2, 3, 4]
+    True
     """
     parts = np.array_split(np.asarray(data), n_jobs)
     results = Parallel(n_jobs=n_jobs)(delayed(_apply)(func, p) for p in parts)
