@@ -119,11 +119,11 @@ def run_bench(n_jobs: int | None = None, *, quick: bool = False) -> list[Timing]
     timings = [
         _compare(
             "uniform", f"bogosort of {400 // scale} random rows of 7 ints",
-            bogosort, uniform_data(400 // scale), n, repeats=1,
+            bogosort, uniform_data(400 // scale), n, repeats=1 if quick else 3,
         ),
         _compare(
             "skewed", f"{200 // scale} items, cost growing linearly with the index",
-            skewed_work, skewed_data(200 // scale), n, repeats=1,
+            skewed_work, skewed_data(200 // scale), n, repeats=1 if quick else 3,
         ),
         _compare(
             "overhead", "10,000 trivial items (x + 1), warm pool",
@@ -131,6 +131,66 @@ def run_bench(n_jobs: int | None = None, *, quick: bool = False) -> list[Timing]
         ),
     ]
     return timings
+
+
+@dataclass
+class KSearchTiming:
+    """``choose_k`` against a sequential scikit-learn loop (KMeans + full silhouette per k)."""
+
+    data: str
+    sequential_loop: float
+    sequential_best_k: int
+    choose_k: float
+    choose_k_best_k: int | None
+    choose_k_picks: dict[str, int | None]
+    choose_k_one_worker: float
+    n_jobs: int
+
+    @property
+    def speedup(self) -> float:
+        return self.sequential_loop / self.choose_k
+
+    @property
+    def parallel_speedup(self) -> float:
+        return self.choose_k_one_worker / self.choose_k
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(speedup=self.speedup, parallel_speedup=self.parallel_speedup)
+        return out
+
+
+def bench_ksearch(n_jobs: int, *, quick: bool = False) -> KSearchTiming:
+    """Time ``choose_k`` on ``make_blobs(10000, 100 features, 7 centres)`` against the usual loop."""
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.datasets import make_blobs
+    from sklearn.metrics import silhouette_score
+
+    from .kmeans import choose_k
+
+    n = 2000 if quick else 10_000
+    X, _ = make_blobs(n_samples=n, n_features=100, centers=7, random_state=42)
+    ks = list(range(2, 15))
+    # warm the workers (sklearn imported there) so neither side pays start-up
+    choose_k(X[:200], k=range(2, 4), n_jobs=n_jobs, progress=False)
+
+    def loop() -> int:
+        scores = []
+        for k in ks:
+            model = KMeans(n_clusters=k, n_init="auto", random_state=0).fit(X)
+            scores.append(silhouette_score(X, model.labels_))
+        return ks[int(np.argmax(scores))]
+
+    t_loop, loop_best = _timed(loop)
+    t_par, res = _timed(lambda: choose_k(X, k=ks, n_jobs=n_jobs, progress=False))
+    t_one, _ = _timed(lambda: choose_k(X, k=ks, n_jobs=1, progress=False))
+    return KSearchTiming(
+        data=f"make_blobs(n_samples={n}, n_features=100, centers=7, random_state=42), k=2..14",
+        sequential_loop=t_loop, sequential_best_k=loop_best, choose_k=t_par,
+        choose_k_best_k=res.best_k, choose_k_picks=res.picks, choose_k_one_worker=t_one,
+        n_jobs=n_jobs,
+    )
 
 
 def format_table(timings: list[Timing], n_jobs: int) -> str:
@@ -150,11 +210,27 @@ def format_table(timings: list[Timing], n_jobs: int) -> str:
     return "\n".join(lines)
 
 
+def format_ksearch(t: KSearchTiming) -> str:
+    """The k-search timing as text."""
+    return "\n".join([
+        f"k-search on {t.data}:",
+        f"  sequential loop (KMeans + full silhouette per k): {t.sequential_loop:.2f} s, best k {t.sequential_best_k}",
+        f"  choose_k, {t.n_jobs} workers (4 criteria, silhouette on a shared subsample): {t.choose_k:.2f} s, "
+        f"best k {t.choose_k_best_k}, picks {t.choose_k_picks}",
+        f"  choose_k speed-up over the loop: {t.speedup:.1f}x; same best k: {t.choose_k_best_k == t.sequential_best_k}",
+        f"  choose_k with 1 worker: {t.choose_k_one_worker:.2f} s; {t.n_jobs} workers vs 1: {t.parallel_speedup:.2f}x",
+    ])
+
+
 def main(args: Any) -> int:
     n = effective_n_jobs(args.n_jobs)
     timings = run_bench(n, quick=args.quick)
+    ksearch = bench_ksearch(n, quick=args.quick)
     if args.json:
-        print(json.dumps({"n_jobs": n, "timings": [t.as_dict() for t in timings]}, indent=2))
+        print(json.dumps(
+            {"n_jobs": n, "timings": [t.as_dict() for t in timings], "ksearch": ksearch.as_dict()}, indent=2
+        ))
     else:
         print(format_table(timings, n))
+        print(format_ksearch(ksearch))
     return 0

@@ -177,7 +177,7 @@ def _knee(ks: list[int], inertia: np.ndarray) -> tuple[int | None, str | None]:
         return None, "the inertia curve is flat: the data shows no cluster structure over these k"
     knee = KneeLocator(ks, inertia, curve="convex", direction="decreasing", S=1.0).knee
     if knee is None:
-        return None, "Kneedle found no knee in the inertia curve (it bends evenly: no k stands out)"
+        return None, "Kneedle found no knee in the inertia curve: it falls about evenly, so no k stands out"
     return int(knee), None
 
 
