@@ -150,7 +150,91 @@ except ValueError as err:
 """),
 ]
 
-NOTEBOOKS = {"01_quickstart.ipynb": QUICKSTART}
+CHOOSING_K = [
+    md("""
+# Choosing k for KMeans, in parallel and correctly
+
+The data: `make_blobs(n_samples=10000, n_features=100, centers=7, random_state=42)`,
+so the right answer is 7. First the recipe often copied into notebooks, then
+nbparallel's searches. Every fit runs on a worker; `X` is shared through one
+memory-mapped file; each (k, repeat) gets its own seed from `np.random.SeedSequence`.
+"""),
+    code("""
+%matplotlib inline
+import numpy as np
+from sklearn.datasets import make_blobs
+
+import nbparallel as nbp
+
+X, _ = make_blobs(n_samples=10000, n_features=100, centers=7, random_state=42)
+ks = range(2, 15)
+"""),
+    md("""
+## The recipe that goes wrong
+
+"The elbow is where the silhouette jumps most": `argmax(diff(silhouette)) + 1`.
+The biggest *jump* is not the best *value*: differences of a curve say where it
+rises fastest, not where it peaks.
+"""),
+    code("""
+search = nbp.silhouette_search(X, k=ks, progress=False)
+jumps = np.diff(search.scores["silhouette"])
+wrong_k = search.k[int(np.argmax(jumps)) + 1]
+print("argmax(diff(silhouette)) says k =", wrong_k)
+print("the highest silhouette is at k =", search.best_k)
+"""),
+    md("""
+## The elbow: Kneedle on the inertia curve
+
+The inertia curve is convex and decreasing; its knee is found with the Kneedle
+method (`kneed`). When a curve has no knee, `best_k` is `None` and `reason` says why.
+"""),
+    code("""
+elbow = nbp.elbow_search(X, k=ks, progress=False)
+print("knee at k =", elbow.best_k)
+axes = elbow.plot()
+"""),
+    md("""
+## All criteria at once, and how much they agree
+
+One fit per k, scored four ways: knee of inertia, highest silhouette (on one
+shared subsample of 3,000 points, so the O(n²) score stays cheap), highest
+Calinski-Harabasz, lowest Davies-Bouldin.
+"""),
+    code("""
+res = nbp.choose_k(X, k=ks, progress=False)
+print("picks:", res.picks)
+print("vote:", res.best_k, "agreement:", res.agreement)
+axes = res.plot()
+"""),
+    code("""
+res.to_frame()[["inertia", "silhouette", "calinski_harabasz", "davies_bouldin"]].round(3)
+"""),
+    md("""
+## How stable are the picks?
+
+With `n_repeats`, every k is fitted with several seeds; the table gets a spread
+per score and `stability` tells how often each k won per criterion.
+"""),
+    code("""
+stable = nbp.choose_k(X, k=range(5, 10), n_repeats=3, progress=False)
+print(stable.best_k, stable.stability)
+"""),
+    md("""
+## No structure, no knee
+
+Fifteen equidistant groups: every extra cluster removes the same inertia, so no k
+stands out and the search says so instead of inventing an answer.
+"""),
+    code("""
+rng = np.random.default_rng(0)
+flat = np.repeat(np.eye(15) * 10, 20, axis=0) + rng.normal(scale=0.1, size=(300, 15))
+none = nbp.elbow_search(flat, progress=False)
+print(none.best_k, "-", none.reason)
+"""),
+]
+
+NOTEBOOKS = {"01_quickstart.ipynb": QUICKSTART, "03_choosing_k.ipynb": CHOOSING_K}
 
 
 def build(name: str, cells: list, execute: bool = True) -> Path:
