@@ -11,7 +11,6 @@ from .job import Job
 from .merge import MERGE_MODES, MergeHow
 from .merge import merge as merge_parts
 from .partition import aligned_length, chunk_bounds, guided_bounds, kind_of
-from .progress import make_progress
 from .worker import ChunkTask
 
 __all__ = ["pmap", "pmap_chunks", "plan_bounds"]
@@ -80,6 +79,7 @@ def _prepare(
     chunk_size: int | None,
     backend: str | None,
     progress: bool | str | None,
+    background: bool,
     mode: str,
     finalize: Callable[[list[Any]], Any],
 ) -> Job:
@@ -105,11 +105,19 @@ def _prepare(
 
     tasks = [ChunkTask(i, a, b, payload(a, b), mode, star) for i, (a, b) in enumerate(bounds)]
     label = getattr(func, "__name__", type(func).__name__)
-    sink = make_progress(progress, total_items=n_items, total_chunks=len(tasks), desc=label)
     return Job(
-        func, tasks, finalize, n_jobs=n_workers, backend=backend,
-        progress=sink, n_items=n_items, label=label,
+        func, tasks, finalize, n_jobs=n_workers, backend=backend, n_items=n_items,
+        progress=progress, background=background, label=label,
     )
+
+
+def _run_or_return(job: Job, background: bool) -> Any:
+    """One code path: a background call returns the started job, a foreground one waits."""
+    job.start()
+    if background:
+        return job
+    job.wait()
+    return job.result()
 
 
 def _materialise(data: Any) -> Any:
@@ -132,7 +140,8 @@ def pmap(
     chunk_size: int | None = None,
     backend: str | None = None,
     progress: bool | str | None = None,
-) -> list[T]:
+    background: bool = False,
+) -> list[T] | Job:
     """Parallel ``[func(x) for x in data]``, order kept.
 
     Items are grouped into contiguous chunks that run on worker processes
@@ -156,14 +165,18 @@ def pmap(
         Items per chunk.
     backend : {"loky", "threading"}, optional
         Where work runs; default from :func:`config` (``"loky"``).
-    progress : bool or {"auto", "tqdm"}, optional
-        Progress bar; ``"auto"`` (default) shows one only for work longer than
-        about a second.
+    progress : bool or {"auto", "widget", "tqdm"}, optional
+        Progress display: a widget in a notebook, a text bar elsewhere.
+        ``"auto"`` (default) shows nothing for foreground work that ends
+        within about a second.
+    background : bool, default=False
+        Return a started :class:`~nbparallel.Job` at once instead of waiting;
+        the kernel stays free while workers compute.
 
     Returns
     -------
-    list
-        ``[func(x) for x in data]``.
+    list or Job
+        ``[func(x) for x in data]``, or the job when ``background=True``.
 
     Raises
     ------
@@ -178,6 +191,9 @@ def pmap(
     [0, 1, 4, 9, 16, 25]
     >>> nbp.pmap(pow, [2, 3], [3, 2], n_jobs=1, progress=False)
     [8, 9]
+    >>> job = nbp.pmap(abs, [-1, -2], background=True, progress=False)
+    >>> job.result()
+    [1, 2]
     """
     datas = tuple(_materialise(d) for d in (data, *more_data))
     for d in datas:
@@ -189,12 +205,11 @@ def pmap(
             )
     job = _prepare(
         func, datas, n_jobs=n_jobs, chunks=chunks, chunk_size=chunk_size,
-        backend=backend, progress=progress, mode="items", finalize=_chain,
+        backend=backend, progress=progress, background=background, mode="items", finalize=_chain,
     )
-    if job.n_items == 0:
+    if job.n_items == 0 and not background:
         return []
-    job.run()
-    return job.result()
+    return _run_or_return(job, background)
 
 
 def pmap_chunks(
@@ -207,6 +222,7 @@ def pmap_chunks(
     chunk_size: int | None = None,
     backend: str | None = None,
     progress: bool | str | None = None,
+    background: bool = False,
 ) -> Any:
     """Call ``func`` on whole chunks in parallel and merge the results.
 
@@ -223,13 +239,13 @@ def pmap_chunks(
         Further inputs of the same length, split in lockstep.
     merge : {"auto", "concat", "sum", "list"} or callable, default="auto"
         How chunk results are combined (see :func:`nbparallel.merge`).
-    n_jobs, chunks, chunk_size, backend, progress
+    n_jobs, chunks, chunk_size, backend, progress, background
         As for :func:`pmap`; by default there are ``4 * n_jobs`` equal chunks.
 
     Returns
     -------
-    object
-        The merged result.
+    object or Job
+        The merged result, or the job when ``background=True``.
 
     Examples
     --------
@@ -246,9 +262,8 @@ def pmap_chunks(
         )
     job = _prepare(
         func, (data, *more_data), n_jobs=n_jobs, chunks=chunks,
-        chunk_size=chunk_size, backend=backend, progress=progress, mode="chunk",
-        finalize=lambda parts: merge_parts(parts, how),
+        chunk_size=chunk_size, backend=backend, progress=progress, background=background,
+        mode="chunk", finalize=lambda parts: merge_parts(parts, how),
     )
-    job.run()
-    return job.result()
+    return _run_or_return(job, background)
 

@@ -1,36 +1,108 @@
 """Progress display: one factory picks the front end.
 
-``make_progress`` returns an object with ``update(done_items, done_chunks,
-failed_chunks)`` and ``close(status)``.  With ``progress="auto"`` foreground work
-that ends within :data:`SHOW_AFTER` seconds shows nothing at all.
+* In a Jupyter kernel with ipywidgets: a widget — a bar, a line of text (chunks
+  done/total, items/s, elapsed, ETA, failures), a Cancel button, and an output
+  area for what the workers print (hidden while empty).
+* Elsewhere (a terminal, a script): a tqdm text bar on stderr.
+* ``progress=False``: nothing.
+
+Sinks are driven by the job's display pump (see :mod:`nbparallel.job`), never by
+joblib internals.  The clock is injectable so tests compare exact states.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Protocol
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from tqdm import tqdm
+__all__ = ["ProgressState", "ProgressSink", "make_progress", "in_kernel", "SHOW_AFTER", "WidgetProgress", "TextProgress"]
 
-__all__ = ["ProgressSink", "make_progress", "SHOW_AFTER"]
-
-#: Seconds before an ``"auto"`` bar appears; quicker work shows no bar.
+#: Seconds before an ``"auto"`` display appears for foreground work; quicker work shows nothing.
 SHOW_AFTER = 1.0
+
+#: Bar colours (ipywidgets ``bar_style``) by final status.
+BAR_STYLES = {"running": "", "pending": "", "done": "success", "failed": "danger", "cancelled": "danger"}
+
+
+@dataclass(frozen=True)
+class ProgressState:
+    """A snapshot of a job for display."""
+
+    status: str
+    done_items: int
+    total_items: int
+    done_chunks: int
+    total_chunks: int
+    failed_chunks: int
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        """Items per second so far."""
+        return self.done_items / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current rate (``None`` before the first chunk)."""
+        if self.done_items == 0 or self.rate == 0:
+            return None
+        return (self.total_items - self.done_items) / self.rate
+
+
+def _clock_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def describe(state: ProgressState) -> str:
+    """One line of text for the state, e.g. ``chunks 3/8 · 120 items/s · 0:04 elapsed · ETA 0:07``.
+
+    Examples
+    --------
+    >>> describe(ProgressState("running", 50, 100, 2, 8, 0, 5.0))
+    'chunks 2/8 · 10.0 items/s · 0:05 elapsed · ETA 0:05'
+    """
+    rate = state.rate
+    rate_text = f"{rate:,.0f}" if rate >= 100 else f"{rate:.1f}"
+    parts = [f"chunks {state.done_chunks}/{state.total_chunks}", f"{rate_text} items/s", f"{_clock_text(state.elapsed)} elapsed"]
+    if state.status == "running":
+        parts.append(f"ETA {_clock_text(state.eta)}")
+    else:
+        parts.append(state.status)
+    if state.failed_chunks:
+        parts.append(f"{state.failed_chunks} failed")
+    return " · ".join(parts)
 
 
 class ProgressSink(Protocol):
-    def update(self, done_items: int, done_chunks: int, failed_chunks: int) -> None: ...
+    def update(self, state: ProgressState) -> None: ...
 
-    def close(self, status: str) -> None: ...
+    def output(self, chunk: int, text: str) -> None: ...
+
+    def close(self, state: ProgressState) -> None: ...
 
 
 class NoProgress:
-    """Shows nothing."""
+    """Shows nothing (worker output is still kept on the job)."""
 
-    def update(self, done_items: int, done_chunks: int, failed_chunks: int) -> None:
+    def __init__(self, echo: Callable[[str], None] | None = None) -> None:
+        self._echo = echo
+
+    def update(self, state: ProgressState) -> None:
         pass
 
-    def close(self, status: str) -> None:
+    def output(self, chunk: int, text: str) -> None:
+        if self._echo is not None:
+            self._echo(text)
+
+    def close(self, state: ProgressState) -> None:
         pass
 
 
@@ -38,28 +110,138 @@ class TextProgress:
     """A tqdm text bar on stderr counting items, with chunk and failure counts."""
 
     def __init__(self, total_items: int, total_chunks: int, *, desc: str, delay: float) -> None:
-        self.total_chunks = total_chunks
+        from tqdm import tqdm
+
         self.bar = tqdm(
-            total=total_items,
-            desc=desc,
-            unit="item",
-            delay=delay,
-            file=sys.stderr,
-            dynamic_ncols=True,
-            leave=True,
+            total=total_items, desc=desc, unit="item", delay=delay,
+            file=sys.stderr, dynamic_ncols=True, leave=True,
         )
 
-    def update(self, done_items: int, done_chunks: int, failed_chunks: int) -> None:
-        postfix = f"chunks {done_chunks}/{self.total_chunks}"
-        if failed_chunks:
-            postfix += f", {failed_chunks} failed"
+    def update(self, state: ProgressState) -> None:
+        postfix = f"chunks {state.done_chunks}/{state.total_chunks}"
+        if state.failed_chunks:
+            postfix += f", {state.failed_chunks} failed"
         self.bar.set_postfix_str(postfix, refresh=False)
-        self.bar.update(done_items - self.bar.n)  # honours tqdm's ``delay``
+        self.bar.update(state.done_items - self.bar.n)  # honours tqdm's ``delay``
 
-    def close(self, status: str) -> None:
-        if status != "done":
-            self.bar.set_description_str(f"{self.bar.desc} [{status}]", refresh=False)
+    def output(self, chunk: int, text: str) -> None:
+        self.bar.write(text, file=sys.stdout, end="")
+
+    def close(self, state: ProgressState) -> None:
+        self.update(state)
+        if state.status != "done":
+            self.bar.set_description_str(f"{self.bar.desc} [{state.status}]", refresh=False)
         self.bar.close()
+
+
+class WidgetProgress:
+    """The ipywidgets display: bar + text + Cancel button, and an output area.
+
+    Parameters
+    ----------
+    total_items, total_chunks : int
+        What the bar counts up to.
+    desc : str
+        Label in front of the bar.
+    on_cancel : callable, optional
+        Called when the Cancel button is clicked.
+    show_after : float, default=0
+        Seconds after creation before the widget is displayed (``0``: at once).
+    clock : callable, default=time.monotonic
+        Time source (injected in tests).
+    display : callable, optional
+        How to display the widget (``IPython.display.display`` by default).
+    """
+
+    def __init__(
+        self,
+        total_items: int,
+        total_chunks: int,
+        *,
+        desc: str = "nbparallel",
+        on_cancel: Callable[[], Any] | None = None,
+        show_after: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        display: Callable[[Any], Any] | None = None,
+    ) -> None:
+        import ipywidgets as w
+
+        self._clock = clock
+        self._created = clock()
+        self._show_after = show_after
+        self._display = display
+        self.shown = False
+        self.label = w.HTML(value=f"<b>{desc}</b>", layout=w.Layout(width="auto", margin="0 8px 0 0"))
+        self.bar = w.FloatProgress(
+            value=0, min=0, max=max(total_items, 1), bar_style="",
+            layout=w.Layout(flex="1 1 auto", width="auto", min_width="120px"),
+        )
+        self.button = w.Button(
+            description="Cancel", icon="stop", tooltip="Stop this job; finished chunks are kept",
+            layout=w.Layout(width="auto", margin="0 0 0 8px"),
+        )
+        self.text = w.HTML(value=f"chunks 0/{total_chunks} · starting")
+        self.out = w.Output(layout=w.Layout(display="none", max_height="240px", overflow="auto"))
+        self.widget = w.VBox(
+            [w.HBox([self.label, self.bar, self.button], layout=w.Layout(align_items="center")), self.text, self.out],
+            layout=w.Layout(width="100%"),
+        )
+        self.widget.add_class("nbparallel-progress")
+        if on_cancel is not None:
+            self.button.on_click(lambda _button: on_cancel())
+        if show_after <= 0:
+            self.show()
+
+    def show(self) -> None:
+        """Display the widget (once)."""
+        if self.shown:
+            return
+        self.shown = True
+        if self._display is not None:
+            self._display(self.widget)
+        else:
+            from IPython.display import display
+
+            display(self.widget)
+
+    def _maybe_show(self) -> None:
+        if not self.shown and self._clock() - self._created >= self._show_after:
+            self.show()
+
+    def update(self, state: ProgressState) -> None:
+        self._maybe_show()
+        self.bar.value = state.done_items
+        self.text.value = describe(state)
+        if state.failed_chunks:
+            self.bar.bar_style = "warning"
+
+    def output(self, chunk: int, text: str) -> None:
+        self.show()  # output is worth showing even for quick work
+        self.out.layout.display = None
+        self.out.append_stdout(text)
+
+    def close(self, state: ProgressState) -> None:
+        self.update(state)
+        self.bar.bar_style = BAR_STYLES.get(state.status, "")
+        self.button.disabled = True
+        if state.status != "done":
+            self.button.description = state.status
+
+
+def in_kernel() -> bool:
+    """Whether this code runs inside a Jupyter kernel (where widgets can show).
+
+    Examples
+    --------
+    >>> in_kernel()
+    False
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def make_progress(
@@ -68,18 +250,29 @@ def make_progress(
     total_items: int,
     total_chunks: int,
     desc: str = "nbparallel",
+    background: bool = False,
+    on_cancel: Callable[[], Any] | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> ProgressSink:
-    """Pick the progress front end for ``mode``.
+    """Pick the progress front end.
 
     Parameters
     ----------
-    mode : bool, {"auto", "tqdm"} or None
-        ``False`` shows nothing; ``True``/``"tqdm"`` a bar at once; ``"auto"``
-        or ``None`` a bar only once work has run for :data:`SHOW_AFTER` s.
+    mode : bool, {"auto", "widget", "tqdm"} or None
+        ``False`` shows nothing; ``"widget"`` / ``"tqdm"`` force one; ``True``,
+        ``"auto"`` or ``None`` pick the widget in a kernel and tqdm elsewhere.
+        With ``"auto"``/``None`` foreground work shows nothing for its first
+        :data:`SHOW_AFTER` seconds.
     total_items, total_chunks : int
-        What the bar counts up to.
+        What the display counts up to.
     desc : str, default="nbparallel"
-        Label in front of the bar.
+        Label.
+    background : bool, default=False
+        Background jobs show their display at once.
+    on_cancel : callable, optional
+        Wired to the widget's Cancel button.
+    echo : callable, optional
+        Where worker output goes when nothing is displayed.
 
     Returns
     -------
@@ -88,9 +281,16 @@ def make_progress(
     Examples
     --------
     >>> sink = make_progress(False, total_items=10, total_chunks=2)
-    >>> sink.update(10, 2, 0); sink.close("done")
+    >>> type(sink).__name__
+    'NoProgress'
     """
     if mode is False:
-        return NoProgress()
-    delay = SHOW_AFTER if mode in (None, "auto") else 0.0
+        return NoProgress(echo)
+    delay = 0.0 if (background or mode in (True, "widget", "tqdm")) else SHOW_AFTER
+    want_widget = mode == "widget" or (mode != "tqdm" and in_kernel())
+    if want_widget:
+        try:
+            return WidgetProgress(total_items, total_chunks, desc=desc, on_cancel=on_cancel, show_after=delay)
+        except ImportError:
+            warnings.warn("ipywidgets is not installed: showing a text progress bar instead", stacklevel=3)
     return TextProgress(total_items, total_chunks, desc=desc, delay=delay)

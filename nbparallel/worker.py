@@ -13,6 +13,7 @@ import linecache
 import os
 import pickle
 import reprlib
+import signal
 import sys
 import threading
 import time
@@ -20,7 +21,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-__all__ = ["ChunkTask", "ChunkOutcome", "RemoteTraceback", "WorkerError", "run_chunk", "render_traceback"]
+__all__ = [
+    "ChunkTask", "ChunkOutcome", "CancelToken", "ChunkCancelled", "RemoteTraceback",
+    "WorkerError", "run_chunk", "render_traceback", "interrupt_running",
+]
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class ChunkTask:
     payload: Any
     mode: str = "items"
     star: bool = False
+    control: CancelToken | None = None
 
 
 @dataclass
@@ -55,11 +60,12 @@ class ChunkOutcome:
     exc_only: str = ""
     output: str = ""
     elapsed: float = 0.0
+    cancelled: bool = False
     pid: int = field(default_factory=os.getpid)
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.error is None and not self.cancelled
 
 
 class RemoteTraceback(Exception):
@@ -83,6 +89,103 @@ class WorkerError(RuntimeError):
 
     def __str__(self) -> str:
         return f"{self.type_name}: {self.message} (the original exception could not be pickled)"
+
+
+# --- cancellation -------------------------------------------------------------------
+# A job's control folder holds a CANCEL file once the job is cancelled, and one
+# marker file per running chunk naming the process and thread running it.  The
+# kernel reads the markers to interrupt exactly those chunks: SIGUSR1 to a worker
+# process (whose handler raises ChunkCancelled only while a chunk of a cancelled
+# job runs), or an asynchronous exception in a worker thread.  Chunks also look
+# at the CANCEL file between items.  Workers are never killed for a cancel, so the
+# pool stays warm and other jobs on it are untouched.
+
+
+class ChunkCancelled(BaseException):
+    """Raised inside a worker to stop a chunk of a cancelled job.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``) so ``except Exception`` in
+    user code does not swallow it.
+    """
+
+
+@dataclass(frozen=True)
+class CancelToken:
+    """Picklable handle on a job's control folder."""
+
+    folder: str
+
+    @property
+    def cancel_file(self) -> str:
+        return os.path.join(self.folder, "CANCEL")
+
+    def cancelled(self) -> bool:
+        return os.path.exists(self.cancel_file)
+
+    def marker(self, index: int) -> str:
+        return os.path.join(self.folder, f"run-{index}-{os.getpid()}-{threading.get_ident()}")
+
+    def running(self) -> list[tuple[int, int, int]]:
+        """``(chunk, pid, thread id)`` of every chunk running now."""
+        out = []
+        try:
+            names = os.listdir(self.folder)
+        except FileNotFoundError:
+            return []
+        for name in names:
+            if name.startswith("run-"):
+                _, index, pid, tid = name.split("-")
+                out.append((int(index), int(pid), int(tid)))
+        return out
+
+
+_current = threading.local()  # the token of the chunk running in this thread
+_process_token: CancelToken | None = None  # same, for the signal handler (main thread)
+_CHECK_EVERY = 0.2  # seconds between looks at the CANCEL file inside a chunk
+
+
+def _on_cancel_signal(signum: int, frame: Any) -> None:
+    token = _process_token
+    if token is not None and token.cancelled():
+        raise ChunkCancelled()
+
+
+def _install_signal_handler() -> None:
+    if threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGUSR1) is not _on_cancel_signal:
+            signal.signal(signal.SIGUSR1, _on_cancel_signal)
+
+
+class _Running:
+    """Marks a chunk as running (marker file, handler target) for the block."""
+
+    def __init__(self, token: CancelToken | None, index: int) -> None:
+        self.token = token
+        self.index = index
+        self.path: str | None = None
+
+    def __enter__(self) -> _Running:
+        global _process_token
+        if self.token is not None:
+            _install_signal_handler()
+            self.path = self.token.marker(self.index)
+            with open(self.path, "w"):
+                pass
+            _current.token = self.token
+            if threading.current_thread() is threading.main_thread():
+                _process_token = self.token
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _process_token
+        if self.token is not None:
+            if threading.current_thread() is threading.main_thread():
+                _process_token = None
+            _current.token = None
+            try:
+                os.remove(self.path)  # type: ignore[arg-type]
+            except OSError:
+                pass
 
 
 # --- output capture --------------------------------------------------------------
@@ -214,19 +317,31 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
     [1, 2]
     """
     outcome = ChunkOutcome(task.index, task.start, task.stop)
+    token = task.control
+    if token is not None and token.cancelled():
+        outcome.cancelled = True  # queued before the cancel: never started
+        return outcome
     position = task.start
     item: Any = None
     began = time.perf_counter()
     with _Capture() as buffer:
         try:
-            if task.mode == "chunk":
-                outcome.value = func(*task.payload) if task.star else func(task.payload)
-            else:
-                values = []
-                items = zip(*task.payload) if task.star else task.payload
-                for position, item in enumerate(items, start=task.start):  # noqa: B007
-                    values.append(func(*item) if task.star else func(item))
-                outcome.value = values
+            with _Running(token, task.index):
+                if task.mode == "chunk":
+                    outcome.value = func(*task.payload) if task.star else func(task.payload)
+                else:
+                    values = []
+                    items = zip(*task.payload) if task.star else task.payload
+                    next_check = time.monotonic() + _CHECK_EVERY
+                    for position, item in enumerate(items, start=task.start):  # noqa: B007
+                        values.append(func(*item) if task.star else func(item))
+                        if token is not None and time.monotonic() > next_check:
+                            if token.cancelled():
+                                raise ChunkCancelled()
+                            next_check = time.monotonic() + _CHECK_EVERY
+                    outcome.value = values
+        except ChunkCancelled:
+            outcome.cancelled = True
         except Exception as exc:  # noqa: BLE001 - every error goes back to the caller
             outcome.error = _picklable(exc)
             outcome.frames = _remote_frames(exc)
@@ -236,4 +351,30 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
                 outcome.error_item_repr = _repr.repr(item)
     outcome.output = buffer.getvalue()
     outcome.elapsed = time.perf_counter() - began
+    if outcome.cancelled:
+        outcome.value = None
     return outcome
+
+
+def interrupt_running(token: CancelToken, *, threads: bool) -> list[int]:
+    """Interrupt every running chunk of a cancelled job; return the chunk indices.
+
+    Worker processes get SIGUSR1; worker threads (``threads=True``) get an
+    asynchronous :class:`ChunkCancelled`.  Call after the CANCEL file exists.
+    """
+    import ctypes
+
+    hit = []
+    for index, pid, tid in token.running():
+        try:
+            if threads:
+                if pid == os.getpid():
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                        ctypes.c_ulong(tid), ctypes.py_object(ChunkCancelled)
+                    )
+            else:
+                os.kill(pid, signal.SIGUSR1)
+            hit.append(index)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return hit
