@@ -17,12 +17,13 @@ from .kmeans import KSearchResult, choose_k, elbow_search, silhouette_search
 from .config import config, get_config
 
 # -- jobs and errors ----------------------------------------------------------------
-from .job import ChunkFailure, Job, JobCancelled
+from .job import ChunkFailure, Job, JobCancelled, WorkerDied, jobs
 from .merge import merge
 
 # -- building blocks ----------------------------------------------------------------
 from .partition import partition
-from .runner import shutdown
+from .progress import in_kernel
+from .runner import shutdown, warm
 from .worker import RemoteTraceback, WorkerError
 
 __version__ = "0.1.0"
@@ -40,9 +41,13 @@ __all__ = [
     "config",
     "get_config",
     "shutdown",
+    "warm",
+    "load_ipython_extension",
     # jobs and errors
     "Job",
     "JobCancelled",
+    "WorkerDied",
+    "jobs",
     "ChunkFailure",
     "RemoteTraceback",
     "WorkerError",
@@ -51,3 +56,20 @@ __all__ = [
     "merge",
     "__version__",
 ]
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext nbparallel``: warm the worker pool in the background.
+
+    Parameters
+    ----------
+    ipython : IPython.core.interactiveshell.InteractiveShell
+        The shell loading the extension.
+    """
+    warm()
+
+
+# Inside a Jupyter kernel the first import starts the workers in the background,
+# so the first pmap does not wait for them.
+if in_kernel():
+    warm()

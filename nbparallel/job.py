@@ -480,6 +480,9 @@ class Job:
             raise TimeoutError(
                 f"job {self.id} still {self._status} after {timeout} s ({self.n_done}/{self.n_total} chunks)"
             )
+        pump = self._pump_thread
+        if pump is not None and pump is not threading.current_thread():
+            pump.join(5.0)  # the display shows the final state before the result is handed out
         if self._error is not None:
             raise self._error
         if self._status == "cancelled":

@@ -16,7 +16,7 @@ from joblib import Parallel, delayed
 
 from .worker import ChunkOutcome, ChunkTask, run_chunk
 
-__all__ = ["Run", "shutdown", "worker_pids"]
+__all__ = ["Run", "shutdown", "warm", "worker_pids"]
 
 
 class Run:
@@ -112,3 +112,47 @@ def shutdown() -> None:
     pool = _pool()
     if pool is not None:
         pool.shutdown(wait=True, kill_workers=True)
+
+
+def _noop(x: int) -> int:
+    from .worker import prepare_worker
+
+    prepare_worker()
+    return x
+
+
+def warm(n_jobs: int | None = None, *, wait: bool = False) -> threading.Thread:
+    """Start the worker pool in a background thread so the first call pays no start-up.
+
+    Parameters
+    ----------
+    n_jobs : int, optional
+        Workers to start (default: the configured default, all cores).
+    wait : bool, default=False
+        Block until the workers are up.
+
+    Returns
+    -------
+    threading.Thread
+        The warm-up thread (already finished when ``wait=True``).
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> _ = nbp.warm(1, wait=True)
+    """
+    from .config import effective_n_jobs
+
+    n = effective_n_jobs(n_jobs)
+
+    def _start() -> None:
+        try:
+            Parallel(n_jobs=n, backend="loky")(delayed(_noop)(i) for i in range(n))
+        except Exception:  # warming is an optimisation: never an error for the user
+            pass
+
+    thread = threading.Thread(target=_start, name="nbparallel-warmup", daemon=True)
+    thread.start()
+    if wait:
+        thread.join()
+    return thread

@@ -156,6 +156,22 @@ def _install_signal_handler() -> None:
             signal.signal(signal.SIGUSR1, _on_cancel_signal)
 
 
+def prepare_worker() -> None:
+    """Set up a worker process: cancel handler, and deaf to the kernel's SIGINT.
+
+    Interrupting a kernel signals its whole process group, workers included; a
+    worker must not die of it (the kernel cancels the job instead, and the pool
+    stays warm).  Only applies inside a child process's main thread, never in
+    the kernel itself.
+    """
+    import multiprocessing
+
+    if threading.current_thread() is threading.main_thread() and multiprocessing.parent_process() is not None:
+        _install_signal_handler()
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class _Running:
     """Marks a chunk as running (marker file, handler target) for the block."""
 
@@ -316,6 +332,7 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
     >>> run_chunk(abs, ChunkTask(0, 0, 2, [-1, -2])).value
     [1, 2]
     """
+    prepare_worker()
     outcome = ChunkOutcome(task.index, task.start, task.stop)
     token = task.control
     if token is not None and token.cancelled():

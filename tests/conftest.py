@@ -28,9 +28,21 @@ def _children() -> set[int]:
     }
 
 
+def _in_kernel_tree(pid: int) -> bool:
+    # A test kernel's own workers are checked by the kernel fixture when it shuts
+    # the kernel down (tests/test_kernel.py), not after every test.
+    try:
+        for proc in [psutil.Process(pid), *psutil.Process(pid).parents()]:
+            if "ipykernel_launcher" in " ".join(proc.cmdline()):
+                return True
+    except psutil.Error:
+        return False
+    return False
+
+
 def _stray_children() -> set[int]:
     """Child processes that are not the (intentionally reused) loky workers."""
-    return _children() - set(worker_pids())
+    return {p for p in _children() - set(worker_pids()) if not _in_kernel_tree(p)}
 
 
 @pytest.fixture(autouse=True)

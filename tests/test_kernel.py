@@ -1,0 +1,141 @@
+"""Through a real Jupyter kernel: background jobs leave it free, output lands in the
+starting cell's widget, an interrupt stops the workers, %load_ext warms the pool."""
+
+from __future__ import annotations
+
+import ast
+import time
+
+import psutil
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        yield km, kc
+    finally:
+        pids = []
+        try:
+            reply, outputs = run(kc, "from nbparallel.runner import worker_pids\nprint(worker_pids())\nimport nbparallel as nbp\nnbp.shutdown()")
+            pids = ast.literal_eval(stdout(outputs).strip().splitlines()[0])
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+        deadline = time.monotonic() + 15
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in pids), "kernel's workers outlived it"
+
+
+def _alive(pid):
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def run(kc, code, timeout=120):
+    outputs = []
+    reply = kc.execute_interactive(code, timeout=timeout, output_hook=outputs.append, allow_stdin=False)
+    return reply, outputs
+
+
+def stdout(outputs):
+    return "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream" and m["content"]["name"] == "stdout")
+
+
+def check(reply, outputs):
+    assert reply["content"]["status"] == "ok", "\n".join(reply["content"].get("traceback", []))
+
+
+def test_load_ext_warms_the_pool(kernel):
+    _, kc = kernel
+    reply, outputs = run(kc, """
+%load_ext nbparallel
+import time
+from nbparallel.runner import worker_pids
+deadline = time.monotonic() + 20
+while not worker_pids() and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(len(worker_pids()) > 0)
+""")
+    check(reply, outputs)
+    assert stdout(outputs).strip() == "True"
+
+
+def test_background_job_leaves_the_kernel_free(kernel):
+    _, kc = kernel
+    reply, first = run(kc, """
+import time
+import nbparallel as nbp
+
+def slow(x):
+    print("working on", x)
+    time.sleep(1.0)
+    return x * 10
+
+job = nbp.pmap(slow, range(10), chunks=10, n_jobs=2, background=True)
+""")
+    check(reply, first)
+    # the first cell displayed the job's widget
+    views = [m["content"]["data"][WIDGET_MIME]["model_id"] for m in first
+             if m["msg_type"] == "display_data" and WIDGET_MIME in m["content"]["data"]]
+    reply, outputs = run(kc, "print(job.widget.model_id in %r, job.done(), job.status)" % (views,))
+    check(reply, outputs)
+    assert stdout(outputs).strip() == "True False running"  # a second cell ran while it worked
+    reply, second = run(kc, "print(sum(range(100)))")
+    assert stdout(second).strip() == "4950"
+    reply, outputs = run(kc, """
+result = job.result(timeout=60)
+print(result)
+print(job.status, job.widget.children[0].children[1].bar_style)
+shown = "".join(o["text"] for o in job.widget.children[2].outputs)
+print(sorted(line for line in shown.splitlines()))
+""")
+    check(reply, outputs)
+    lines = stdout(outputs).strip().splitlines()
+    assert lines[0] == str([x * 10 for x in range(10)])
+    assert lines[1] == "done success"
+    # every worker print is in the first cell's widget, labelled with its chunk
+    assert lines[2] == str(sorted(f"[chunk {i}] working on {i}" for i in range(10)))
+    # and none leaked into the cells that ran meanwhile
+    assert "working on" not in stdout(second)
+
+
+def test_interrupt_during_a_foreground_call_frees_the_workers(kernel):
+    km, kc = kernel
+    reply, outputs = run(kc, """
+import time
+import nbparallel as nbp
+from nbparallel.runner import worker_pids
+nbp.pmap(abs, range(4), n_jobs=2, progress=False)
+before = worker_pids()
+def spin(x):
+    end = time.time() + 60
+    while time.time() < end:
+        pass
+    return x
+""")
+    check(reply, outputs)
+    msg_id = kc.execute("nbp.pmap(spin, range(4), chunks=4, n_jobs=2)")
+    time.sleep(2.0)
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=30)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    reply, outputs = run(kc, """
+import psutil
+procs = [psutil.Process(p) for p in worker_pids()]
+for p in procs: p.cpu_percent(None)
+time.sleep(0.5)
+print(worker_pids() == before, max(p.cpu_percent(None) for p in procs) < 30)
+print(nbp.jobs()[-1].status)
+print(nbp.pmap(abs, [-1, -2], n_jobs=2, progress=False))
+""")
+    check(reply, outputs)
+    assert stdout(outputs).strip().splitlines() == ["True True", "cancelled", "[1, 2]"]
