@@ -193,6 +193,36 @@ def bench_ksearch(n_jobs: int, *, quick: bool = False) -> KSearchTiming:
     )
 
 
+_LATENCY_SCRIPT = """
+import sys, time
+import nbparallel as nbp
+from nbparallel.workloads import trivial
+if sys.argv[1] == "warm":
+    nbp.warm(wait=True)   # what %load_ext nbparallel (or importing in a kernel) starts in the background
+start = time.perf_counter()
+nbp.pmap(trivial, range(100), progress=False)
+print(time.perf_counter() - start)
+nbp.shutdown()
+"""
+
+
+def bench_first_call(repeats: int = 3) -> dict[str, float]:
+    """First-``pmap`` latency in a fresh process, without and with a warmed pool (medians)."""
+    import subprocess
+    import sys
+
+    out: dict[str, float] = {}
+    for mode in ("cold", "warm"):
+        runs = []
+        for _ in range(repeats):
+            done = subprocess.run(
+                [sys.executable, "-c", _LATENCY_SCRIPT, mode], capture_output=True, text=True, check=True
+            )
+            runs.append(float(done.stdout.strip().splitlines()[-1]))
+        out[mode] = statistics.median(runs)
+    return out
+
+
 def format_table(timings: list[Timing], n_jobs: int) -> str:
     """The timings as a plain-text table with ratios."""
     lines = [
@@ -226,11 +256,17 @@ def main(args: Any) -> int:
     n = effective_n_jobs(args.n_jobs)
     timings = run_bench(n, quick=args.quick)
     ksearch = bench_ksearch(n, quick=args.quick)
+    latency = bench_first_call(1 if args.quick else 3)
     if args.json:
         print(json.dumps(
-            {"n_jobs": n, "timings": [t.as_dict() for t in timings], "ksearch": ksearch.as_dict()}, indent=2
+            {"n_jobs": n, "timings": [t.as_dict() for t in timings], "ksearch": ksearch.as_dict(),
+             "first_call": latency}, indent=2
         ))
     else:
         print(format_table(timings, n))
         print(format_ksearch(ksearch))
+        print(
+            f"first pmap in a fresh process (100 trivial items): cold pool {latency['cold'] * 1000:.0f} ms, "
+            f"warmed pool {latency['warm'] * 1000:.0f} ms: warming saves {latency['cold'] / latency['warm']:.1f}x"
+        )
     return 0

@@ -171,6 +171,7 @@ class Job:
         self._thread: threading.Thread | None = None
         self._pump_thread: threading.Thread | None = None
         self._killer: threading.Timer | None = None
+        self._shown_in_cell: int | None = None
         self.started_at: float | None = None
         self.finished_at: float | None = None
         _recent.append(self)
@@ -255,6 +256,7 @@ class Job:
             self._progress_mode, total_items=self.n_items, total_chunks=len(self.tasks),
             desc=self.label, background=self.background, on_cancel=self.cancel, echo=echo,
         )
+        self._shown_in_cell = _execution_count() if isinstance(self._sink, WidgetProgress) and self._sink.shown else None
         self.started_at = time.perf_counter()
         self._thread = threading.Thread(target=self._execute, name=f"nbparallel-job-{self.id}", daemon=True)
         self._thread.start()
@@ -509,10 +511,20 @@ class Job:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        if self.widget is not None:
-            display(self.widget)
-        else:
+        if self.widget is None:
             print(repr(self))
+        elif self._shown_in_cell is None or self._shown_in_cell != _execution_count():
+            display(self.widget)  # another view of the same live widget
+        # else: the cell that started the job shows its widget already
+
+
+def _execution_count() -> int | None:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return None
+    shell = get_ipython()
+    return getattr(shell, "execution_count", None) if shell is not None else None
 
 
 def _alive(pid: int) -> bool:
