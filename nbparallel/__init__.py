@@ -13,6 +13,9 @@ from .api import pmap, pmap_chunks
 # -- choosing the number of clusters ------------------------------------------------
 from .kmeans import KSearchResult, choose_k, elbow_search, silhouette_search
 
+# -- notebook cells -----------------------------------------------------------------
+from .cell import run_cell
+
 # -- configuration ------------------------------------------------------------------
 from .config import config, get_config
 
@@ -32,6 +35,8 @@ __all__ = [
     # plain API
     "pmap",
     "pmap_chunks",
+    # notebook cells
+    "run_cell",
     # choosing k
     "elbow_search",
     "silhouette_search",
@@ -59,13 +64,16 @@ __all__ = [
 
 
 def load_ipython_extension(ipython: object) -> None:
-    """``%load_ext nbparallel``: warm the worker pool in the background.
+    """``%load_ext nbparallel``: register ``%%parallel`` and ``%nbparallel``, warm the workers.
 
     Parameters
     ----------
     ipython : IPython.core.interactiveshell.InteractiveShell
         The shell loading the extension.
     """
+    from .magics import ParallelMagics
+
+    ipython.register_magics(ParallelMagics)  # type: ignore[attr-defined]
     warm()
 
 

@@ -97,7 +97,8 @@ def _prepare(
         n_items, n_workers, chunks=chunks, chunk_size=chunk_size,
         default="guided" if mode == "items" else "even",
     )
-    n_workers = min(n_workers, len(bounds))
+    # n_workers is not lowered to the chunk count: a different size would resize
+    # the shared pool (killing and spawning workers) on every call.
 
     def payload(a: int, b: int) -> Any:
         pieces = tuple(k.take(d, a, b) for k, d in zip(kinds, datas))

@@ -167,11 +167,15 @@ class Job:
         self._finished = threading.Event()
         self._future: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._callbacks: list[Callable[[Job], Any]] = []
+        self._hooks: list[Callable[[Job], Any]] = []  # internal, run before waiters wake
+        self._hooks_ran = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pump_thread: threading.Thread | None = None
         self._killer: threading.Timer | None = None
         self._shown_in_cell: int | None = None
+        self._held: dict[int, ChunkOutcome] = {}
+        self._next_shown = 0
         self.started_at: float | None = None
         self.finished_at: float | None = None
         _recent.append(self)
@@ -311,12 +315,22 @@ class Job:
         return finished
 
     def _handle(self, event: ChunkOutcome | None) -> bool:
+        # Worker output is shown in chunk order (a chunk's output waits for the
+        # chunks before it), so what a cell shows does not depend on scheduling.
         if event is None:
+            for index in sorted(self._held):
+                self._show_output(self._held.pop(index))
             self._sink.close(self._state())
             return True
-        if event.output:
-            self._sink.output(event.index, _label_output(event))
+        self._held[event.index] = event
+        while self._next_shown in self._held:
+            self._show_output(self._held.pop(self._next_shown))
+            self._next_shown += 1
         return False
+
+    def _show_output(self, outcome: ChunkOutcome) -> None:
+        if outcome.output:
+            self._sink.output(outcome.index, _label_output(outcome))
 
     # -- the job's thread ----------------------------------------------------------------
     def _execute(self) -> None:
@@ -381,6 +395,10 @@ class Job:
                     self._status = "failed"
         finally:
             shutil.rmtree(self._control.folder, ignore_errors=True)
+            with self._lock:
+                hooks, self._hooks_ran = list(self._hooks), True
+            for hook in hooks:  # run before anyone waiting on the job wakes up
+                _call_safely(hook, self)
             with self._lock:
                 self._finished.set()
                 callbacks = list(self._callbacks)
@@ -454,6 +472,14 @@ class Job:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+    def _add_hook(self, fn: Callable[[Job], Any]) -> None:
+        """Run ``fn(job)`` when the job ends, before ``result()`` returns to anyone."""
+        with self._lock:
+            if not self._hooks_ran:
+                self._hooks.append(fn)
+                return
+        _call_safely(fn, self)
 
     def add_done_callback(self, fn: Callable[[Job], Any]) -> None:
         """Call ``fn(job)`` when the job finishes (at once if it has)."""

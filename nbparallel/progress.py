@@ -116,8 +116,13 @@ class TextProgress:
             total=total_items, desc=desc, unit="item", delay=delay,
             file=sys.stderr, dynamic_ncols=True, leave=True,
         )
+        self._last: tuple[int, int, int] | None = None
 
     def update(self, state: ProgressState) -> None:
+        seen = (state.done_items, state.done_chunks, state.failed_chunks)
+        if seen == self._last:
+            return  # nothing new: no redraw (tqdm redraws on every call)
+        self._last = seen
         postfix = f"chunks {state.done_chunks}/{state.total_chunks}"
         if state.failed_chunks:
             postfix += f", {state.failed_chunks} failed"

@@ -21,8 +21,11 @@ def md(text: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_markdown_cell(text.strip())
 
 
-def code(text: str) -> nbformat.NotebookNode:
-    return nbformat.v4.new_code_cell(text.strip())
+def code(text: str, *tags: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(text.strip())
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
 
 
 QUICKSTART = [
@@ -234,6 +237,87 @@ print(none.best_k, "-", none.reason)
 """),
 ]
 
+CELL_MAGIC = [
+    md("""
+# `%%parallel`: a slow cell, made parallel without rewriting it
+
+`%load_ext nbparallel` registers the magics. `--split` names the notebook
+variables to partition; inside the body each is bound to one chunk. `--out`
+names what the body assigns; the chunks' values are merged and assigned in the
+notebook. Functions and constants the body uses are sent to the workers (only
+those). `%%parallel?` shows every option.
+"""),
+    code("""
+%load_ext nbparallel
+import random
+import time
+import numpy as np
+
+def bogosort(row):
+    row = [int(v) for v in row]
+    while any(a > b for a, b in zip(row, row[1:])):
+        random.shuffle(row)
+    return row
+
+bigdata = np.random.default_rng(0).integers(0, 100, size=(200, 7))
+"""),
+    md("## The sequential cell"),
+    code("""
+start = time.perf_counter()
+sorted_rows = [bogosort(r) for r in bigdata]
+sequential = time.perf_counter() - start
+expected = sorted_rows
+print(f"{len(sorted_rows)} rows sorted in {sequential:.2f} s")
+"""),
+    md("## The same cell, parallel: one line added"),
+    code("""
+%%parallel --split bigdata --out sorted_rows --no-progress
+sorted_rows = [bogosort(r) for r in bigdata]
+"""),
+    code("""
+print("same result as the sequential cell:", sorted_rows == expected)
+"""),
+    md("""
+## A DataFrame, and what the body prints
+
+DataFrames are split by rows (index kept) and merged with `pd.concat`. What the
+body prints shows up here, labelled by chunk.
+"""),
+    code("""
+import pandas as pd
+df = pd.DataFrame({"x": np.arange(12), "label": list("abcdefghijkl")})
+"""),
+    code("""
+%%parallel --split df --out scored --chunks 3 --no-progress
+print("rows", df.index[0], "to", df.index[-1])
+scored = df.assign(score=df.x ** 2)
+"""),
+    code("""
+scored
+"""),
+    md("""
+## In the background: `--bg`
+
+The cell returns at once; the job is stored in `_job` (or `--name`), and the
+`--out` variables are assigned when it finishes.
+"""),
+    code("""
+%%parallel --split bigdata --out bg_rows --bg --name sort_job
+bg_rows = [bogosort(r) for r in bigdata]
+""", "nbval-ignore-output"),
+    code("""
+print("the kernel is free; job done yet?", sort_job.done())
+"""),
+    code("""
+sort_job.result()
+print(sort_job.status, bg_rows == expected)
+"""),
+    md("## State and defaults: `%nbparallel`"),
+    code("""
+%nbparallel config progress=auto
+"""),
+]
+
 BACKGROUND = [
     md("""
 # Background jobs: keep working while the workers compute
@@ -323,6 +407,7 @@ print(nbp.pmap(fetch, range(6), backend="threading", n_jobs=6, progress=False))
 
 NOTEBOOKS = {
     "01_quickstart.ipynb": QUICKSTART,
+    "02_cell_magic.ipynb": CELL_MAGIC,
     "03_choosing_k.ipynb": CHOOSING_K,
     "06_background_jobs.ipynb": BACKGROUND,
 }

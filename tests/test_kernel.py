@@ -139,3 +139,25 @@ print(nbp.pmap(abs, [-1, -2], n_jobs=2, progress=False))
 """)
     check(reply, outputs)
     assert stdout(outputs).strip().splitlines() == ["True True", "cancelled", "[1, 2]"]
+
+
+def test_cell_magic_in_a_notebook_run_by_nbclient():
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = [
+        "%load_ext nbparallel",
+        "import time\ndef slow_double(v):\n    time.sleep(0.3)\n    return 2 * v\ndata = list(range(12))",
+        "%%parallel --split data --out doubled --no-progress\ndoubled = [slow_double(v) for v in data]",
+        "print(doubled == [2 * v for v in range(12)])",
+        "%%parallel --split data --out later --bg --no-progress\nlater = [slow_double(v) for v in data]",
+        "print('free:', _job.done(), 'later' in globals())",
+        "_job.result()\nprint(later == [2 * v for v in range(12)], _job.status)",
+        "import nbparallel as nbp\nnbp.shutdown()",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    texts = ["".join(o.get("text", "") for o in c.outputs if o.output_type == "stream") for c in nb.cells]
+    assert texts[3].strip() == "True"
+    assert texts[5].strip() == "free: False False"
+    assert texts[6].strip() == "True done"

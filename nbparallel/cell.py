@@ -1,0 +1,247 @@
+"""Run a notebook cell's body over chunks of notebook variables: the logic behind ``%%parallel``.
+
+:func:`run_cell` takes the body as text and a namespace; it finds which names the
+body reads (only those are sent to the workers), splits the ``split`` variables
+into aligned chunks, runs the body once per chunk through
+:func:`~nbparallel.pmap_chunks`, and merges each ``out`` variable across chunks
+back into the namespace.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import itertools
+import linecache
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .api import pmap_chunks
+from .job import Job
+from .merge import MERGE_MODES
+from .merge import merge as merge_parts
+
+__all__ = ["run_cell", "CellError", "analyse_body"]
+
+_cell_ids = itertools.count(1)
+
+
+class CellError(ValueError):
+    """A ``%%parallel`` cell cannot run as asked (the magic shows it as a UsageError)."""
+
+
+@dataclass(frozen=True)
+class BodyNames:
+    """Names a cell body reads and assigns (at any depth)."""
+
+    reads: frozenset[str]
+    assigns: frozenset[str]
+
+
+def analyse_body(body: str) -> BodyNames:
+    """Find the names a cell body reads and the names it binds.
+
+    Parameters
+    ----------
+    body : str
+        Python source.
+
+    Returns
+    -------
+    BodyNames
+
+    Examples
+    --------
+    >>> names = analyse_body("import math\\ny = [f(v) for v in x]\\n")
+    >>> sorted(names.reads), sorted(names.assigns)
+    (['f', 'v', 'x'], ['math', 'v', 'y'])
+    """
+    try:
+        tree = ast.parse(body)
+    except SyntaxError as err:
+        raise CellError(f"the cell body is not valid Python: {err}") from None
+    reads: set[str] = set()
+    assigns: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (assigns if isinstance(node.ctx, (ast.Store, ast.Del)) else reads).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                assigns.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            assigns.add(node.name)
+        elif isinstance(node, ast.arg):
+            assigns.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            assigns.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            reads.update(node.names)
+    # A name both read and bound (``total = total + x``, a loop variable) is sent
+    # only if the notebook has it; names the body only binds are never sent.
+    return BodyNames(frozenset(reads), frozenset(assigns))
+
+
+class _CellBody:
+    """The picklable function each worker runs: exec the body with one chunk bound."""
+
+    __name__ = "%%parallel"
+
+    def __init__(self, source: str, filename: str, split: Sequence[str], out: Sequence[str], env: dict[str, Any]) -> None:
+        self.source = source
+        self.filename = filename
+        self.split = tuple(split)
+        self.out = tuple(out)
+        self.env = env
+
+    def __call__(self, *chunks: Any) -> dict[str, Any]:
+        namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        namespace.update(self.env)
+        if self.split:  # without split the single dummy chunk is ignored
+            namespace.update(zip(self.split, chunks))
+        exec(compile(self.source, self.filename, "exec"), namespace)  # noqa: S102 - the user's own cell
+        missing = [name for name in self.out if name not in namespace]
+        if missing:
+            raise NameError(
+                f"the cell body did not assign {', '.join(missing)} in this chunk "
+                "(is the assignment inside a branch that did not run?)"
+            )
+        return {name: namespace[name] for name in self.out}
+
+
+def _check_sendable(name: str, value: Any) -> None:
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(value)
+    except Exception as err:  # noqa: BLE001 - any pickling failure is reported the same way
+        kind = type(value).__name__
+        raise CellError(
+            f"cannot send {name!r} to the workers: {kind} objects cannot be pickled ({err}). "
+            f"Create it inside the cell body instead, or pass what it is made from (a path, a seed)"
+        ) from None
+
+
+def run_cell(
+    body: str,
+    namespace: MutableMapping[str, Any],
+    *,
+    split: Sequence[str] = (),
+    out: Sequence[str] = (),
+    merge: str = "auto",
+    n_jobs: int | None = None,
+    chunks: int | None = None,
+    backend: str | None = None,
+    progress: bool | str | None = None,
+    background: bool = False,
+    name: str = "_job",
+) -> Job | None:
+    """Run ``body`` over chunks of the ``split`` variables and merge ``out`` back.
+
+    Parameters
+    ----------
+    body : str
+        The cell's code. Inside it each ``split`` name is bound to one chunk.
+    namespace : mutable mapping
+        The notebook's namespace: read for the variables the body uses,
+        written with the merged ``out`` variables.
+    split : sequence of str
+        Variables to partition in lockstep (same length). Empty: the body runs
+        once in a worker.
+    out : sequence of str
+        Variables the body assigns; merged across chunks (``merge``) and
+        assigned in ``namespace``.
+    merge : {"auto", "concat", "sum", "list"}, default="auto"
+        How each ``out`` variable is merged.
+    n_jobs, chunks, backend, progress
+        As for :func:`~nbparallel.pmap_chunks`.
+    background : bool, default=False
+        Return at once; the job is stored in ``namespace[name]`` and the
+        ``out`` variables are assigned when it finishes.
+    name : str, default="_job"
+        Where a background job is stored.
+
+    Returns
+    -------
+    Job or None
+        The job when ``background``; otherwise ``None`` (results are in the namespace).
+
+    Raises
+    ------
+    CellError
+        Empty body, unknown or unset ``split`` variable, an ``out`` name the
+        body never assigns, a variable that cannot be sent to workers, inputs
+        of different lengths, an unknown ``merge``.
+
+    Examples
+    --------
+    >>> ns = {"rows": [3, 1, 2], "double": lambda v: 2 * v}
+    >>> run_cell("out = [double(r) for r in rows]", ns, split=["rows"], out=["out"], n_jobs=1, progress=False)
+    >>> ns["out"]
+    [6, 2, 4]
+    """
+    if not body.strip():
+        raise CellError("%%parallel needs a cell body: write the code to run below the magic line")
+    if merge not in MERGE_MODES:
+        raise CellError(f"unknown --merge {merge!r}; choose one of {', '.join(MERGE_MODES)}")
+    names = analyse_body(body)
+    for var in split:
+        if var not in namespace:
+            raise CellError(f"--split variable {var!r} is not defined in the notebook; run the cell that creates it first")
+    never = [var for var in out if var not in names.assigns]
+    if never:
+        raise CellError(
+            f"--out {', '.join(map(repr, never))}: the cell body never assigns "
+            f"{'it' if len(never) == 1 else 'them'}; assign it in the body or drop it from --out"
+        )
+    env = {n: namespace[n] for n in sorted(names.reads) if n in namespace and n not in split}
+    backend_name = backend
+    from .config import get_config
+
+    if (backend_name or get_config().backend) != "threading":
+        for var, value in env.items():
+            _check_sendable(var, value)
+    datas = [namespace[var] for var in split]
+    if len(datas) > 1:
+        from .partition import aligned_length
+
+        try:
+            aligned_length(datas)
+        except ValueError as err:
+            lengths = ", ".join(f"{var}: {len(d)}" for var, d in zip(split, datas))
+            raise CellError(f"--split variables must have the same length, got {lengths}") from err
+
+    filename = f"<%%parallel cell {next(_cell_ids)}>"
+    lines = body.splitlines(keepends=True)
+    linecache.cache[filename] = (len(body), None, lines, filename)  # source lines for worker tracebacks
+    runner = _CellBody(body, filename, split, out, env)
+    out_names = tuple(out)
+
+    def finalize(parts: list[dict[str, Any]]) -> dict[str, Any]:
+        if not split:
+            return parts[0]  # the body ran once: its values as they are
+        merged = {}
+        for var in out_names:
+            try:
+                merged[var] = merge_parts([p[var] for p in parts], merge)
+            except TypeError as err:
+                raise TypeError(f"--out {var}: {err} (in the magic: --merge sum or --merge list)") from None
+        return merged
+
+    inputs: list[Any] = datas if split else [range(1)]  # no split: one chunk, the body runs once
+    outcome = pmap_chunks(
+        runner, *inputs, merge=finalize, n_jobs=n_jobs, chunks=chunks if split else 1,
+        backend=backend, progress=progress, background=background,
+    )
+    if not background:
+        namespace.update(outcome)
+        return None
+    job: Job = outcome
+    namespace[name] = job
+
+    def assign(done: Job) -> None:
+        if done.status == "done":
+            namespace.update(done._result)
+
+    job._add_hook(assign)  # assigned before job.result() / await return
+    return job

@@ -1,0 +1,100 @@
+"""``%%parallel`` and ``%nbparallel``: parse the line, call the plain API. No logic here."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from .cell import CellError, run_cell
+from .status import cancel_job, parse_config_pairs, status_report
+
+__all__ = ["ParallelMagics"]
+
+
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+@magics_class
+class ParallelMagics(Magics):
+    """The nbparallel magics; registered by ``%load_ext nbparallel``."""
+
+    @magic_arguments()
+    @argument("--split", "-s", metavar="NAMES", help="comma-separated notebook variables to partition (aligned, same length); inside the body each is one chunk")
+    @argument("--out", "-o", metavar="NAMES", help="comma-separated variables the body assigns; merged across chunks and assigned in the notebook")
+    @argument("--merge", default="auto", choices=["auto", "concat", "sum", "list"], help="how --out variables are merged (default: auto = concatenate)")
+    @argument("-n", "--n-jobs", type=int, default=None, help="number of workers (joblib meaning: -1 = all cores)")
+    @argument("--chunks", type=int, default=None, help="number of chunks (default: 4 per worker)")
+    @argument("--backend", default=None, choices=["loky", "threading"], help="where the body runs (default: loky worker processes)")
+    @argument("--no-progress", action="store_true", help="show no progress display")
+    @argument("--bg", action="store_true", help="return at once; the job is stored under --name and --out variables are assigned when it finishes")
+    @argument("--name", default="_job", help="variable that holds the job with --bg (default: _job)")
+    @cell_magic
+    def parallel(self, line: str, cell: str) -> Any:
+        """Run this cell's body in parallel over chunks of notebook variables.
+
+        Example::
+
+            %%parallel --split bigdata --out sorted_rows
+            sorted_rows = [bogosort(r) for r in bigdata]
+
+        ``bigdata`` is split into chunks; the body runs once per chunk on a
+        worker with ``bigdata`` bound to that chunk; the ``sorted_rows`` of all
+        chunks are concatenated and assigned in the notebook. Functions,
+        constants and modules the body uses are sent to the workers (only
+        those). What the body prints appears here, labelled by chunk.
+        """
+        args = parse_argstring(self.parallel, line)
+        try:
+            job = run_cell(
+                cell, self.shell.user_ns,
+                split=_names(args.split), out=_names(args.out), merge=args.merge,
+                n_jobs=args.n_jobs, chunks=args.chunks, backend=args.backend,
+                progress=False if args.no_progress else None,
+                background=args.bg, name=args.name,
+            )
+        except CellError as err:
+            raise UsageError(str(err)) from None
+        return job
+
+    @line_magic
+    def nbparallel(self, line: str) -> None:
+        """Show or change nbparallel's state.
+
+        Usage::
+
+            %nbparallel                                # configuration, workers alive, jobs
+            %nbparallel config n_jobs=2 backend=threading
+            %nbparallel jobs                           # the jobs of this session
+            %nbparallel cancel NAME                    # cancel a job (a variable name or a job id)
+        """
+        words = shlex.split(line)
+        if not words:
+            print(status_report())
+            return
+        command, rest = words[0], words[1:]
+        try:
+            if command == "config":
+                if not rest:
+                    print(status_report(section="config"))
+                    return
+                from .config import config
+
+                config(**parse_config_pairs(rest))
+                print(status_report(section="config"))
+            elif command == "jobs":
+                print(status_report(section="jobs"))
+            elif command == "cancel":
+                if len(rest) != 1:
+                    raise UsageError("usage: %nbparallel cancel NAME (a variable holding a job, or a job id)")
+                print(cancel_job(rest[0], self.shell.user_ns))
+            else:
+                raise UsageError(
+                    f"unknown %nbparallel command {command!r}; use one of: config, jobs, cancel (or nothing for a summary)"
+                )
+        except ValueError as err:
+            raise UsageError(str(err)) from None
