@@ -20,14 +20,15 @@ from .cell import run_cell
 from .config import config, get_config
 
 # -- jobs and errors ----------------------------------------------------------------
-from .job import ChunkFailure, Job, JobCancelled, WorkerDied, jobs
+from .errors import ChunkFailure, JobCancelled, WorkerDied
+from .job import Job, PartialResult, jobs, last_job
 from .merge import merge
 
 # -- building blocks ----------------------------------------------------------------
 from .partition import partition
 from .progress import in_kernel
 from .runner import shutdown, warm
-from .worker import RemoteTraceback, WorkerError
+from .worker import ChunkTimeout, RemoteTraceback, UnpicklableResult, WorkerError, seed_item
 
 __version__ = "0.1.0"
 
@@ -52,7 +53,12 @@ __all__ = [
     "Job",
     "JobCancelled",
     "WorkerDied",
+    "ChunkTimeout",
+    "UnpicklableResult",
+    "PartialResult",
     "jobs",
+    "last_job",
+    "seed_item",
     "ChunkFailure",
     "RemoteTraceback",
     "WorkerError",

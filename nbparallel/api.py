@@ -82,10 +82,16 @@ def _prepare(
     background: bool,
     mode: str,
     finalize: Callable[[list[Any]], Any],
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    timeout: float | None = None,
+    cache: Any = None,
+    seed: int | None = None,
 ) -> Job:
     """Validate everything in the caller's thread, then build the job."""
     if not callable(func):
         raise TypeError(f"func must be callable, got {type(func).__name__}: {func!r}")
+    _check_reliability(retries, retry_delay, timeout, seed)
     cfg = get_config()
     backend = validate_backend(backend if backend is not None else cfg.backend)
     progress = validate_progress(progress if progress is not None else cfg.progress)
@@ -106,10 +112,38 @@ def _prepare(
 
     tasks = [ChunkTask(i, a, b, payload(a, b), mode, star) for i, (a, b) in enumerate(bounds)]
     label = getattr(func, "__name__", type(func).__name__)
+    if backend != "threading" and n_workers > 1:
+        _check_func_sendable(func, label)
     return Job(
         func, tasks, finalize, n_jobs=n_workers, backend=backend, n_items=n_items,
-        progress=progress, background=background, label=label,
+        progress=progress, background=background, label=label, retries=retries,
+        retry_delay=retry_delay, timeout=timeout, cache=cache, seed=seed,
     )
+
+
+def _check_reliability(retries: int, retry_delay: float, timeout: float | None, seed: int | None) -> None:
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be a whole number >= 0, got {retries!r}")
+    if not isinstance(retry_delay, (int, float)) or retry_delay < 0:
+        raise ValueError(f"retry_delay must be seconds >= 0, got {retry_delay!r}")
+    if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0):
+        raise ValueError(f"timeout must be seconds > 0 (per chunk) or None, got {timeout!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+
+
+def _check_func_sendable(func: Callable[..., Any], label: str) -> None:
+    """An unpicklable function is reported before any work starts."""
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(func)
+    except Exception as err:  # noqa: BLE001 - any pickling failure is reported the same way
+        raise TypeError(
+            f"the function {label!r} cannot be sent to worker processes: {type(err).__name__}: {err}. "
+            "It (or something it uses from outside) cannot be pickled: create such objects inside "
+            "the function, or use backend='threading'"
+        ) from None
 
 
 def _run_or_return(job: Job, background: bool) -> Any:
@@ -142,6 +176,11 @@ def pmap(
     backend: str | None = None,
     progress: bool | str | None = None,
     background: bool = False,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    timeout: float | None = None,
+    cache: Any = None,
+    seed: int | None = None,
 ) -> list[T] | Job:
     """Parallel ``[func(x) for x in data]``, order kept.
 
@@ -173,6 +212,23 @@ def pmap(
     background : bool, default=False
         Return a started :class:`~nbparallel.Job` at once instead of waiting;
         the kernel stays free while workers compute.
+    retries : int, default=0
+        Run a failing chunk again up to this many times before giving up
+        (``job.n_retries`` counts them).
+    retry_delay : float, default=0
+        Seconds to wait before each round of retries.
+    timeout : float, optional
+        Seconds a chunk may run; a longer one is stopped and fails with
+        :class:`~nbparallel.ChunkTimeout` naming the chunk.
+    cache : str, path or joblib.Memory, optional
+        Folder where each finished chunk's result is stored, keyed by the
+        function's code, the chunk's data and the seed. A re-run (after a
+        crash or a kernel restart) computes only the missing chunks.
+    seed : int, optional
+        Each item ``i`` runs with Python's ``random`` and NumPy's global
+        generator seeded from ``np.random.SeedSequence(seed, spawn_key=(i,))``
+        (see :func:`~nbparallel.seed_item`): results do not depend on
+        ``n_jobs``, chunking or backend.
 
     Returns
     -------
@@ -207,6 +263,7 @@ def pmap(
     job = _prepare(
         func, datas, n_jobs=n_jobs, chunks=chunks, chunk_size=chunk_size,
         backend=backend, progress=progress, background=background, mode="items", finalize=_chain,
+        retries=retries, retry_delay=retry_delay, timeout=timeout, cache=cache, seed=seed,
     )
     if job.n_items == 0 and not background:
         return []
@@ -224,6 +281,11 @@ def pmap_chunks(
     backend: str | None = None,
     progress: bool | str | None = None,
     background: bool = False,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    timeout: float | None = None,
+    cache: Any = None,
+    seed: int | None = None,
 ) -> Any:
     """Call ``func`` on whole chunks in parallel and merge the results.
 
@@ -240,8 +302,10 @@ def pmap_chunks(
         Further inputs of the same length, split in lockstep.
     merge : {"auto", "concat", "sum", "list"} or callable, default="auto"
         How chunk results are combined (see :func:`nbparallel.merge`).
-    n_jobs, chunks, chunk_size, backend, progress, background
+    n_jobs, chunks, chunk_size, backend, progress, background, retries, retry_delay, timeout, cache
         As for :func:`pmap`; by default there are ``4 * n_jobs`` equal chunks.
+    seed : int, optional
+        Seeds ``random`` and NumPy once per chunk, from the chunk's first item index.
 
     Returns
     -------
@@ -265,6 +329,7 @@ def pmap_chunks(
         func, (data, *more_data), n_jobs=n_jobs, chunks=chunks,
         chunk_size=chunk_size, backend=backend, progress=progress, background=background,
         mode="chunk", finalize=lambda parts: merge_parts(parts, how),
+        retries=retries, retry_delay=retry_delay, timeout=timeout, cache=cache, seed=seed,
     )
     return _run_or_return(job, background)
 

@@ -2,15 +2,17 @@
 
 Every job runs its chunks in a thread of its own (``nbparallel-job-N``), so the
 caller is never blocked unless it chose to wait.  Outcomes go onto a queue that a
-*display pump* reads to drive the progress display and show worker output:
+*display pump* reads to drive the progress display and show worker output, and
+on each tick the pump also enforces per-chunk timeouts:
 
 * foreground calls pump in the caller's thread while they wait (so output lands
   in the cell that is running, and Ctrl-C / a kernel interrupt cancels the job);
 * background jobs pump in a thread of their own (``nbparallel-display-N``) into
   their widget, whose output area belongs to the cell that started the job.
 
-Every chunk outcome is kept on the job: a failure, a cancel or an interrupt never
-throws away chunks that finished.
+Nothing is lost: every chunk outcome is kept on the job, finished chunks survive
+failures, cancels, interrupts and crashed workers (``partial_result``), and
+``retry_failed`` runs only what is missing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import collections
 import concurrent.futures
 import dataclasses
 import itertools
+import logging
 import os
 import queue
 import shutil
@@ -32,19 +35,24 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .cache import ChunkCache
+from .control import CancelToken, ChunkTimedOut, age, interrupt
+from .errors import ChunkFailure, JobCancelled, WorkerDied, annotate, failure_of
 from .progress import NoProgress, ProgressSink, ProgressState, WidgetProgress, make_progress
 from .runner import Run
-from .worker import CancelToken, ChunkOutcome, ChunkTask, RemoteTraceback, interrupt_running, render_traceback
+from .worker import ChunkOutcome, ChunkTask, ChunkTimeout
 
-__all__ = ["Job", "ChunkFailure", "JobCancelled", "WorkerDied", "STATUSES", "jobs"]
+__all__ = ["Job", "PartialResult", "STATUSES", "jobs", "last_job"]
+
+log = logging.getLogger("nbparallel")
 
 STATUSES = ("pending", "running", "done", "failed", "cancelled")
 
-#: How many failures are described in full in an error; the rest are counted.
-TRACEBACK_LIMIT = 3
-
-#: Seconds a cancelled chunk gets to stop after its interrupt before its worker is killed.
+#: Seconds a chunk gets to stop after its interrupt (cancel or timeout) before its worker is killed.
 KILL_AFTER = 1.5
+
+#: How often a job re-runs chunks lost to a worker that another job's cancel killed.
+MAX_RESUBMITS = 3
 
 _ids = itertools.count(1)
 _recent: collections.deque[Job] = collections.deque(maxlen=200)
@@ -73,32 +81,51 @@ def jobs() -> list[Job]:
     return list(_recent)
 
 
+def last_job() -> Job | None:
+    """The most recently created job: the way back to a failed foreground call.
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> _ = nbp.pmap(abs, [-1], progress=False)
+    >>> nbp.last_job().status
+    'done'
+    """
+    return _recent[-1] if _recent else None
+
+
 @dataclass(frozen=True)
-class ChunkFailure:
-    """A failed chunk: where, what, the worker traceback and what it printed."""
+class PartialResult:
+    """What finished chunks computed, and which items that covers.
 
-    index: int
-    start: int
-    stop: int
-    item: int | None
-    item_repr: str | None
-    exception: BaseException
-    traceback: str
-    output: str
+    Attributes
+    ----------
+    value : object
+        The finished chunks' results merged as the full result would be
+        (for ``pmap``: the results of the covered items, in order).
+    items : list of (int, int)
+        ``[start, stop)`` item ranges the value covers.
+    missing : list of (int, int)
+        Item ranges still missing (failed, cancelled or never run).
+    """
 
-    def describe(self, n_chunks: int) -> str:
-        where = f"chunk {self.index} of {n_chunks} (items {self.start}-{self.stop - 1})"
-        if self.item is not None:
-            return f"item {self.item} ({self.item_repr}) in {where}"
-        return where
+    value: Any
+    items: list[tuple[int, int]]
+    missing: list[tuple[int, int]]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
 
 
-class JobCancelled(Exception):
-    """The result of a cancelled job was asked for."""
-
-
-class WorkerDied(RuntimeError):
-    """A worker process ended while it ran a chunk (killed, crashed, or out of memory)."""
+def _ranges(bounds: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, stop in sorted(bounds):
+        if out and out[-1][1] == start:
+            out[-1] = (out[-1][0], stop)
+        elif stop > start:
+            out.append((start, stop))
+    return out
 
 
 def _pool_broken_errors() -> tuple[type[BaseException], ...]:
@@ -123,13 +150,16 @@ class Job:
     status : {"pending", "running", "done", "failed", "cancelled"}
     n_done, n_total : int
         Chunks finished (successfully, failed or cancelled) and chunks in all.
+    n_retries : int
+        How many times a failing chunk was run again (``retries=``).
+    n_cached : int
+        Chunks read from the cache instead of computed (``cache=``).
     errors : list of ChunkFailure
         Failed chunks, in chunk order.
     output : str
         What the chunks printed, labelled by chunk, in chunk order.
     elapsed, eta : float
-        Seconds since start; seconds left at the current rate (``None`` before
-        the first chunk finishes).
+        Seconds since start; seconds left at the current rate.
     """
 
     def __init__(
@@ -144,25 +174,39 @@ class Job:
         progress: bool | str | None = False,
         background: bool = False,
         label: str = "nbparallel",
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        timeout: float | None = None,
+        cache: Any = None,
+        seed: int | None = None,
     ) -> None:
         self.id = next(_ids)
         self.func = func
-        self._control = CancelToken(tempfile.mkdtemp(prefix="nbparallel-job-"))
-        self.tasks = [dataclasses.replace(t, control=self._control) for t in tasks]
+        self.tasks = list(tasks)
         self.finalize = finalize
         self.n_jobs = n_jobs
         self.backend = backend
         self.n_items = n_items
         self.label = label
         self.background = background
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.timeout = timeout
+        self.cache_location = cache
+        self.seed = seed
+        self.n_retries = 0
+        self.n_cached = 0
         self._progress_mode = progress
         self._sink: ProgressSink = NoProgress()
         self._outcomes: dict[int, ChunkOutcome] = {}
+        self._attempts: dict[int, int] = collections.defaultdict(int)
         self._status = "pending"
         self._result: Any = None
         self._error: BaseException | None = None
         self._cancel_requested = False
+        self._cancel_event = threading.Event()
         self._run: Run | None = None
+        self._control: CancelToken | None = None
         self._events: queue.Queue[ChunkOutcome | None] = queue.Queue()
         self._finished = threading.Event()
         self._future: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -176,6 +220,8 @@ class Job:
         self._shown_in_cell: int | None = None
         self._held: dict[int, ChunkOutcome] = {}
         self._next_shown = 0
+        self._timeout_flagged: dict[int, float] = {}
+        self._killed_for_timeout: set[int] = set()
         self.started_at: float | None = None
         self.finished_at: float | None = None
         _recent.append(self)
@@ -195,8 +241,9 @@ class Job:
         return len(self._outcomes)
 
     @property
-    def done_items(self) -> int:
-        return sum(o.stop - o.start for o in list(self._outcomes.values()) if not o.cancelled)
+    def n_ok(self) -> int:
+        """Chunks that finished successfully."""
+        return sum(o.ok for o in list(self._outcomes.values()))
 
     @property
     def elapsed(self) -> float:
@@ -213,14 +260,7 @@ class Job:
     @property
     def errors(self) -> list[ChunkFailure]:
         """Failed chunks in chunk order."""
-        return [
-            ChunkFailure(
-                o.index, o.start, o.stop, o.error_item, o.error_item_repr,
-                o.error, render_traceback(o.frames, o.exc_only), o.output,
-            )
-            for _, o in sorted(self._outcomes.items())
-            if o.error is not None
-        ]
+        return [failure_of(o) for _, o in sorted(self._outcomes.items()) if o.error is not None]
 
     @property
     def output(self) -> str:
@@ -248,6 +288,31 @@ class Job:
             elapsed=self.elapsed,
         )
 
+    def partial_result(self) -> PartialResult:
+        """The merged results of the chunks that finished, and which items they cover.
+
+        Returns
+        -------
+        PartialResult
+            ``value`` (merged like the full result), ``items`` and ``missing``
+            item ranges.
+
+        Examples
+        --------
+        >>> import nbparallel as nbp
+        >>> job = nbp.pmap(lambda x: 10 // x, [5, 2, 0, 1], chunks=4, n_jobs=1,
+        ...                background=True, progress=False)
+        >>> part = (job._finished.wait(), job.partial_result())[1]
+        >>> part.value, part.items, part.missing
+        ([2, 5], [(0, 2)], [(2, 4)])
+        """
+        ok = [o for _, o in sorted(self._outcomes.items()) if o.ok]
+        value = self.finalize([o.value for o in ok]) if ok else None
+        items = _ranges([(o.start, o.stop) for o in ok])
+        covered = {o.index for o in ok}
+        missing = _ranges([(t.start, t.stop) for t in self.tasks if t.index not in covered])
+        return PartialResult(value, items, missing)
+
     # -- starting and waiting ----------------------------------------------------------
     def start(self) -> Job:
         """Start the job's thread and (in the caller's thread) its display."""
@@ -256,12 +321,17 @@ class Job:
                 raise RuntimeError(f"job {self.id} already {self._status}")
             self._status = "running"
         echo = None if self.background else sys.stdout.write
+        self._control = CancelToken(tempfile.mkdtemp(prefix="nbparallel-job-"))
         self._sink = make_progress(
             self._progress_mode, total_items=self.n_items, total_chunks=len(self.tasks),
             desc=self.label, background=self.background, on_cancel=self.cancel, echo=echo,
         )
-        self._shown_in_cell = _execution_count() if isinstance(self._sink, WidgetProgress) and self._sink.shown else None
+        shown = isinstance(self._sink, WidgetProgress) and self._sink.shown
+        self._shown_in_cell = _execution_count() if shown else None
         self.started_at = time.perf_counter()
+        self.finished_at = None
+        log.info("job %s (%s) started: %d items in %d chunks on %d %s worker(s)",
+                 self.id, self.label, self.n_items, len(self.tasks), self.n_jobs, self.backend)
         self._thread = threading.Thread(target=self._execute, name=f"nbparallel-job-{self.id}", daemon=True)
         self._thread.start()
         if self.background:
@@ -298,7 +368,9 @@ class Job:
                 return
 
     def _pump(self, timeout: float) -> bool:
-        """Show what arrived within ``timeout``; True once the job has finished."""
+        """Show what arrived within ``timeout``, enforce timeouts; True once finished."""
+        if self.timeout is not None:
+            self._watch_timeouts()
         try:
             event = self._events.get(timeout=timeout)
         except queue.Empty:
@@ -332,47 +404,199 @@ class Job:
         if outcome.output:
             self._sink.output(outcome.index, _label_output(outcome))
 
+    def _watch_timeouts(self) -> None:
+        """Interrupt chunks running past ``timeout``; kill those that ignore it."""
+        control = self._control
+        if control is None or self.done():
+            return
+        threads = self.backend == "threading"
+        for chunk in control.running():
+            if chunk.index in self._outcomes:
+                continue
+            flagged = self._timeout_flagged.get(chunk.index)
+            if flagged is None and age(chunk) > self.timeout:  # type: ignore[operator]
+                self._timeout_flagged[chunk.index] = time.monotonic()
+                control.flag(control.timeout_file(chunk.index))
+                interrupt(chunk, threads=threads, exc=ChunkTimedOut)
+                log.warning("job %s: chunk %d ran past the %s s timeout; stopping it", self.id, chunk.index, self.timeout)
+            elif flagged is not None and not threads and time.monotonic() - flagged > KILL_AFTER:
+                self._killed_for_timeout.add(chunk.index)
+                _Kills.bump()
+                try:
+                    os.kill(chunk.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
     # -- the job's thread ----------------------------------------------------------------
     def _execute(self) -> None:
-        broken = _pool_broken_errors()
-        resubmits = 0
         try:
-            while True:
+            cache = self._open_cache()
+            keys = self._read_cache(cache) if cache is not None else {}
+            resubmits = 0
+            while not self._cancel_requested:
                 remaining = [t for t in self.tasks if t.index not in self._outcomes]
-                if not remaining or self._cancel_requested:
+                if not remaining:
                     break
-                generation = _Kills.generation
-                self._run = Run(self.func, remaining, n_jobs=self.n_jobs, backend=self.backend)
-                try:
-                    for outcome in self._run.outcomes():
-                        self._outcomes[outcome.index] = outcome
-                        if outcome.error is not None or self._cancel_requested:
-                            self._run.stop()  # fail fast: running chunks finish, no new ones start
-                        self._events.put(outcome)
-                    break
-                except broken as exc:
-                    if self._cancel_requested:
+                lost = self._run_round(remaining, cache, keys)
+                if lost:
+                    resubmits += 1
+                    if resubmits > MAX_RESUBMITS:
+                        self._error = WorkerDied(f"the worker pool broke {resubmits} times while job {self.id} ran")
                         break
-                    if _Kills.generation != generation and resubmits < 3:
-                        resubmits += 1  # another job's cancel killed a shared worker: run ours again
-                        continue
-                    self._error = self._worker_died(exc)
+                    continue
+                if not self._schedule_retries():
                     break
         except BaseException as exc:  # noqa: BLE001 - kept for result(), never lost in a thread
             self._error = exc
         finally:
             self._finish()
 
-    def _worker_died(self, exc: BaseException) -> WorkerDied:
-        running = sorted({index for index, pid, _ in self._control.running() if not _alive(pid)})
-        which = f"chunk(s) {running}" if running else "a chunk"
-        err = WorkerDied(
-            f"a worker process died while running {which} of job {self.id} "
-            f"(killed by a signal, crashed in native code, or out of memory). "
-            f"{self.n_done} of {self.n_total} chunks had finished; their results are kept on the job"
-        )
-        err.__cause__ = exc
-        return err
+    def _open_cache(self) -> ChunkCache | None:
+        if self.cache_location is None:
+            return None
+        mode = self.tasks[0].mode if self.tasks else "items"
+        return ChunkCache(self.cache_location, self.func, (mode, self.seed))
+
+    def _read_cache(self, cache: ChunkCache) -> dict[int, str]:
+        keys = {}
+        for task in self.tasks:
+            if task.index in self._outcomes:
+                continue
+            keys[task.index] = key = cache.key(task.payload)
+            hit, value = cache.get(key)
+            if hit:
+                outcome = ChunkOutcome(task.index, task.start, task.stop, value=value)
+                self._outcomes[task.index] = outcome
+                self.n_cached += 1
+                self._events.put(outcome)
+        if self.n_cached:
+            log.info("job %s: %d of %d chunks read from the cache", self.id, self.n_cached, len(self.tasks))
+        return keys
+
+    def _final_failure(self, outcome: ChunkOutcome) -> bool:
+        return outcome.error is not None and self._attempts[outcome.index] >= self.retries
+
+    def _run_round(self, remaining: list[ChunkTask], cache: ChunkCache | None, keys: dict[int, str]) -> bool:
+        """Run ``remaining``; True when chunks were lost to a broken pool and must run again."""
+        serialize = self.backend != "threading"
+        tasks = [dataclasses.replace(t, control=self._control, seed=self.seed, serialize=serialize) for t in remaining]
+        generation = _Kills.generation
+        self._run = Run(self.func, tasks, n_jobs=self.n_jobs, backend=self.backend)
+        if self._cancel_requested:
+            return False
+        try:
+            for outcome in self._run.outcomes():
+                self._record(outcome, cache, keys)
+        except _pool_broken_errors() as exc:
+            if self._cancel_requested:
+                return False
+            return self._after_broken_pool(exc, generation)
+        except Exception as exc:  # the task could not be sent: say which chunk
+            if not self._blame_unpicklable_input(remaining, exc):
+                raise
+        return False
+
+    def _record(self, outcome: ChunkOutcome, cache: ChunkCache | None, keys: dict[int, str]) -> None:
+        outcome.load()
+        outcome.attempts = self._attempts[outcome.index] + 1
+        self._outcomes[outcome.index] = outcome
+        if outcome.ok and cache is not None and outcome.index in keys:
+            cache.put(keys[outcome.index], outcome.value)
+        if outcome.error is not None:
+            log.warning("job %s: chunk %d failed (attempt %d): %s: %s", self.id, outcome.index,
+                        outcome.attempts, type(outcome.error).__name__, outcome.error)
+        if self._final_failure(outcome) or self._cancel_requested:
+            assert self._run is not None
+            self._run.stop()  # fail fast: running chunks finish, no new ones start
+        self._events.put(outcome)
+
+    def _after_broken_pool(self, exc: BaseException, generation: int) -> bool:
+        """The pool broke (a worker died); joblib then stops every worker.
+
+        Chunks of ours that nbparallel killed for a timeout become timeout
+        failures.  If nbparallel itself killed a worker (a cancel or a timeout,
+        of this job or another), the other chunks that were running are
+        collateral and run again.  Otherwise a worker crashed or was killed from
+        outside while they ran: they become ``WorkerDied`` failures naming the
+        likely cause (and may be retried).  Returns True to run again.
+        """
+        control = self._control
+        assert control is not None
+        running = [c for c in control.running() if c.index not in self._outcomes]
+        for chunk in running:
+            try:
+                os.remove(control.marker_for(chunk))
+            except OSError:
+                pass
+        ours_killed = [c for c in running if c.index in self._killed_for_timeout]
+        for chunk in ours_killed:
+            task = self.tasks[chunk.index]
+            self._fail(task, ChunkTimeout(
+                f"chunk {chunk.index} (items {task.start}-{task.stop - 1}) ran longer than the "
+                f"{self.timeout} s timeout, ignored the interrupt, and its worker was killed"
+            ))
+        others = [c for c in running if c.index not in self._killed_for_timeout]
+        if _Kills.generation != generation or not others:
+            if others:
+                log.info("job %s: chunks %s lost their worker to a deliberate kill; running them again",
+                         self.id, sorted(c.index for c in others))
+            return True
+        which = sorted(c.index for c in others)
+        for chunk in others:
+            task = self.tasks[chunk.index]
+            self._fail(task, WorkerDied(
+                f"a worker process died while chunk(s) {which} of job {self.id} were running "
+                f"(this one: chunk {chunk.index}, items {task.start}-{task.stop - 1}): {_death_cause(exc)}. "
+                "If it is not one of these chunks, a chunk of another job running at the same time crashed it"
+            ))
+        return False
+
+    def _fail(self, task: ChunkTask, error: BaseException) -> None:
+        """Record a failure the worker could not report itself."""
+        outcome = ChunkOutcome(task.index, task.start, task.stop, error=error,
+                               exc_only=f"{type(error).__name__}: {error}\n")
+        self._record(outcome, None, {})
+
+    def _blame_unpicklable_input(self, remaining: list[ChunkTask], exc: Exception) -> bool:
+        import cloudpickle
+
+        try:
+            cloudpickle.dumps(self.func)
+        except Exception as err:  # noqa: BLE001
+            raise TypeError(f"the function {self.label!r} cannot be sent to the workers: {err}") from exc
+        for task in remaining:
+            if task.index in self._outcomes:
+                continue
+            try:
+                cloudpickle.dumps(task.payload)
+            except Exception as err:  # noqa: BLE001
+                self._fail(task, TypeError(
+                    f"the data of chunk {task.index} (items {task.start}-{task.stop - 1}) cannot be sent "
+                    f"to the workers: {type(err).__name__}: {err}"
+                ))
+                return True
+        return False
+
+    def _schedule_retries(self) -> bool:
+        """Forget failed outcomes that have retries left; True if any will run again."""
+        retry = [i for i, o in self._outcomes.items() if o.error is not None and self._attempts[i] < self.retries]
+        if not retry:
+            return False
+        for index in retry:
+            del self._outcomes[index]
+            self._attempts[index] += 1
+            self.n_retries += 1
+            if self._control is not None:
+                try:
+                    os.remove(self._control.timeout_file(index))
+                except OSError:
+                    pass
+            self._timeout_flagged.pop(index, None)
+            self._killed_for_timeout.discard(index)
+        log.warning("job %s: retrying chunk(s) %s", self.id, sorted(retry))
+        if self.retry_delay:
+            self._cancel_event.wait(self.retry_delay)
+        return not self._cancel_requested
 
     def _finish(self) -> None:
         if self._killer is not None:
@@ -380,10 +604,12 @@ class Job:
         self.finished_at = time.perf_counter()
         try:
             if self._error is None and self.errors:
-                self._error = self._build_error()
+                self._error = annotate(self.errors, self.n_total, self)
             if self._error is not None:
                 self._status = "failed"
-            elif self._cancel_requested or any(o.cancelled for o in self._outcomes.values()) or len(self._outcomes) < len(self.tasks):
+            elif self._cancel_requested or len(self._outcomes) < len(self.tasks) or any(
+                o.cancelled for o in self._outcomes.values()
+            ):
                 self._status = "cancelled"
             else:
                 try:
@@ -394,7 +620,10 @@ class Job:
                     self._error = exc
                     self._status = "failed"
         finally:
-            shutil.rmtree(self._control.folder, ignore_errors=True)
+            if self._control is not None:
+                shutil.rmtree(self._control.folder, ignore_errors=True)
+            log.info("job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache", self.id, self.label,
+                     self._status, self.elapsed, self.n_ok, self.n_total, self.n_retries, self.n_cached)
             with self._lock:
                 hooks, self._hooks_ran = list(self._hooks), True
             for hook in hooks:  # run before anyone waiting on the job wakes up
@@ -403,31 +632,10 @@ class Job:
                 self._finished.set()
                 callbacks = list(self._callbacks)
             self._events.put(None)
-            self._future.set_result(None)
+            if not self._future.done():
+                self._future.set_result(None)
             for callback in callbacks:
                 _call_safely(callback, self)
-
-    def _build_error(self) -> BaseException:
-        failures = self.errors
-        first = failures[0]
-        exc = first.exception
-        if not getattr(exc, "_nbparallel_noted", False):
-            note = f"nbparallel: {first.describe(self.n_total)} failed"
-            if len(failures) > 1:
-                note += f"; {len(failures) - 1} more chunk(s) failed too:"
-                for other in failures[1:TRACEBACK_LIMIT]:
-                    note += f"\n  - {other.describe(self.n_total)}: {type(other.exception).__name__}: {other.exception}"
-                if len(failures) > TRACEBACK_LIMIT:
-                    note += f"\n  ... {len(failures) - TRACEBACK_LIMIT} more"
-            if first.output:
-                note += "\n--- output of that chunk ---\n" + first.output.rstrip()
-            try:
-                exc.add_note(note)
-                exc._nbparallel_noted = True  # type: ignore[attr-defined]
-            except AttributeError:  # exceptions with __slots__ cannot take attributes
-                pass
-            exc.__cause__ = RemoteTraceback(first.traceback)
-        return exc
 
     # -- control -----------------------------------------------------------------------
     def cancel(self) -> bool:
@@ -436,24 +644,25 @@ class Job:
         Chunks that finished stay on the job. Worker processes are interrupted,
         not killed, so the pool stays warm; a chunk stuck in native code that
         ignores the interrupt for :data:`KILL_AFTER` seconds has its worker
-        killed (other jobs on that worker are re-run transparently).
+        killed (other jobs' chunks on that worker are re-run).
 
         Returns
         -------
         bool
             ``False`` if the job had already finished.
         """
-        if self.done():
+        if self.done() or self._status == "pending":
             return False
         self._cancel_requested = True
-        try:
-            with open(self._control.cancel_file, "w"):
-                pass
-        except OSError:
-            pass
+        self._cancel_event.set()
+        control = self._control
+        if control is not None:
+            control.flag(control.cancel_file)
+            for chunk in control.running():
+                interrupt(chunk, threads=self.backend == "threading")
         if self._run is not None:
             self._run.stop()
-        interrupt_running(self._control, threads=self.backend == "threading")
+        log.info("job %s: cancel requested", self.id)
         if self.backend == "loky" and self._killer is None:
             self._killer = threading.Timer(KILL_AFTER, self._kill_stuck)
             self._killer.name = f"nbparallel-cancel-{self.id}"
@@ -462,16 +671,76 @@ class Job:
         return True
 
     def _kill_stuck(self) -> None:
-        if self.done():
+        if self.done() or self._control is None:
             return
-        stuck = [(i, pid) for i, pid, _ in self._control.running() if pid != os.getpid()]
+        stuck = [c.pid for c in self._control.running() if c.pid != os.getpid()]
         if stuck:
             _Kills.bump()
-        for _, pid in stuck:
+        for pid in stuck:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+    def retry_failed(self, func: Callable[..., Any] | None = None, *, background: bool = False) -> Any:
+        """Run only the chunks that failed, were cancelled or never ran, and finish the job.
+
+        Parameters
+        ----------
+        func : callable, optional
+            A fixed function to use from now on (say, after editing it in the
+            notebook); by default the job's own.
+        background : bool, default=False
+            Return the restarted job at once instead of waiting.
+
+        Returns
+        -------
+        object or Job
+            The full result (or the job with ``background=True``).
+
+        Examples
+        --------
+        >>> import nbparallel as nbp
+        >>> try:
+        ...     nbp.pmap(lambda x: 10 // x, [5, 0, 2], chunks=3, n_jobs=1, progress=False)
+        ... except ZeroDivisionError as err:
+        ...     job = err.job
+        >>> job.retry_failed(lambda x: 10 // x if x else None)
+        [2, None, 5]
+        """
+        if not self.done():
+            raise RuntimeError(f"job {self.id} is still {self._status}; wait for it or cancel it first")
+        if self._status == "done":
+            return self if background else self._result
+        if func is not None:
+            self.func = func
+            self.label = getattr(func, "__name__", self.label)
+        for index in [i for i, o in self._outcomes.items() if not o.ok]:
+            del self._outcomes[index]
+        self._attempts.clear()
+        self._held.clear()
+        self._next_shown = 0
+        self._timeout_flagged.clear()
+        self._killed_for_timeout.clear()
+        self._error = None
+        self._result = None
+        self._cancel_requested = False
+        self._cancel_event.clear()
+        self._killer = None
+        self._run = None
+        self._events = queue.Queue()
+        self._finished.clear()
+        self._future = concurrent.futures.Future()
+        self._hooks_ran = False
+        self._status = "pending"
+        self.background = background
+        for outcome in sorted(self._outcomes.values(), key=lambda o: o.index):
+            self._events.put(outcome)  # the kept chunks count towards the new display
+        self.start()
+        if background:
+            return self
+        self.wait()
+        return self.result()
 
     def _add_hook(self, fn: Callable[[Job], Any]) -> None:
         """Run ``fn(job)`` when the job ends, before ``result()`` returns to anyone."""
@@ -515,8 +784,8 @@ class Job:
             raise self._error
         if self._status == "cancelled":
             raise JobCancelled(
-                f"job {self.id} was cancelled after {sum(o.ok for o in self._outcomes.values())} of "
-                f"{self.n_total} chunks finished; their outcomes are kept on the job"
+                f"job {self.id} was cancelled after {self.n_ok} of {self.n_total} chunks finished; "
+                "job.partial_result() has them, job.retry_failed() runs the rest"
             )
         return self._result
 
@@ -526,6 +795,11 @@ class Job:
             return self.result()
 
         return _wait().__await__()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A job holds threads and locks; pickling one (say, with an exception that
+        # carries it as ``exc.job``) gives its description instead.
+        return (str, (f"{self!r} (detached: jobs live in the process that ran them)",))
 
     # -- display -----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -544,6 +818,17 @@ class Job:
         # else: the cell that started the job shows its widget already
 
 
+def _death_cause(exc: BaseException) -> str:
+    text = str(exc)
+    if "SIGKILL" in text or "-9" in text:
+        return "it was killed (SIGKILL): most likely the out-of-memory killer; use smaller chunks or fewer workers"
+    if "SIGSEGV" in text or "-11" in text:
+        return "it crashed in native code (SIGSEGV)"
+    if "exit codes" in text:
+        return f"it exited unexpectedly (os._exit or a crash): {text.splitlines()[-1] if text else ''}"
+    return f"{type(exc).__name__}: {text}"
+
+
 def _execution_count() -> int | None:
     try:
         from IPython import get_ipython
@@ -551,20 +836,6 @@ def _execution_count() -> int | None:
         return None
     shell = get_ipython()
     return getattr(shell, "execution_count", None) if shell is not None else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except OSError:
-        return True
 
 
 def _call_safely(fn: Callable[[Job], Any], job: Job) -> None:

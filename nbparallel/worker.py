@@ -13,7 +13,6 @@ import linecache
 import os
 import pickle
 import reprlib
-import signal
 import sys
 import threading
 import time
@@ -21,9 +20,11 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
+from .control import CancelToken, ChunkCancelled, ChunkTimedOut, Running, check, prepare_worker
+
 __all__ = [
-    "ChunkTask", "ChunkOutcome", "CancelToken", "ChunkCancelled", "RemoteTraceback",
-    "WorkerError", "run_chunk", "render_traceback", "interrupt_running",
+    "ChunkTask", "ChunkOutcome", "ChunkTimeout", "RemoteTraceback", "WorkerError",
+    "UnpicklableResult", "run_chunk", "render_traceback", "seed_item",
 ]
 
 
@@ -43,6 +44,8 @@ class ChunkTask:
     mode: str = "items"
     star: bool = False
     control: CancelToken | None = None
+    seed: int | None = None
+    serialize: bool = False  # pickle the value in the worker (process backends)
 
 
 @dataclass
@@ -62,10 +65,27 @@ class ChunkOutcome:
     elapsed: float = 0.0
     cancelled: bool = False
     pid: int = field(default_factory=os.getpid)
+    value_bytes: bytes | None = None
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:
         return self.error is None and not self.cancelled
+
+    def load(self) -> None:
+        """Unpickle a value the worker pickled itself (in the kernel)."""
+        if self.value_bytes is not None:
+            import cloudpickle
+
+            data, self.value_bytes = self.value_bytes, None
+            try:
+                self.value = cloudpickle.loads(data)
+            except Exception as exc:  # noqa: BLE001
+                self.error = UnpicklableResult(
+                    f"the result of chunk {self.index} (items {self.start}-{self.stop - 1}) "
+                    f"could not be unpickled in the kernel: {type(exc).__name__}: {exc}"
+                )
+                self.exc_only = f"UnpicklableResult: {self.error}\n"
 
 
 class RemoteTraceback(Exception):
@@ -79,6 +99,37 @@ class RemoteTraceback(Exception):
         return "\n\n" + self.text.rstrip()
 
 
+class ChunkTimeout(TimeoutError):
+    """A chunk ran longer than the job's ``timeout`` and was stopped."""
+
+
+class UnpicklableResult(TypeError):
+    """A chunk's result could not be sent back from its worker."""
+
+
+def seed_item(seed: int, index: int) -> None:
+    """Seed Python's ``random`` and NumPy's global generator for item ``index``.
+
+    The stream is ``np.random.SeedSequence(seed, spawn_key=(index,))``: the same
+    for an item wherever and in whatever order it runs. Call it before each item
+    to reproduce a seeded ``pmap`` sequentially.
+
+    Examples
+    --------
+    >>> import random
+    >>> seed_item(7, 3); a = random.random()
+    >>> seed_item(7, 3); a == random.random()
+    True
+    """
+    import random
+
+    import numpy as np
+
+    state = np.random.SeedSequence(seed, spawn_key=(int(index),)).generate_state(4)
+    random.seed(int.from_bytes(state.tobytes(), "little"))
+    np.random.seed(state[:2])
+
+
 class WorkerError(RuntimeError):
     """Stand-in for a worker exception that could not be sent back (unpicklable)."""
 
@@ -89,119 +140,6 @@ class WorkerError(RuntimeError):
 
     def __str__(self) -> str:
         return f"{self.type_name}: {self.message} (the original exception could not be pickled)"
-
-
-# --- cancellation -------------------------------------------------------------------
-# A job's control folder holds a CANCEL file once the job is cancelled, and one
-# marker file per running chunk naming the process and thread running it.  The
-# kernel reads the markers to interrupt exactly those chunks: SIGUSR1 to a worker
-# process (whose handler raises ChunkCancelled only while a chunk of a cancelled
-# job runs), or an asynchronous exception in a worker thread.  Chunks also look
-# at the CANCEL file between items.  Workers are never killed for a cancel, so the
-# pool stays warm and other jobs on it are untouched.
-
-
-class ChunkCancelled(BaseException):
-    """Raised inside a worker to stop a chunk of a cancelled job.
-
-    A ``BaseException`` (like ``KeyboardInterrupt``) so ``except Exception`` in
-    user code does not swallow it.
-    """
-
-
-@dataclass(frozen=True)
-class CancelToken:
-    """Picklable handle on a job's control folder."""
-
-    folder: str
-
-    @property
-    def cancel_file(self) -> str:
-        return os.path.join(self.folder, "CANCEL")
-
-    def cancelled(self) -> bool:
-        return os.path.exists(self.cancel_file)
-
-    def marker(self, index: int) -> str:
-        return os.path.join(self.folder, f"run-{index}-{os.getpid()}-{threading.get_ident()}")
-
-    def running(self) -> list[tuple[int, int, int]]:
-        """``(chunk, pid, thread id)`` of every chunk running now."""
-        out = []
-        try:
-            names = os.listdir(self.folder)
-        except FileNotFoundError:
-            return []
-        for name in names:
-            if name.startswith("run-"):
-                _, index, pid, tid = name.split("-")
-                out.append((int(index), int(pid), int(tid)))
-        return out
-
-
-_current = threading.local()  # the token of the chunk running in this thread
-_process_token: CancelToken | None = None  # same, for the signal handler (main thread)
-_CHECK_EVERY = 0.2  # seconds between looks at the CANCEL file inside a chunk
-
-
-def _on_cancel_signal(signum: int, frame: Any) -> None:
-    token = _process_token
-    if token is not None and token.cancelled():
-        raise ChunkCancelled()
-
-
-def _install_signal_handler() -> None:
-    if threading.current_thread() is threading.main_thread():
-        if signal.getsignal(signal.SIGUSR1) is not _on_cancel_signal:
-            signal.signal(signal.SIGUSR1, _on_cancel_signal)
-
-
-def prepare_worker() -> None:
-    """Set up a worker process: cancel handler, and deaf to the kernel's SIGINT.
-
-    Interrupting a kernel signals its whole process group, workers included; a
-    worker must not die of it (the kernel cancels the job instead, and the pool
-    stays warm).  Only applies inside a child process's main thread, never in
-    the kernel itself.
-    """
-    import multiprocessing
-
-    if threading.current_thread() is threading.main_thread() and multiprocessing.parent_process() is not None:
-        _install_signal_handler()
-        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-class _Running:
-    """Marks a chunk as running (marker file, handler target) for the block."""
-
-    def __init__(self, token: CancelToken | None, index: int) -> None:
-        self.token = token
-        self.index = index
-        self.path: str | None = None
-
-    def __enter__(self) -> _Running:
-        global _process_token
-        if self.token is not None:
-            _install_signal_handler()
-            self.path = self.token.marker(self.index)
-            with open(self.path, "w"):
-                pass
-            _current.token = self.token
-            if threading.current_thread() is threading.main_thread():
-                _process_token = self.token
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        global _process_token
-        if self.token is not None:
-            if threading.current_thread() is threading.main_thread():
-                _process_token = None
-            _current.token = None
-            try:
-                os.remove(self.path)  # type: ignore[arg-type]
-            except OSError:
-                pass
 
 
 # --- output capture --------------------------------------------------------------
@@ -265,6 +203,8 @@ class _Capture:
 
 
 # --- running a chunk -------------------------------------------------------------
+
+_CHECK_EVERY = 0.2  # seconds between looks at the cancel/timeout flags inside a chunk
 
 _repr = reprlib.Repr()
 _repr.maxstring = 60
@@ -343,22 +283,34 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
     began = time.perf_counter()
     with _Capture() as buffer:
         try:
-            with _Running(token, task.index):
+            with Running(token, task.index):
                 if task.mode == "chunk":
+                    if task.seed is not None:
+                        seed_item(task.seed, task.start)
                     outcome.value = func(*task.payload) if task.star else func(task.payload)
                 else:
                     values = []
                     items = zip(*task.payload) if task.star else task.payload
                     next_check = time.monotonic() + _CHECK_EVERY
                     for position, item in enumerate(items, start=task.start):  # noqa: B007
+                        if task.seed is not None:
+                            seed_item(task.seed, position)
                         values.append(func(*item) if task.star else func(item))
                         if token is not None and time.monotonic() > next_check:
-                            if token.cancelled():
-                                raise ChunkCancelled()
+                            check(token, task.index)
                             next_check = time.monotonic() + _CHECK_EVERY
                     outcome.value = values
         except ChunkCancelled:
             outcome.cancelled = True
+        except ChunkTimedOut:
+            outcome.error = ChunkTimeout(
+                f"chunk {task.index} (items {task.start}-{task.stop - 1}) ran longer than the "
+                "job's timeout and was stopped"
+            )
+            outcome.exc_only = f"ChunkTimeout: {outcome.error}\n"
+            if task.mode == "items":
+                outcome.error_item = position
+                outcome.error_item_repr = _repr.repr(item)
         except Exception as exc:  # noqa: BLE001 - every error goes back to the caller
             outcome.error = _picklable(exc)
             outcome.frames = _remote_frames(exc)
@@ -368,30 +320,26 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
                 outcome.error_item_repr = _repr.repr(item)
     outcome.output = buffer.getvalue()
     outcome.elapsed = time.perf_counter() - began
-    if outcome.cancelled:
+    if not outcome.ok:
         outcome.value = None
+    elif task.serialize:
+        _serialize_value(outcome)
     return outcome
 
 
-def interrupt_running(token: CancelToken, *, threads: bool) -> list[int]:
-    """Interrupt every running chunk of a cancelled job; return the chunk indices.
+def _serialize_value(outcome: ChunkOutcome) -> None:
+    """Pickle the value here, so a result that cannot be pickled is reported by chunk."""
+    import cloudpickle
 
-    Worker processes get SIGUSR1; worker threads (``threads=True``) get an
-    asynchronous :class:`ChunkCancelled`.  Call after the CANCEL file exists.
-    """
-    import ctypes
+    try:
+        outcome.value_bytes = cloudpickle.dumps(outcome.value)
+    except Exception as exc:  # noqa: BLE001
+        outcome.error = UnpicklableResult(
+            f"the result of chunk {outcome.index} (items {outcome.start}-{outcome.stop - 1}) cannot be "
+            f"sent back from the worker: {type(exc).__name__}: {exc}. Return plain data "
+            "(numbers, arrays, lists, dicts) instead of objects such as open files, locks or generators"
+        )
+        outcome.exc_only = f"UnpicklableResult: {outcome.error}\n"
+    outcome.value = None
 
-    hit = []
-    for index, pid, tid in token.running():
-        try:
-            if threads:
-                if pid == os.getpid():
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                        ctypes.c_ulong(tid), ctypes.py_object(ChunkCancelled)
-                    )
-            else:
-                os.kill(pid, signal.SIGUSR1)
-            hit.append(index)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return hit
+

@@ -225,7 +225,8 @@ def test_config_rejects_bad_values():
         nbp.config(backend="nope")
 
 
-def test_chunk_failure_record_is_picklable():
+def test_the_raised_error_still_pickles():
     with pytest.raises(KeyError) as info:
         nbp.pmap(fails_on_seven, range(8), chunks=2, progress=False)
-    pickle.dumps(info.value)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert isinstance(again, KeyError) and "detached" in again.job

@@ -1,0 +1,86 @@
+"""Failure records and the exceptions a job raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .worker import ChunkOutcome, RemoteTraceback, render_traceback
+
+__all__ = ["ChunkFailure", "JobCancelled", "WorkerDied", "TRACEBACK_LIMIT", "failure_of", "annotate"]
+
+#: How many failures are described in full in an error; the rest are counted.
+TRACEBACK_LIMIT = 3
+
+
+@dataclass(frozen=True)
+class ChunkFailure:
+    """A failed chunk: where, what, the worker traceback, what it printed, how often tried."""
+
+    index: int
+    start: int
+    stop: int
+    item: int | None
+    item_repr: str | None
+    exception: BaseException
+    traceback: str
+    output: str
+    attempts: int = 1
+
+    def describe(self, n_chunks: int) -> str:
+        where = f"chunk {self.index} of {n_chunks} (items {self.start}-{self.stop - 1})"
+        if self.item is not None:
+            return f"item {self.item} ({self.item_repr}) in {where}"
+        return where
+
+
+class JobCancelled(Exception):
+    """The result of a cancelled job was asked for."""
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended while it ran a chunk (killed, crashed, or out of memory)."""
+
+
+def failure_of(outcome: ChunkOutcome) -> ChunkFailure:
+    """The failure record of a failed outcome."""
+    assert outcome.error is not None
+    return ChunkFailure(
+        outcome.index, outcome.start, outcome.stop, outcome.error_item, outcome.error_item_repr,
+        outcome.error, render_traceback(outcome.frames, outcome.exc_only), outcome.output, outcome.attempts,
+    )
+
+
+def annotate(failures: list[ChunkFailure], n_chunks: int, job: Any) -> BaseException:
+    """The first failure's own exception, with a note naming chunk and item, the
+    other failures (a few, then "... N more"), what that chunk printed, and the
+    worker traceback as ``__cause__``.  The job is reachable as ``exc.job``."""
+    first = failures[0]
+    exc = first.exception
+    if getattr(exc, "_nbparallel_noted", False):
+        return exc
+    note = f"nbparallel: {first.describe(n_chunks)} failed"
+    if first.attempts > 1:
+        note += f" (after {first.attempts} attempts)"
+    if len(failures) > 1:
+        note += f"; {len(failures) - 1} more chunk(s) failed too:"
+        for other in failures[1:TRACEBACK_LIMIT]:
+            note += f"\n  - {other.describe(n_chunks)}: {type(other.exception).__name__}: {other.exception}"
+        if len(failures) > TRACEBACK_LIMIT:
+            note += f"\n  ... {len(failures) - TRACEBACK_LIMIT} more (see job.errors)"
+    if first.output:
+        note += "\n--- output of that chunk ---\n" + first.output.rstrip()
+    note += (
+        f"\nThe {job.n_ok} chunk(s) that finished are kept: job.partial_result(); "
+        "job.retry_failed() runs only the rest (the job: exc.job or nbparallel.last_job())"
+    )
+    try:
+        exc.add_note(note)
+        exc._nbparallel_noted = True  # type: ignore[attr-defined]
+        if not hasattr(exc, "job"):
+            exc.job = job  # type: ignore[attr-defined]
+    except AttributeError:  # exceptions with __slots__ cannot take attributes
+        pass
+    if '  File "' in first.traceback:  # a real worker traceback (not a synthetic error)
+        exc.__cause__ = RemoteTraceback(first.traceback)
+    return exc
