@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import logging as _logging
+
 # -- the plain API ------------------------------------------------------------------
 from .api import pmap, pmap_chunks
 
@@ -31,6 +33,10 @@ from .runner import shutdown, warm
 from .worker import ChunkTimeout, RemoteTraceback, UnpicklableResult, WorkerError, seed_item
 
 __version__ = "0.1.0"
+
+# A library logs, the application decides where it goes (job start/finish,
+# failures, retries, timeouts): logging.getLogger("nbparallel").
+_logging.getLogger("nbparallel").addHandler(_logging.NullHandler())
 
 __all__ = [
     # plain API

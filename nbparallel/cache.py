@@ -47,6 +47,9 @@ def function_key(func: Any) -> str:
     >>> function_key(lambda x: x + 1) == function_key(lambda x: x + 2)
     False
     """
+    own = getattr(func, "__nbparallel_cache_key__", None)
+    if own is not None:  # objects that know what they compute (a %%parallel cell body)
+        return _safe_hash(own())
     if isinstance(func, functools.partial):
         return _safe_hash(("partial", function_key(func.func), _safe_hash(func.args), _safe_hash(func.keywords)))
     code = getattr(func, "__code__", None)

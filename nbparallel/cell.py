@@ -94,6 +94,13 @@ class _CellBody:
         self.out = tuple(out)
         self.env = env
 
+    def __nbparallel_cache_key__(self) -> tuple[Any, ...]:
+        """What the body computes: its code and the values it uses (not its cell number)."""
+        from .cache import function_key
+
+        env = tuple(sorted((k, function_key(v) if callable(v) else joblib_hash(v)) for k, v in self.env.items()))
+        return (self.source, self.split, self.out, env)
+
     def __call__(self, *chunks: Any) -> dict[str, Any]:
         namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         namespace.update(self.env)
@@ -107,6 +114,15 @@ class _CellBody:
                 "(is the assignment inside a branch that did not run?)"
             )
         return {name: namespace[name] for name in self.out}
+
+
+def joblib_hash(value: Any) -> str:
+    import joblib
+
+    try:
+        return joblib.hash(value)
+    except Exception:  # noqa: BLE001
+        return repr(value)
 
 
 def _check_sendable(name: str, value: Any) -> None:
@@ -135,6 +151,10 @@ def run_cell(
     progress: bool | str | None = None,
     background: bool = False,
     name: str = "_job",
+    retries: int = 0,
+    timeout: float | None = None,
+    seed: int | None = None,
+    cache: Any = None,
 ) -> Job | None:
     """Run ``body`` over chunks of the ``split`` variables and merge ``out`` back.
 
@@ -160,6 +180,8 @@ def run_cell(
         ``out`` variables are assigned when it finishes.
     name : str, default="_job"
         Where a background job is stored.
+    retries, timeout, seed, cache
+        As for :func:`~nbparallel.pmap_chunks`.
 
     Returns
     -------
@@ -232,6 +254,7 @@ def run_cell(
     outcome = pmap_chunks(
         runner, *inputs, merge=finalize, n_jobs=n_jobs, chunks=chunks if split else 1,
         backend=backend, progress=progress, background=background,
+        retries=retries, timeout=timeout, seed=seed, cache=cache,
     )
     if not background:
         namespace.update(outcome)

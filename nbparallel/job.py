@@ -20,13 +20,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import dataclasses
 import itertools
 import logging
 import os
 import queue
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -35,12 +33,13 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .cache import ChunkCache
-from .control import CancelToken, ChunkTimedOut, age, interrupt
-from .errors import ChunkFailure, JobCancelled, WorkerDied, annotate, failure_of
+from .control import CancelToken, interrupt
+from .display import DisplayMixin, execution_count, label_output
+from .errors import ChunkFailure, JobCancelled, annotate, failure_of
+from .execution import KILL_AFTER, ExecutionMixin
 from .progress import NoProgress, ProgressSink, ProgressState, WidgetProgress, make_progress
 from .runner import Run
-from .worker import ChunkOutcome, ChunkTask, ChunkTimeout
+from .worker import ChunkOutcome, ChunkTask
 
 __all__ = ["Job", "PartialResult", "STATUSES", "jobs", "last_job"]
 
@@ -48,26 +47,43 @@ log = logging.getLogger("nbparallel")
 
 STATUSES = ("pending", "running", "done", "failed", "cancelled")
 
-#: Seconds a chunk gets to stop after its interrupt (cancel or timeout) before its worker is killed.
-KILL_AFTER = 1.5
-
-#: How often a job re-runs chunks lost to a worker that another job's cancel killed.
-MAX_RESUBMITS = 3
 
 _ids = itertools.count(1)
 _recent: collections.deque[Job] = collections.deque(maxlen=200)
 
 
-class _Kills:
-    """Counts worker kills nbparallel made, so other jobs hit by them resubmit."""
+_FOLDER_PREFIX = "nbparallel-job-"
+_swept = False
 
-    generation = 0
-    lock = threading.Lock()
 
-    @classmethod
-    def bump(cls) -> None:
-        with cls.lock:
-            cls.generation += 1
+def _sweep_stale_folders() -> None:
+    """Once per process: remove control folders left by processes that died mid-job
+    (a kernel restarted or killed while a job ran)."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    root = tempfile.gettempdir()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(_FOLDER_PREFIX):
+            continue
+        pid_text = name[len(_FOLDER_PREFIX):].split("-", 1)[0]
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def jobs() -> list[Job]:
@@ -128,17 +144,7 @@ def _ranges(bounds: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _pool_broken_errors() -> tuple[type[BaseException], ...]:
-    from joblib.externals.loky.process_executor import BrokenProcessPool as LokyBroken
-
-    return (LokyBroken, concurrent.futures.BrokenExecutor)
-
-
-def _label_output(outcome: ChunkOutcome) -> str:
-    return "".join(f"[chunk {outcome.index}] {line}\n" for line in outcome.output.splitlines())
-
-
-class Job:
+class Job(DisplayMixin, ExecutionMixin):
     """A parallel call over chunks: state, progress, outcomes and result.
 
     Made by :func:`~nbparallel.pmap` and :func:`~nbparallel.pmap_chunks`
@@ -265,7 +271,7 @@ class Job:
     @property
     def output(self) -> str:
         """Everything the chunks printed, each line labelled with its chunk."""
-        return "".join(_label_output(o) for _, o in sorted(self._outcomes.items()) if o.output)
+        return "".join(label_output(o) for _, o in sorted(self._outcomes.items()) if o.output)
 
     @property
     def widget(self) -> Any:
@@ -321,13 +327,14 @@ class Job:
                 raise RuntimeError(f"job {self.id} already {self._status}")
             self._status = "running"
         echo = None if self.background else sys.stdout.write
-        self._control = CancelToken(tempfile.mkdtemp(prefix="nbparallel-job-"))
+        _sweep_stale_folders()
+        self._control = CancelToken(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-"))
         self._sink = make_progress(
             self._progress_mode, total_items=self.n_items, total_chunks=len(self.tasks),
             desc=self.label, background=self.background, on_cancel=self.cancel, echo=echo,
         )
         shown = isinstance(self._sink, WidgetProgress) and self._sink.shown
-        self._shown_in_cell = _execution_count() if shown else None
+        self._shown_in_cell = execution_count() if shown else None
         self.started_at = time.perf_counter()
         self.finished_at = None
         log.info("job %s (%s) started: %d items in %d chunks on %d %s worker(s)",
@@ -341,263 +348,7 @@ class Job:
             self._pump_thread.start()
         return self
 
-    def wait(self) -> None:
-        """Wait in this thread, driving the display; an interrupt cancels the job.
-
-        A ``KeyboardInterrupt`` (Ctrl-C, or the kernel's interrupt button) stops
-        the running chunks, keeps the finished ones on the job, and is re-raised
-        once the workers are free again.
-        """
-        try:
-            self._pump_until_done()
-        except KeyboardInterrupt:
-            self.cancel()
-            self._finished.wait(10 * KILL_AFTER)
-            self._drain()
-            raise
-
-    def _pump_until_done(self) -> None:
-        while not self._pump(0.1):
-            pass
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                self._handle(self._events.get_nowait())
-            except queue.Empty:
-                return
-
-    def _pump(self, timeout: float) -> bool:
-        """Show what arrived within ``timeout``, enforce timeouts; True once finished."""
-        if self.timeout is not None:
-            self._watch_timeouts()
-        try:
-            event = self._events.get(timeout=timeout)
-        except queue.Empty:
-            self._sink.update(self._state())
-            return False
-        finished = self._handle(event)
-        while not finished:
-            try:
-                finished = self._handle(self._events.get_nowait())
-            except queue.Empty:
-                break
-        if not finished:
-            self._sink.update(self._state())
-        return finished
-
-    def _handle(self, event: ChunkOutcome | None) -> bool:
-        # Worker output is shown in chunk order (a chunk's output waits for the
-        # chunks before it), so what a cell shows does not depend on scheduling.
-        if event is None:
-            for index in sorted(self._held):
-                self._show_output(self._held.pop(index))
-            self._sink.close(self._state())
-            return True
-        self._held[event.index] = event
-        while self._next_shown in self._held:
-            self._show_output(self._held.pop(self._next_shown))
-            self._next_shown += 1
-        return False
-
-    def _show_output(self, outcome: ChunkOutcome) -> None:
-        if outcome.output:
-            self._sink.output(outcome.index, _label_output(outcome))
-
-    def _watch_timeouts(self) -> None:
-        """Interrupt chunks running past ``timeout``; kill those that ignore it."""
-        control = self._control
-        if control is None or self.done():
-            return
-        threads = self.backend == "threading"
-        for chunk in control.running():
-            if chunk.index in self._outcomes:
-                continue
-            flagged = self._timeout_flagged.get(chunk.index)
-            if flagged is None and age(chunk) > self.timeout:  # type: ignore[operator]
-                self._timeout_flagged[chunk.index] = time.monotonic()
-                control.flag(control.timeout_file(chunk.index))
-                interrupt(chunk, threads=threads, exc=ChunkTimedOut)
-                log.warning("job %s: chunk %d ran past the %s s timeout; stopping it", self.id, chunk.index, self.timeout)
-            elif flagged is not None and not threads and time.monotonic() - flagged > KILL_AFTER:
-                self._killed_for_timeout.add(chunk.index)
-                _Kills.bump()
-                try:
-                    os.kill(chunk.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-
     # -- the job's thread ----------------------------------------------------------------
-    def _execute(self) -> None:
-        try:
-            cache = self._open_cache()
-            keys = self._read_cache(cache) if cache is not None else {}
-            resubmits = 0
-            while not self._cancel_requested:
-                remaining = [t for t in self.tasks if t.index not in self._outcomes]
-                if not remaining:
-                    break
-                lost = self._run_round(remaining, cache, keys)
-                if lost:
-                    resubmits += 1
-                    if resubmits > MAX_RESUBMITS:
-                        self._error = WorkerDied(f"the worker pool broke {resubmits} times while job {self.id} ran")
-                        break
-                    continue
-                if not self._schedule_retries():
-                    break
-        except BaseException as exc:  # noqa: BLE001 - kept for result(), never lost in a thread
-            self._error = exc
-        finally:
-            self._finish()
-
-    def _open_cache(self) -> ChunkCache | None:
-        if self.cache_location is None:
-            return None
-        mode = self.tasks[0].mode if self.tasks else "items"
-        return ChunkCache(self.cache_location, self.func, (mode, self.seed))
-
-    def _read_cache(self, cache: ChunkCache) -> dict[int, str]:
-        keys = {}
-        for task in self.tasks:
-            if task.index in self._outcomes:
-                continue
-            keys[task.index] = key = cache.key(task.payload)
-            hit, value = cache.get(key)
-            if hit:
-                outcome = ChunkOutcome(task.index, task.start, task.stop, value=value)
-                self._outcomes[task.index] = outcome
-                self.n_cached += 1
-                self._events.put(outcome)
-        if self.n_cached:
-            log.info("job %s: %d of %d chunks read from the cache", self.id, self.n_cached, len(self.tasks))
-        return keys
-
-    def _final_failure(self, outcome: ChunkOutcome) -> bool:
-        return outcome.error is not None and self._attempts[outcome.index] >= self.retries
-
-    def _run_round(self, remaining: list[ChunkTask], cache: ChunkCache | None, keys: dict[int, str]) -> bool:
-        """Run ``remaining``; True when chunks were lost to a broken pool and must run again."""
-        serialize = self.backend != "threading"
-        tasks = [dataclasses.replace(t, control=self._control, seed=self.seed, serialize=serialize) for t in remaining]
-        generation = _Kills.generation
-        self._run = Run(self.func, tasks, n_jobs=self.n_jobs, backend=self.backend)
-        if self._cancel_requested:
-            return False
-        try:
-            for outcome in self._run.outcomes():
-                self._record(outcome, cache, keys)
-        except _pool_broken_errors() as exc:
-            if self._cancel_requested:
-                return False
-            return self._after_broken_pool(exc, generation)
-        except Exception as exc:  # the task could not be sent: say which chunk
-            if not self._blame_unpicklable_input(remaining, exc):
-                raise
-        return False
-
-    def _record(self, outcome: ChunkOutcome, cache: ChunkCache | None, keys: dict[int, str]) -> None:
-        outcome.load()
-        outcome.attempts = self._attempts[outcome.index] + 1
-        self._outcomes[outcome.index] = outcome
-        if outcome.ok and cache is not None and outcome.index in keys:
-            cache.put(keys[outcome.index], outcome.value)
-        if outcome.error is not None:
-            log.warning("job %s: chunk %d failed (attempt %d): %s: %s", self.id, outcome.index,
-                        outcome.attempts, type(outcome.error).__name__, outcome.error)
-        if self._final_failure(outcome) or self._cancel_requested:
-            assert self._run is not None
-            self._run.stop()  # fail fast: running chunks finish, no new ones start
-        self._events.put(outcome)
-
-    def _after_broken_pool(self, exc: BaseException, generation: int) -> bool:
-        """The pool broke (a worker died); joblib then stops every worker.
-
-        Chunks of ours that nbparallel killed for a timeout become timeout
-        failures.  If nbparallel itself killed a worker (a cancel or a timeout,
-        of this job or another), the other chunks that were running are
-        collateral and run again.  Otherwise a worker crashed or was killed from
-        outside while they ran: they become ``WorkerDied`` failures naming the
-        likely cause (and may be retried).  Returns True to run again.
-        """
-        control = self._control
-        assert control is not None
-        running = [c for c in control.running() if c.index not in self._outcomes]
-        for chunk in running:
-            try:
-                os.remove(control.marker_for(chunk))
-            except OSError:
-                pass
-        ours_killed = [c for c in running if c.index in self._killed_for_timeout]
-        for chunk in ours_killed:
-            task = self.tasks[chunk.index]
-            self._fail(task, ChunkTimeout(
-                f"chunk {chunk.index} (items {task.start}-{task.stop - 1}) ran longer than the "
-                f"{self.timeout} s timeout, ignored the interrupt, and its worker was killed"
-            ))
-        others = [c for c in running if c.index not in self._killed_for_timeout]
-        if _Kills.generation != generation or not others:
-            if others:
-                log.info("job %s: chunks %s lost their worker to a deliberate kill; running them again",
-                         self.id, sorted(c.index for c in others))
-            return True
-        which = sorted(c.index for c in others)
-        for chunk in others:
-            task = self.tasks[chunk.index]
-            self._fail(task, WorkerDied(
-                f"a worker process died while chunk(s) {which} of job {self.id} were running "
-                f"(this one: chunk {chunk.index}, items {task.start}-{task.stop - 1}): {_death_cause(exc)}. "
-                "If it is not one of these chunks, a chunk of another job running at the same time crashed it"
-            ))
-        return False
-
-    def _fail(self, task: ChunkTask, error: BaseException) -> None:
-        """Record a failure the worker could not report itself."""
-        outcome = ChunkOutcome(task.index, task.start, task.stop, error=error,
-                               exc_only=f"{type(error).__name__}: {error}\n")
-        self._record(outcome, None, {})
-
-    def _blame_unpicklable_input(self, remaining: list[ChunkTask], exc: Exception) -> bool:
-        import cloudpickle
-
-        try:
-            cloudpickle.dumps(self.func)
-        except Exception as err:  # noqa: BLE001
-            raise TypeError(f"the function {self.label!r} cannot be sent to the workers: {err}") from exc
-        for task in remaining:
-            if task.index in self._outcomes:
-                continue
-            try:
-                cloudpickle.dumps(task.payload)
-            except Exception as err:  # noqa: BLE001
-                self._fail(task, TypeError(
-                    f"the data of chunk {task.index} (items {task.start}-{task.stop - 1}) cannot be sent "
-                    f"to the workers: {type(err).__name__}: {err}"
-                ))
-                return True
-        return False
-
-    def _schedule_retries(self) -> bool:
-        """Forget failed outcomes that have retries left; True if any will run again."""
-        retry = [i for i, o in self._outcomes.items() if o.error is not None and self._attempts[i] < self.retries]
-        if not retry:
-            return False
-        for index in retry:
-            del self._outcomes[index]
-            self._attempts[index] += 1
-            self.n_retries += 1
-            if self._control is not None:
-                try:
-                    os.remove(self._control.timeout_file(index))
-                except OSError:
-                    pass
-            self._timeout_flagged.pop(index, None)
-            self._killed_for_timeout.discard(index)
-        log.warning("job %s: retrying chunk(s) %s", self.id, sorted(retry))
-        if self.retry_delay:
-            self._cancel_event.wait(self.retry_delay)
-        return not self._cancel_requested
-
     def _finish(self) -> None:
         if self._killer is not None:
             self._killer.cancel()
@@ -669,18 +420,6 @@ class Job:
             self._killer.daemon = True
             self._killer.start()
         return True
-
-    def _kill_stuck(self) -> None:
-        if self.done() or self._control is None:
-            return
-        stuck = [c.pid for c in self._control.running() if c.pid != os.getpid()]
-        if stuck:
-            _Kills.bump()
-        for pid in stuck:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def retry_failed(self, func: Callable[..., Any] | None = None, *, background: bool = False) -> Any:
         """Run only the chunks that failed, were cancelled or never ran, and finish the job.
@@ -807,36 +546,6 @@ class Job:
             f"<nbparallel.Job {self.id} {self.label} {self._status}: {self.n_done}/{self.n_total} chunks, "
             f"{self.n_items} items, {self.elapsed:.1f}s>"
         )
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        if self.widget is None:
-            print(repr(self))
-        elif self._shown_in_cell is None or self._shown_in_cell != _execution_count():
-            display(self.widget)  # another view of the same live widget
-        # else: the cell that started the job shows its widget already
-
-
-def _death_cause(exc: BaseException) -> str:
-    text = str(exc)
-    if "SIGKILL" in text or "-9" in text:
-        return "it was killed (SIGKILL): most likely the out-of-memory killer; use smaller chunks or fewer workers"
-    if "SIGSEGV" in text or "-11" in text:
-        return "it crashed in native code (SIGSEGV)"
-    if "exit codes" in text:
-        return f"it exited unexpectedly (os._exit or a crash): {text.splitlines()[-1] if text else ''}"
-    return f"{type(exc).__name__}: {text}"
-
-
-def _execution_count() -> int | None:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return None
-    shell = get_ipython()
-    return getattr(shell, "execution_count", None) if shell is not None else None
-
 
 def _call_safely(fn: Callable[[Job], Any], job: Job) -> None:
     try:

@@ -33,6 +33,10 @@ class ParallelMagics(Magics):
     @argument("--no-progress", action="store_true", help="show no progress display")
     @argument("--bg", action="store_true", help="return at once; the job is stored under --name and --out variables are assigned when it finishes")
     @argument("--name", default="_job", help="variable that holds the job with --bg (default: _job)")
+    @argument("--retries", type=int, default=0, help="run a failing chunk again up to this many times")
+    @argument("--timeout", type=float, default=None, help="seconds a chunk may run before it is stopped")
+    @argument("--seed", type=int, default=None, help="seed random and numpy per chunk (reproducible for any -n)")
+    @argument("--cache", default=None, metavar="DIR", help="store finished chunks in DIR; a re-run computes only what is missing")
     @cell_magic
     def parallel(self, line: str, cell: str) -> Any:
         """Run this cell's body in parallel over chunks of notebook variables.
@@ -55,7 +59,8 @@ class ParallelMagics(Magics):
                 split=_names(args.split), out=_names(args.out), merge=args.merge,
                 n_jobs=args.n_jobs, chunks=args.chunks, backend=args.backend,
                 progress=False if args.no_progress else None,
-                background=args.bg, name=args.name,
+                background=args.bg, name=args.name, retries=args.retries,
+                timeout=args.timeout, seed=args.seed, cache=args.cache,
             )
         except CellError as err:
             raise UsageError(str(err)) from None

@@ -4,6 +4,7 @@ starting cell's widget, an interrupt stops the workers, %load_ext warms the pool
 from __future__ import annotations
 
 import ast
+import os
 import time
 
 import psutil
@@ -161,3 +162,52 @@ def test_cell_magic_in_a_notebook_run_by_nbclient():
     assert texts[3].strip() == "True"
     assert texts[5].strip() == "free: False False"
     assert texts[6].strip() == "True done"
+
+
+def test_kernel_restart_then_resume_from_cache(tmp_path):
+    runs, cache = tmp_path / "runs", tmp_path / "cache"
+    runs.mkdir()
+    define = f"""
+import os, time
+import nbparallel as nbp
+def work(x):
+    time.sleep(0.6)
+    open(os.path.join({str(runs)!r}, f"{{x}}-{{os.getpid()}}-{{time.time_ns()}}"), "w").close()
+    return x * 3
+"""
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        check(*run(kc, define))
+        kc.execute(f"nbp.pmap(work, range(10), chunks=10, n_jobs=2, cache={str(cache)!r}, progress=False)")
+        deadline = time.monotonic() + 60
+        while len(list(runs.iterdir())) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first_pids = {int(p.name.split("-")[1]) for p in runs.iterdir()}
+        km.restart_kernel(now=True)
+        kc.wait_for_ready(timeout=60)
+        done_before = len(list(runs.iterdir()))
+        check(*run(kc, define))
+        reply, outputs = run(kc, f"""
+print(nbp.pmap(work, range(10), chunks=10, n_jobs=2, cache={str(cache)!r}, progress=False))
+print(nbp.last_job().n_cached)
+nbp.shutdown()
+""")
+        check(reply, outputs)
+        result, cached = stdout(outputs).strip().splitlines()
+        assert result == str([x * 3 for x in range(10)])
+        computed_after = len(list(runs.iterdir())) - done_before
+        assert int(cached) >= 3  # what finished before the restart was not lost
+        assert int(cached) + computed_after == 10  # and only the rest was computed
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    deadline = time.monotonic() + 15
+    while any(_alive(p) for p in first_pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in first_pids), "workers of the restarted kernel outlived it"
+    # the new kernel's first job removed the dead kernel's control folder
+    import tempfile
+
+    left = [n for n in os.listdir(tempfile.gettempdir()) if n.startswith("nbparallel-job-")
+            and not _alive(int(n.split("-")[2]))]
+    assert not left

@@ -171,3 +171,14 @@ def test_nbparallel_jobs_and_cancel(ip):
         job.result(timeout=10)
     with pytest.raises(UsageError, match="no job called 'nosuchjob'"):
         ip.run_line_magic("nbparallel", "cancel nosuchjob")
+
+
+def test_reliability_options_are_forwarded(ip, tmp_path):
+    setup(ip, "vals = list(range(6))")
+    line = f"--split vals --out sq --chunks 3 --retries 1 --timeout 30 --seed 5 --cache {tmp_path} --no-progress"
+    cell(ip, line, "import random\nsq = [v * v + random.random() * 0 for v in vals]")
+    first = ip.user_ns["sq"]
+    job = nbp.last_job()
+    assert job.retries == 1 and job.timeout == 30 and job.seed == 5
+    cell(ip, line, "import random\nsq = [v * v + random.random() * 0 for v in vals]")
+    assert ip.user_ns["sq"] == first and nbp.last_job().n_cached == 3
