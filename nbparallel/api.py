@@ -95,7 +95,12 @@ def _prepare(
     cfg = get_config()
     backend = validate_backend(backend if backend is not None else cfg.backend)
     progress = validate_progress(progress if progress is not None else cfg.progress)
-    n_workers = effective_n_jobs(n_jobs)
+    if backend == "dask":
+        from .runner import dask_cores
+
+        n_workers = dask_cores() if (n_jobs if n_jobs is not None else cfg.n_jobs) is None else effective_n_jobs(n_jobs)
+    else:
+        n_workers = effective_n_jobs(n_jobs)
     star = len(datas) > 1
     n_items = aligned_length(datas) if star else len(datas[0])
     kinds = [kind_of(d) for d in datas]
@@ -112,7 +117,7 @@ def _prepare(
 
     tasks = [ChunkTask(i, a, b, payload(a, b), mode, star) for i, (a, b) in enumerate(bounds)]
     label = getattr(func, "__name__", type(func).__name__)
-    if backend != "threading" and n_workers > 1:
+    if backend == "dask" or (backend == "loky" and n_workers > 1):
         _check_func_sendable(func, label)
     return Job(
         func, tasks, finalize, n_jobs=n_workers, backend=backend, n_items=n_items,
@@ -203,8 +208,11 @@ def pmap(
         Exact number of chunks (``np.array_split`` sizes).
     chunk_size : int, optional
         Items per chunk.
-    backend : {"loky", "threading"}, optional
-        Where work runs; default from :func:`config` (``"loky"``).
+    backend : {"loky", "threading", "dask"}, optional
+        Where work runs; default from :func:`config` (``"loky"``). ``"dask"``
+        runs on the current dask.distributed Client (or
+        ``config(dask_address=...)``); ``n_jobs`` then defaults to the
+        cluster's threads.
     progress : bool or {"auto", "widget", "tqdm"}, optional
         Progress display: a widget in a notebook, a text bar elsewhere.
         ``"auto"`` (default) shows nothing for foreground work that ends

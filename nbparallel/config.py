@@ -20,6 +20,7 @@ from typing import Any
 BACKENDS: dict[str, str] = {
     "loky": "worker processes (default; CPU-bound Python code)",
     "threading": "threads in the kernel process (I/O-bound or GIL-releasing code)",
+    "dask": "a dask.distributed cluster (the current Client, or config(dask_address=...))",
 }
 
 #: Accepted values of ``progress``.
@@ -33,6 +34,7 @@ class Settings:
     n_jobs: int | None = None
     backend: str = "loky"
     progress: bool | str | None = "auto"
+    dask_address: str | None = None
 
 
 _lock = threading.Lock()
@@ -125,11 +127,14 @@ class config:  # noqa: N801 - lower-case like numpy.errstate: reads as a functio
     ----------
     n_jobs : int or None, optional
         Number of workers, joblib meaning (``-1`` all cores).
-    backend : {"loky", "threading"}, optional
+    backend : {"loky", "threading", "dask"}, optional
         Where work runs.
     progress : bool or {"auto", "widget", "tqdm"}, optional
         Progress display. ``"auto"`` shows a widget in a kernel, a text bar
         elsewhere, and nothing for work that ends within about a second.
+    dask_address : str, optional
+        Scheduler address for ``backend="dask"`` when no Client is current
+        (e.g. ``"tcp://127.0.0.1:8786"``).
 
     Examples
     --------
@@ -149,6 +154,7 @@ class config:  # noqa: N801 - lower-case like numpy.errstate: reads as a functio
         n_jobs: int | None = _unset,
         backend: str = _unset,
         progress: bool | str | None = _unset,
+        dask_address: str | None = _unset,
     ) -> None:
         global _settings
         changes: dict[str, Any] = {}
@@ -158,6 +164,10 @@ class config:  # noqa: N801 - lower-case like numpy.errstate: reads as a functio
             changes["backend"] = validate_backend(backend)
         if progress is not config._unset:
             changes["progress"] = validate_progress(progress)
+        if dask_address is not config._unset:
+            if dask_address is not None and not isinstance(dask_address, str):
+                raise ValueError(f"dask_address must be a scheduler address such as 'tcp://host:8786', got {dask_address!r}")
+            changes["dask_address"] = dask_address
         with _lock:
             self._previous = _settings
             _settings = replace(_settings, **changes)

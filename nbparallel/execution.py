@@ -76,6 +76,7 @@ class ExecutionMixin:
         if control is None or self.done():
             return
         threads = self.backend == "threading"
+        signals = self.backend != "dask"  # dask workers: flag files only (checked between items)
         for chunk in control.running():
             if chunk.index in self._outcomes:
                 continue
@@ -83,9 +84,10 @@ class ExecutionMixin:
             if flagged is None and age(chunk) > self.timeout:  # type: ignore[operator]
                 self._timeout_flagged[chunk.index] = time.monotonic()
                 control.flag(control.timeout_file(chunk.index))
-                interrupt(chunk, threads=threads, exc=ChunkTimedOut)
+                if signals:
+                    interrupt(chunk, threads=threads, exc=ChunkTimedOut)
                 log.warning("job %s: chunk %d ran past the %s s timeout; stopping it", self.id, chunk.index, self.timeout)
-            elif flagged is not None and not threads and time.monotonic() - flagged > KILL_AFTER:
+            elif flagged is not None and self.backend == "loky" and time.monotonic() - flagged > KILL_AFTER:
                 self._killed_for_timeout.add(chunk.index)
                 _Kills.bump()
                 try:

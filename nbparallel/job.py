@@ -409,8 +409,9 @@ class Job(DisplayMixin, ExecutionMixin):
         control = self._control
         if control is not None:
             control.flag(control.cancel_file)
-            for chunk in control.running():
-                interrupt(chunk, threads=self.backend == "threading")
+            if self.backend != "dask":  # dask workers see the flag between items
+                for chunk in control.running():
+                    interrupt(chunk, threads=self.backend == "threading")
         if self._run is not None:
             self._run.stop()
         log.info("job %s: cancel requested", self.id)

@@ -421,8 +421,13 @@ def _search(
             rng = np.random.default_rng(np.random.SeedSequence([random_state, 0x5117]))
             sample = np.sort(rng.choice(n, size=int(sample_size), replace=False))
 
-    workers = effective_n_jobs(n_jobs)
     backend = backend or get_config().backend
+    if backend == "dask" and n_jobs is None:
+        from .runner import dask_cores
+
+        workers = dask_cores()
+    else:
+        workers = effective_n_jobs(n_jobs)
     tasks = [
         _Task(kk, r, int(np.random.SeedSequence([random_state, kk, r]).generate_state(1)[0]))
         for kk in reversed(ks)  # largest k first: the slowest fits start first
@@ -430,7 +435,9 @@ def _search(
     ]
     from joblib import cpu_count
 
-    inner = max(1, cpu_count() // min(workers, len(tasks)))
+    # each task's BLAS/OpenMP threads: the cores left per concurrent task (one per
+    # dask thread: the cluster already runs one task per core)
+    inner = 1 if backend == "dask" else max(1, cpu_count() // min(workers, len(tasks)))
     with _SharedArray(arr, backend) as shared:
         # X travels as a memmap: each task pickles only its file name.
         task_func = functools.partial(

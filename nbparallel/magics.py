@@ -29,7 +29,7 @@ class ParallelMagics(Magics):
     @argument("--merge", default="auto", choices=["auto", "concat", "sum", "list"], help="how --out variables are merged (default: auto = concatenate)")
     @argument("-n", "--n-jobs", type=int, default=None, help="number of workers (joblib meaning: -1 = all cores)")
     @argument("--chunks", type=int, default=None, help="number of chunks (default: 4 per worker)")
-    @argument("--backend", default=None, choices=["loky", "threading"], help="where the body runs (default: loky worker processes)")
+    @argument("--backend", default=None, choices=["loky", "threading", "dask"], help="where the body runs (default: loky worker processes; dask: the current dask.distributed Client)")
     @argument("--no-progress", action="store_true", help="show no progress display")
     @argument("--bg", action="store_true", help="return at once; the job is stored under --name and --out variables are assigned when it finishes")
     @argument("--name", default="_job", help="variable that holds the job with --bg (default: _job)")

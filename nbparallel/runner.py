@@ -66,6 +66,20 @@ class Run:
 
     def outcomes(self) -> Iterator[ChunkOutcome]:
         """Yield each chunk's outcome as soon as it finishes (any order)."""
+        if self.backend == "dask":
+            # joblib's dask backend: the chunks run on the cluster of the
+            # current Client; arguments larger than 1 kB (the function and
+            # what it closes over, each chunk) are scattered once, not sent
+            # again with every task.
+            from joblib import parallel_config
+
+            with parallel_config(backend="dask", client=dask_client()):
+                parallel = Parallel(
+                    n_jobs=self.n_jobs, return_as="generator_unordered", batch_size=1,
+                    pre_dispatch="2*n_jobs",
+                )
+                yield from parallel(self._feed())
+            return
         parallel = Parallel(
             n_jobs=self.n_jobs,
             backend=self.backend,
@@ -74,6 +88,47 @@ class Run:
             pre_dispatch="2*n_jobs",
         )
         yield from parallel(self._feed())
+
+
+def dask_client() -> Any:
+    """The dask.distributed Client to run on: the current one, or one at ``config(dask_address=...)``.
+
+    Raises
+    ------
+    ImportError
+        Without dask.distributed, naming the extra to install.
+    RuntimeError
+        When there is no Client and no address, saying how to start one.
+    """
+    try:
+        from distributed import Client, get_client
+    except ImportError as err:
+        raise ImportError(
+            "backend='dask' needs dask.distributed: pip install 'nbparallel[dask]'"
+        ) from err
+    from .config import get_config
+
+    address = get_config().dask_address
+    try:
+        client = get_client()
+        if address is None or client.scheduler.address == address:
+            return client
+    except ValueError:
+        client = None
+    if address is not None:
+        return Client(address, set_as_default=False)
+    raise RuntimeError(
+        "backend='dask' needs a dask.distributed Client and there is none: start one first, e.g.\n"
+        "    from dask.distributed import Client\n"
+        "    client = Client()                      # a local cluster\n"
+        "    client = Client('tcp://scheduler:8786')  # an existing cluster\n"
+        "or point nbparallel at a scheduler: nbp.config(dask_address='tcp://scheduler:8786')"
+    )
+
+
+def dask_cores() -> int:
+    """Threads across the workers of the dask cluster (at least 1)."""
+    return max(1, sum(dask_client().nthreads().values()))
 
 
 def _pool() -> Any:

@@ -1,0 +1,135 @@
+"""The same API on a real dask.distributed LocalCluster (2 worker processes on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import psutil
+import pytest
+from sklearn.datasets import make_blobs
+
+import nbparallel as nbp
+from nbparallel.runner import worker_pids
+
+distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None, silence_logs=40,
+    )
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            left = {p.pid for p in psutil.Process().children(recursive=True) if p.is_running()
+                    and p.status() != psutil.STATUS_ZOMBIE} - before
+            left = {p for p in left - set(worker_pids()) if "resource_tracker" not in " ".join(psutil.Process(p).cmdline())}
+            if not left:
+                break
+            time.sleep(0.2)
+        assert not left, f"cluster processes left: {left}"
+
+
+def test_no_client_says_how_to_start_one():
+    from distributed import get_client
+
+    try:
+        get_client()
+        pytest.skip("a client is already running")
+    except ValueError:
+        pass
+    with pytest.raises(RuntimeError, match=r"(?s)needs a dask.distributed Client.*Client\(\)"):
+        nbp.pmap(abs, [1], backend="dask")
+
+
+def test_the_cluster_binds_to_loopback(client):
+    assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+    assert all(addr.startswith("tcp://127.0.0.1:") for addr in client.nthreads())
+
+
+def test_pmap_and_pmap_chunks_equal_loky(client):
+    data = list(range(37))
+    assert nbp.pmap(lambda x: x * x, data, backend="dask", progress=False) == nbp.pmap(lambda x: x * x, data, progress=False)
+    arr = np.arange(1000.0)
+    np.testing.assert_array_equal(nbp.pmap_chunks(lambda c: c * 2, arr, backend="dask", progress=False), arr * 2)
+    with nbp.config(backend="dask"):
+        assert nbp.pmap_chunks(sum, data, merge="sum", progress=False) == sum(data)
+
+
+def test_worker_output_and_errors_keep_finished_results(client, capsys):
+    def noisy(x):
+        print("seen", x)
+        if x == 5:
+            raise ValueError("five")
+        return x
+
+    with pytest.raises(ValueError) as info:
+        nbp.pmap(noisy, range(8), chunks=4, n_jobs=2, backend="dask", progress=False)
+    assert "item 5 (5) in chunk 2 of 4" in info.value.__notes__[0]
+    assert info.value.job.partial_result().value[:4] == [0, 1, 2, 3]
+    assert "[chunk 0] seen 0" in capsys.readouterr().out
+
+
+def test_retries_and_seeds_on_dask(client, tmp_path):
+    import random
+
+    marker = tmp_path / "tried"
+
+    def flaky(x):
+        if x == 2 and not marker.exists():
+            marker.touch()
+            raise ConnectionError("first try fails")
+        return random.random()
+
+    got = nbp.pmap(flaky, range(4), chunks=4, retries=1, seed=9, backend="dask", progress=False)
+    assert nbp.last_job().n_retries == 1
+    assert got == nbp.pmap(lambda x: random.random(), range(4), seed=9, progress=False)
+
+
+def test_cancel_stops_queued_and_running_item_loops(client):
+    def step(x):
+        time.sleep(0.1)
+        return x
+
+    job = nbp.pmap(step, range(400), chunks=4, n_jobs=2, backend="dask", background=True, progress=False)
+    time.sleep(1.0)
+    asked = time.monotonic()
+    job.cancel()
+    job._finished.wait(20)
+    assert time.monotonic() - asked < 2.0
+    assert job.status == "cancelled"
+    assert nbp.pmap(abs, [-1], backend="dask", progress=False) == [1]
+
+
+def test_magic_body_runs_on_dask(client):
+    ns = {"xs": list(range(20)), "offset": 7}
+    nbp.run_cell("ys = [x + offset for x in xs]", ns, split=["xs"], out=["ys"], backend="dask", progress=False)
+    assert ns["ys"] == [x + 7 for x in range(20)]
+
+
+def test_choose_k_on_dask_equals_loky(client):
+    X, _ = make_blobs(n_samples=600, centers=4, cluster_std=0.5, random_state=3)
+    on_dask = nbp.choose_k(X, k=range(2, 8), backend="dask", progress=False)
+    local = nbp.choose_k(X, k=range(2, 8), progress=False)
+    assert on_dask.picks == local.picks and on_dask.best_k == 4
+    np.testing.assert_allclose(on_dask.scores["inertia"], local.scores["inertia"])
+
+
+def test_importing_nbparallel_does_not_import_dask():
+    import subprocess
+    import sys
+
+    code = "import sys, nbparallel; nbparallel.pmap(abs, [-1], n_jobs=1, progress=False); print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
