@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+
+import numpy as np
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -103,6 +105,9 @@ def _prepare(
         n_workers = effective_n_jobs(n_jobs)
     star = len(datas) > 1
     n_items = aligned_length(datas) if star else len(datas[0])
+    shared_folder = None
+    if backend == "loky" and n_workers > 1:
+        datas, shared_folder = _share_large_arrays(datas, mode)
     kinds = [kind_of(d) for d in datas]
     bounds = plan_bounds(
         n_items, n_workers, chunks=chunks, chunk_size=chunk_size,
@@ -115,15 +120,39 @@ def _prepare(
         pieces = tuple(k.take(d, a, b) for k, d in zip(kinds, datas))
         return pieces if star else pieces[0]
 
-    tasks = [ChunkTask(i, a, b, payload(a, b), mode, star) for i, (a, b) in enumerate(bounds)]
+    result_folder = shared_folder if mode == "chunk" else None
+    tasks = [
+        ChunkTask(i, a, b, payload(a, b), mode, star, share_folder=result_folder)
+        for i, (a, b) in enumerate(bounds)
+    ]
     label = getattr(func, "__name__", type(func).__name__)
     if backend == "dask" or (backend == "loky" and n_workers > 1):
         _check_func_sendable(func, label)
     return Job(
         func, tasks, finalize, n_jobs=n_workers, backend=backend, n_items=n_items,
         progress=progress, background=background, label=label, retries=retries,
-        retry_delay=retry_delay, timeout=timeout, cache=cache, seed=seed,
+        retry_delay=retry_delay, timeout=timeout, cache=cache, seed=seed, shared_folder=shared_folder,
     )
+
+
+def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, ...], str | None]:
+    """Large arrays go to workers through one shared memmap; chunk results come back through it."""
+    from .shared import SHARE_ABOVE, new_folder, share_input
+
+    big = [
+        isinstance(d, np.ndarray) and not isinstance(d, np.memmap) and d.nbytes >= SHARE_ABOVE and not d.dtype.hasobject
+        for d in datas
+    ]
+    if not any(big) and mode != "chunk":
+        return datas, None
+    folder = new_folder()
+    try:
+        return tuple(share_input(d, folder) if b else d for d, b in zip(datas, big)), folder
+    except OSError:  # shared memory full or missing: fall back to joblib's own transfer
+        from .shared import remove_folder
+
+        remove_folder(folder)
+        return datas, None
 
 
 def _check_reliability(retries: int, retry_delay: float, timeout: float | None, seed: int | None) -> None:

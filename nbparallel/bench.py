@@ -223,6 +223,82 @@ def bench_first_call(repeats: int = 3) -> dict[str, float]:
     return out
 
 
+_LARGE_SCRIPT = """
+import resource, sys, time
+import numpy as np
+mode, n_bytes, n_jobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+x = np.arange(n_bytes // 8, dtype=np.float64)
+
+def double(c):
+    return c * 2
+
+if mode != "numpy":
+    import nbparallel as nbp
+    from joblib import Parallel, delayed
+    nbp.warm(n_jobs, wait=True)
+start = time.perf_counter()
+if mode == "numpy":
+    y = double(x)
+elif mode == "recipe":
+    parts = Parallel(n_jobs=n_jobs)(delayed(double)(p) for p in np.array_split(x, n_jobs))
+    y = np.concatenate(parts)
+    del parts
+else:
+    y = nbp.pmap_chunks(double, x, n_jobs=n_jobs, progress=False)
+elapsed = time.perf_counter() - start
+ok = y.shape == x.shape and y[-1] == 2 * x[-1] and y[12345] == 2 * x[12345]
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(elapsed, peak, ok)
+"""
+
+
+@dataclass
+class LargeArrayTiming:
+    """Doubling one large float64 array: wall time and the process's peak memory per way."""
+
+    n_bytes: int
+    seconds: dict[str, float]
+    peak_ratio: dict[str, float]  # peak RSS / array size
+    correct: dict[str, bool]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def bench_large_array(n_jobs: int, n_bytes: int = 2**30) -> LargeArrayTiming:
+    """``pmap_chunks(lambda c: c * 2, x)`` on a 1 GiB array against the recipe and plain numpy.
+
+    Each way runs in a fresh process so its peak memory (``ru_maxrss``) is its own.
+    """
+    import subprocess
+    import sys
+
+    seconds, peaks, correct = {}, {}, {}
+    for mode in ("numpy", "recipe", "pmap_chunks"):
+        done = subprocess.run(
+            [sys.executable, "-c", _LARGE_SCRIPT, mode, str(n_bytes), str(n_jobs)],
+            capture_output=True, text=True, check=True,
+        )
+        elapsed, peak, ok = done.stdout.split()[-3:]
+        seconds[mode], peaks[mode], correct[mode] = float(elapsed), int(peak) / n_bytes, ok == "True"
+    return LargeArrayTiming(n_bytes, seconds, peaks, correct)
+
+
+def format_large(t: LargeArrayTiming) -> str:
+    """The large-array timing as text."""
+    lines = [f"large array: doubling {t.n_bytes / 2**30:.2f} GiB of float64 (each way in a fresh process)"]
+    for mode in t.seconds:
+        lines.append(
+            f"  {mode:<12} {t.seconds[mode]:7.2f} s   peak memory {t.peak_ratio[mode]:.2f}x the array"
+            f"   correct: {t.correct[mode]}"
+        )
+    lines.append(
+        f"  pmap_chunks vs recipe: {t.seconds['recipe'] / t.seconds['pmap_chunks']:.2f}x faster, "
+        f"peak {t.peak_ratio['pmap_chunks']:.2f}x vs {t.peak_ratio['recipe']:.2f}x the array (target <= 2.5x)"
+    )
+    return "\n".join(lines)
+
+
 def format_table(timings: list[Timing], n_jobs: int) -> str:
     """The timings as a plain-text table with ratios."""
     lines = [
@@ -257,10 +333,11 @@ def main(args: Any) -> int:
     timings = run_bench(n, quick=args.quick)
     ksearch = bench_ksearch(n, quick=args.quick)
     latency = bench_first_call(1 if args.quick else 3)
+    large = bench_large_array(n, 2**24 if args.quick else 2**30)
     if args.json:
         print(json.dumps(
             {"n_jobs": n, "timings": [t.as_dict() for t in timings], "ksearch": ksearch.as_dict(),
-             "first_call": latency}, indent=2
+             "first_call": latency, "large_array": large.as_dict()}, indent=2
         ))
     else:
         print(format_table(timings, n))
@@ -269,4 +346,5 @@ def main(args: Any) -> int:
             f"first pmap in a fresh process (100 trivial items): cold pool {latency['cold'] * 1000:.0f} ms, "
             f"warmed pool {latency['warm'] * 1000:.0f} ms: warming saves {latency['cold'] / latency['warm']:.1f}x"
         )
+        print(format_large(large))
     return 0

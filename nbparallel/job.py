@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,8 @@ from .errors import ChunkFailure, JobCancelled, annotate, failure_of
 from .execution import KILL_AFTER, ExecutionMixin
 from .progress import NoProgress, ProgressSink, ProgressState, WidgetProgress, make_progress
 from .runner import Run
+from .shared import FOLDER_PREFIX as SHARED_PREFIX
+from .shared import materialize, remove_folder, shared_root
 from .worker import ChunkOutcome, ChunkTask
 
 __all__ = ["Job", "PartialResult", "STATUSES", "jobs", "last_job"]
@@ -63,17 +66,17 @@ def _sweep_stale_folders() -> None:
     if _swept:
         return
     _swept = True
-    root = tempfile.gettempdir()
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return
-    for name in names:
-        if not name.startswith(_FOLDER_PREFIX):
+    for root, prefix in ((tempfile.gettempdir(), _FOLDER_PREFIX), (shared_root(), SHARED_PREFIX)):
+        try:
+            names = os.listdir(root)
+        except OSError:
             continue
-        pid_text = name[len(_FOLDER_PREFIX):].split("-", 1)[0]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
-            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        for name in names:
+            if not name.startswith(prefix):
+                continue
+            pid_text = name[len(prefix):].split("-", 1)[0]
+            if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -185,8 +188,12 @@ class Job(DisplayMixin, ExecutionMixin):
         timeout: float | None = None,
         cache: Any = None,
         seed: int | None = None,
+        shared_folder: str | None = None,
     ) -> None:
         self.id = next(_ids)
+        self.shared_folder = shared_folder
+        if shared_folder is not None:  # freed with the job at the latest (or at exit)
+            weakref.finalize(self, remove_folder, shared_folder)
         self.func = func
         self.tasks = list(tasks)
         self.finalize = finalize
@@ -313,7 +320,9 @@ class Job(DisplayMixin, ExecutionMixin):
         ([2, 5], [(0, 2)], [(2, 4)])
         """
         ok = [o for _, o in sorted(self._outcomes.items()) if o.ok]
-        value = self.finalize([o.value for o in ok]) if ok else None
+        if self._status == "done":
+            return PartialResult(self._result, _ranges([(t.start, t.stop) for t in self.tasks]), [])
+        value = self.finalize(materialize([o.value for o in ok], consume=False)) if ok else None
         items = _ranges([(o.start, o.stop) for o in ok])
         covered = {o.index for o in ok}
         missing = _ranges([(t.start, t.stop) for t in self.tasks if t.index not in covered])
@@ -373,6 +382,8 @@ class Job(DisplayMixin, ExecutionMixin):
         finally:
             if self._control is not None:
                 shutil.rmtree(self._control.folder, ignore_errors=True)
+            if self._status == "done":
+                remove_folder(self.shared_folder)  # kept otherwise: partial_result/retry_failed need it
             log.info("job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache", self.id, self.label,
                      self._status, self.elapsed, self.n_ok, self.n_total, self.n_retries, self.n_cached)
             with self._lock:

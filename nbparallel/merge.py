@@ -11,6 +11,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from .shared import SharedArray, concat_shared, materialize
+
 __all__ = ["merge", "MERGE_MODES"]
 
 MergeHow = Union[str, Callable[[list[Any]], Any]]
@@ -135,6 +137,10 @@ def merge(parts: Sequence[Any], how: MergeHow = "auto") -> Any:
     6
     """
     parts = list(parts)
+    if any(isinstance(p, SharedArray) for p in parts):  # large arrays left in shared memory by workers
+        if how in ("auto", "concat") and all(isinstance(p, SharedArray) for p in parts):
+            return concat_shared(parts)
+        parts = materialize(parts)
     if callable(how):
         return how(parts)
     if how not in MERGE_MODES:

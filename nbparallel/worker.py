@@ -46,6 +46,7 @@ class ChunkTask:
     control: CancelToken | None = None
     seed: int | None = None
     serialize: bool = False  # pickle the value in the worker (process backends)
+    share_folder: str | None = None  # large array results are left here (pmap_chunks on loky)
 
 
 @dataclass
@@ -322,7 +323,15 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
     outcome.elapsed = time.perf_counter() - began
     if not outcome.ok:
         outcome.value = None
-    elif task.serialize:
+        return outcome
+    if task.share_folder is not None and task.mode == "chunk":
+        from .shared import to_shared
+
+        try:
+            outcome.value = to_shared(outcome.value, task.share_folder)
+        except OSError:  # shared memory full: send it the ordinary way
+            pass
+    if task.serialize:
         _serialize_value(outcome)
     return outcome
 
