@@ -1,0 +1,176 @@
+"""End to end in a real browser: JupyterLab in headless Chromium, the progress widget,
+a cell running while the job works, worker output in the starting cell, and Cancel.
+
+Run by ``make e2e`` (which ``make test`` calls): it installs JupyterLab, Playwright's
+Python driver and Debian's chromium; Playwright drives /usr/bin/chromium (it never
+downloads a browser of its own).  Screenshots go to ``e2e-output/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+OUTPUT = Path(__file__).resolve().parents[2] / "e2e-output"
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Chromium is not installed (apt-get install chromium; `make e2e` does it)"
+)
+
+CELLS = [
+    "%load_ext nbparallel\nimport time\n\ndef slow(x):\n    print('worker says', x)\n    time.sleep(0.6)\n    return x * 2",
+    "data = list(range(40))",
+    "%%parallel --split data --out doubled --bg --chunks 20 --name job\ndoubled = [slow(x) for x in data]",
+    "print('another cell ran while the job worked:', 6 * 7)",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """JupyterLab on 127.0.0.1 with a token, in a temporary folder; shut down after, leaving no process."""
+    root = tmp_path / "lab"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, root / "demo.ipynb")
+    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
+               JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.port={port}",
+         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+         "--ServerApp.port_retries=0", "--allow-root", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "wb"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                json.load(r)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError((tmp_path / "lab.log").read_text()[-3000:])
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("JupyterLab did not start: " + (tmp_path / "lab.log").read_text()[-3000:])
+    try:
+        yield base, token, proc
+    finally:
+        tree = []
+        try:
+            tree = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.Error:
+            pass
+        try:
+            req = urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST")
+            urllib.request.urlopen(req, timeout=10).close()
+        except OSError:
+            pass
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        gone, alive = psutil.wait_procs(tree, timeout=20)
+        for p in alive:
+            p.kill()
+        assert not alive, f"JupyterLab left processes behind: {alive}"
+
+
+def run_cell(page, cell) -> None:
+    """Focus one cell's editor and run it; wait until the kernel has taken it."""
+    from playwright.sync_api import expect
+
+    prompt = cell.locator(".jp-InputPrompt")
+    for _attempt in range(4):
+        # Right after the page loads, JupyterLab sometimes drops a run request
+        # while its kernel session connects; the prompt then stays "[ ]".
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]:"), timeout=8_000)
+            return
+        except AssertionError:
+            continue
+    page.screenshot(path=str(OUTPUT / "debug-run-cell.png"), full_page=True)
+    raise AssertionError("JupyterLab did not run the cell (screenshot: e2e-output/debug-run-cell.png)")
+
+
+def _chunks_done(text: str) -> int:
+    match = re.search(r"chunks (\d+)/(\d+)", text)
+    assert match, f"no progress text in {text!r}"
+    return int(match.group(1))
+
+
+def test_widget_progress_other_cell_output_and_cancel(lab):
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, _ = lab
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"{base}/lab/tree/demo.ipynb?token={token}")
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+
+            cells = page.locator(".jp-Notebook .jp-Cell")
+            for i in range(3):  # run the first three cells: setup, data, the %%parallel --bg cell
+                run_cell(page, cells.nth(i))
+
+            widget = cells.nth(2).locator(".nbparallel-progress")
+            expect(widget).to_be_visible(timeout=60_000)  # rendered as a widget, not its text repr
+            expect(cells.nth(2).locator(".jp-OutputArea-output")).not_to_contain_text("VBox(")
+            status = widget.locator(".widget-html").nth(1)
+            expect(status).to_contain_text(re.compile(r"chunks [1-9]\d*/20"), timeout=30_000)
+            first = _chunks_done(status.inner_text())
+
+            run_cell(page, cells.nth(3))  # the fourth cell runs while the job works
+            expect(cells.nth(3).locator(".jp-OutputArea-output")).to_contain_text(
+                "another cell ran while the job worked: 42", timeout=30_000
+            )
+            expect(status).not_to_contain_text(f"chunks {first}/20", timeout=30_000)
+            second = _chunks_done(status.inner_text())
+            assert first < second < 20, (first, second)
+            expect(widget).to_contain_text("[chunk 0] worker says 0")  # worker output in the starting cell
+            page.screenshot(path=str(OUTPUT / "widget-running.png"), full_page=True)
+
+            widget.get_by_role("button", name="Cancel").click()
+            expect(status).to_contain_text("cancelled", timeout=10_000)
+            expect(widget.locator(".progress-bar-danger")).to_have_count(1)  # the bar is red
+            assert _chunks_done(status.inner_text()) < 20
+            page.screenshot(path=str(OUTPUT / "widget-cancelled.png"), full_page=True)
+        finally:
+            browser.close()
