@@ -265,7 +265,8 @@ def pmap(
         Each item ``i`` runs with Python's ``random`` and NumPy's global
         generator seeded from ``np.random.SeedSequence(seed, spawn_key=(i,))``
         (see :func:`~nbparallel.seed_item`): results do not depend on
-        ``n_jobs``, chunking or backend.
+        ``n_jobs``, chunking or backend. Threads share those generators, so
+        on the threading backend seeded items run one at a time.
 
     Returns
     -------

@@ -169,6 +169,13 @@ class Job(DisplayMixin, ExecutionMixin):
         What the chunks printed, labelled by chunk, in chunk order.
     elapsed, eta : float
         Seconds since start; seconds left at the current rate.
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> job = nbp.pmap(abs, [-1, -2, -3], background=True, progress=False)
+    >>> job.result(), job.status, job.n_done == job.n_total
+    ([1, 2, 3], 'done', True)
     """
 
     def __init__(

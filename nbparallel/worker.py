@@ -8,6 +8,7 @@ error, and finished chunks are never thrown away.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import linecache
 import os
@@ -205,6 +206,8 @@ class _Capture:
 
 # --- running a chunk -------------------------------------------------------------
 
+_SEEDED_IN_PROCESS = threading.Lock()
+_NO_LOCK = contextlib.nullcontext()
 _CHECK_EVERY = 0.2  # seconds between looks at the cancel/timeout flags inside a chunk
 
 _repr = reprlib.Repr()
@@ -285,18 +288,23 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
     with _Capture() as buffer:
         try:
             with Running(token, task.index):
+                # Threads share random's and NumPy's global generators: seeded
+                # items in this process run one at a time to stay reproducible.
+                seeded = _SEEDED_IN_PROCESS if task.seed is not None and not task.serialize else _NO_LOCK
                 if task.mode == "chunk":
-                    if task.seed is not None:
-                        seed_item(task.seed, task.start)
-                    outcome.value = func(*task.payload) if task.star else func(task.payload)
+                    with seeded:
+                        if task.seed is not None:
+                            seed_item(task.seed, task.start)
+                        outcome.value = func(*task.payload) if task.star else func(task.payload)
                 else:
                     values = []
                     items = zip(*task.payload) if task.star else task.payload
                     next_check = time.monotonic() + _CHECK_EVERY
                     for position, item in enumerate(items, start=task.start):  # noqa: B007
-                        if task.seed is not None:
-                            seed_item(task.seed, position)
-                        values.append(func(*item) if task.star else func(item))
+                        with seeded:
+                            if task.seed is not None:
+                                seed_item(task.seed, position)
+                            values.append(func(*item) if task.star else func(item))
                         if token is not None and time.monotonic() > next_check:
                             check(token, task.index)
                             next_check = time.monotonic() + _CHECK_EVERY

@@ -231,6 +231,8 @@ def test_corrupted_cache_entry_is_recomputed(tmp_path, caplog):
 def shuffled(x):
     items = list(range(8))
     random.shuffle(items)
+    time.sleep(0.001)  # let other threads run in between: they must not disturb this item's stream
+    random.shuffle(items)
     return items, float(np.random.random())
 
 
