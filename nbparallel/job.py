@@ -401,10 +401,10 @@ class Job(DisplayMixin, ExecutionMixin):
                 self._finished.set()
                 callbacks = list(self._callbacks)
             self._events.put(None)
-            if not self._future.done():
-                self._future.set_result(None)
             for callback in callbacks:
                 _call_safely(callback, self)
+            if not self._future.done():  # ``await job`` returns after the done-callbacks ran
+                self._future.set_result(None)
 
     # -- control -----------------------------------------------------------------------
     def cancel(self) -> bool:
