@@ -93,7 +93,7 @@ def _prepare(
     """Validate everything in the caller's thread, then build the job."""
     if not callable(func):
         raise TypeError(f"func must be callable, got {type(func).__name__}: {func!r}")
-    _check_reliability(retries, retry_delay, timeout, seed)
+    _check_reliability(retries, retry_delay, timeout, seed, cache)
     cfg = get_config()
     backend = validate_backend(backend if backend is not None else cfg.backend)
     progress = validate_progress(progress if progress is not None else cfg.progress)
@@ -105,16 +105,19 @@ def _prepare(
         n_workers = effective_n_jobs(n_jobs)
     star = len(datas) > 1
     n_items = aligned_length(datas) if star else len(datas[0])
-    shared_folder = None
-    if backend == "loky" and n_workers > 1:
-        datas, shared_folder = _share_large_arrays(datas, mode)
     kinds = [kind_of(d) for d in datas]
+    label = getattr(func, "__name__", type(func).__name__)
+    if backend == "dask" or (backend == "loky" and n_workers > 1):
+        _check_func_sendable(func, label)
     bounds = plan_bounds(
         n_items, n_workers, chunks=chunks, chunk_size=chunk_size,
         default="guided" if mode == "items" else "even",
     )
     # n_workers is not lowered to the chunk count: a different size would resize
     # the shared pool (killing and spawning workers) on every call.
+    shared_folder = None
+    if backend == "loky" and n_workers > 1:  # last: nothing after this may fail
+        datas, shared_folder = _share_large_arrays(datas, mode)
 
     def payload(a: int, b: int) -> Any:
         pieces = tuple(k.take(d, a, b) for k, d in zip(kinds, datas))
@@ -125,9 +128,6 @@ def _prepare(
         ChunkTask(i, a, b, payload(a, b), mode, star, share_folder=result_folder)
         for i, (a, b) in enumerate(bounds)
     ]
-    label = getattr(func, "__name__", type(func).__name__)
-    if backend == "dask" or (backend == "loky" and n_workers > 1):
-        _check_func_sendable(func, label)
     return Job(
         func, tasks, finalize, n_jobs=n_workers, backend=backend, n_items=n_items,
         progress=progress, background=background, label=label, retries=retries,
@@ -155,7 +155,15 @@ def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, .
         return datas, None
 
 
-def _check_reliability(retries: int, retry_delay: float, timeout: float | None, seed: int | None) -> None:
+def _check_reliability(
+    retries: int, retry_delay: float, timeout: float | None, seed: int | None, cache: Any = None
+) -> None:
+    import os
+
+    import joblib
+
+    if cache is not None and not isinstance(cache, (str, os.PathLike, joblib.Memory)):
+        raise TypeError(f"cache must be a folder path or a joblib.Memory, got {type(cache).__name__}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries must be a whole number >= 0, got {retries!r}")
     if not isinstance(retry_delay, (int, float)) or retry_delay < 0:
