@@ -122,6 +122,30 @@ def run_cell(page, cell) -> None:
     raise AssertionError("JupyterLab did not run the cell (screenshot: e2e-output/debug-run-cell.png)")
 
 
+_CONTRAST_JS = """
+(el) => {
+  const rgb = (s) => (s.match(/[\\d.]+/g) || [0, 0, 0]).slice(0, 3).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  let bg = null;
+  for (let node = el; node; node = node.parentElement) {
+    const c = getComputedStyle(node).backgroundColor;
+    if (c && c !== "transparent" && !c.startsWith("rgba(0, 0, 0, 0")) { bg = c; break; }
+  }
+  bg = bg || getComputedStyle(document.body).backgroundColor;
+  const a = lum(rgb(getComputedStyle(el).color)), b = lum(rgb(bg));
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}
+"""
+
+
+def _contrast(locator) -> float:
+    """WCAG contrast ratio of an element's text against the background behind it."""
+    return float(locator.evaluate(_CONTRAST_JS))
+
+
 def _chunks_done(text: str) -> int:
     match = re.search(r"chunks (\d+)/(\d+)", text)
     assert match, f"no progress text in {text!r}"
@@ -172,5 +196,14 @@ def test_widget_progress_other_cell_output_and_cancel(lab):
             expect(widget.locator(".progress-bar-danger")).to_have_count(1)  # the bar is red
             assert _chunks_done(status.inner_text()) < 20
             page.screenshot(path=str(OUTPUT / "widget-cancelled.png"), full_page=True)
+            assert _contrast(status) >= 4.5  # readable in the light theme
+
+            page.keyboard.press("Control+Shift+C")  # command palette: switch to the dark theme
+            page.keyboard.type("JupyterLab Dark")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("body[data-jp-theme-light='false']", state="attached", timeout=30_000)
+            time.sleep(0.5)
+            page.screenshot(path=str(OUTPUT / "widget-cancelled-dark.png"), full_page=True)
+            assert _contrast(status) >= 4.5  # and in the dark one
         finally:
             browser.close()
