@@ -11,6 +11,7 @@ from typing import Any
 
 from .api import pmap
 from .config import effective_n_jobs
+from .runner import warm
 from .workloads import bogosort, skewed_data, skewed_work, uniform_data
 
 
@@ -22,7 +23,8 @@ def main(args: Any) -> int:
     """Run the demo; return 0 when every parallel result equals the sequential one."""
     n = effective_n_jobs(args.n_jobs)
     scale = 10 if args.quick else 1
-    print(f"nbparallel demo on {n} worker(s)")
+    print(f"nbparallel demo on {n} worker(s); starting them once (what %load_ext nbparallel does)...")
+    warm(n, wait=True)
     ok = True
 
     _section(f"bogosort of {400 // scale} rows of 7 ints")

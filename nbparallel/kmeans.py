@@ -283,6 +283,7 @@ def _search(
             _fit_and_score, X=shared, sample=sample, metrics=metrics,
             estimator=chosen, n_init=n_init, inner_threads=inner,
         )
+        task_func.__name__ = method  # type: ignore[attr-defined]  # the progress label
         rows = pmap(task_func, tasks, n_jobs=workers, chunk_size=1, backend=backend, progress=progress)
 
     index = {kk: i for i, kk in enumerate(ks)}
