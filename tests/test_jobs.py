@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 
 import psutil
 import pytest
 
 import nbparallel as nbp
+from helpers import ignores_interrupts, spin
 from nbparallel.runner import worker_pids
 
 BACKENDS = ["loky", "threading"]
 
 
-def busy(seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        pass
-    return seconds
+busy = spin
 
 
 def slow_square(x):
@@ -112,18 +108,10 @@ def test_cancel_stops_running_chunks_and_keeps_finished_ones(backend):
     assert nbp.pmap(abs, range(-4, 0), n_jobs=2, backend=backend, progress=False) == [4, 3, 2, 1]
 
 
-def blocks_interrupts(seconds):
-    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
-    try:
-        return busy(seconds)
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR1])
-
-
 def test_cancel_kills_a_chunk_that_ignores_the_interrupt_and_other_jobs_survive():
     nbp.pmap(abs, range(4), n_jobs=2, progress=False)
     bystander = nbp.pmap(slow_square, range(60), chunks=30, n_jobs=2, background=True, progress=False)
-    stuck = nbp.pmap(blocks_interrupts, [60.0, 60.0], chunks=2, n_jobs=2, background=True, progress=False)
+    stuck = nbp.pmap(ignores_interrupts, [60.0, 60.0], chunks=2, n_jobs=2, background=True, progress=False)
     time.sleep(0.8)
     stuck.cancel()
     stuck._finished.wait(15)

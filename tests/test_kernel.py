@@ -27,10 +27,7 @@ def kernel():
         finally:
             kc.stop_channels()
             km.shutdown_kernel(now=True)
-        deadline = time.monotonic() + 15
-        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not any(_alive(p) for p in pids), "kernel's workers outlived it"
+        assert _all_gone(pids), "kernel's workers outlived it"
 
 
 def _alive(pid):
@@ -38,6 +35,13 @@ def _alive(pid):
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _all_gone(pids, within=15.0):
+    deadline = time.monotonic() + within
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(_alive(p) for p in pids)
 
 
 def run(kc, code, timeout=120):
@@ -201,10 +205,7 @@ nbp.shutdown()
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-    deadline = time.monotonic() + 15
-    while any(_alive(p) for p in first_pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(p) for p in first_pids), "workers of the restarted kernel outlived it"
+    assert _all_gone(first_pids), "workers of the restarted kernel outlived it"
     # the new kernel's first job removed the dead kernel's control folder
     import tempfile
 

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 import nbparallel as nbp
+from helpers import ignores_interrupts, spin
 from nbparallel.runner import worker_pids
 
 BACKENDS = ["loky", "threading"]
@@ -87,11 +88,6 @@ def sleepy(x):
     return x
 
 
-def spin(seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        pass
-    return seconds
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -108,14 +104,6 @@ def test_timeout_stops_a_long_chunk_and_names_it(backend):
     assert job.partial_result().items == [(0, 1), (2, 4)]
     assert worker_pids() == before  # interrupted, not killed
     assert nbp.pmap(abs, [-2], progress=False) == [2]
-
-
-def ignores_interrupts(seconds):
-    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
-    try:
-        return spin(seconds)
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR1])
 
 
 def test_timeout_kills_a_chunk_that_ignores_the_interrupt():
