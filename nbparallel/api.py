@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from .config import effective_n_jobs, get_config, validate_backend, validate_progress
+from .errors import check_func_sendable
 from .job import Job
 from .merge import MERGE_MODES, MergeHow
 from .merge import merge as merge_parts
@@ -108,7 +109,7 @@ def _prepare(
     kinds = [kind_of(d) for d in datas]
     label = getattr(func, "__name__", type(func).__name__)
     if backend == "dask" or (backend == "loky" and n_workers > 1):
-        _check_func_sendable(func, label)
+        check_func_sendable(func, label)  # before any work starts
     bounds = plan_bounds(
         n_items, n_workers, chunks=chunks, chunk_size=chunk_size,
         default="guided" if mode == "items" else "even",
@@ -172,20 +173,6 @@ def _check_reliability(
         raise ValueError(f"timeout must be seconds > 0 (per chunk) or None, got {timeout!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-
-
-def _check_func_sendable(func: Callable[..., Any], label: str) -> None:
-    """An unpicklable function is reported before any work starts."""
-    import cloudpickle
-
-    try:
-        cloudpickle.dumps(func)
-    except Exception as err:  # noqa: BLE001 - any pickling failure is reported the same way
-        raise TypeError(
-            f"the function {label!r} cannot be sent to worker processes: {type(err).__name__}: {err}. "
-            "It (or something it uses from outside) cannot be pickled: create such objects inside "
-            "the function, or use backend='threading'"
-        ) from None
 
 
 def _run_or_return(job: Job, background: bool) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 
 import joblib
 
-__all__ = ["ChunkCache", "function_key"]
+__all__ = ["ChunkCache", "function_key", "value_key"]
 
 log = logging.getLogger("nbparallel")
 
@@ -30,7 +30,8 @@ def _code_key(code: types.CodeType) -> tuple[Any, ...]:
     return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars)
 
 
-def _safe_hash(value: Any) -> str:
+def value_key(value: Any) -> str:
+    """joblib's hash of ``value``, or of its repr when joblib cannot hash it."""
     try:
         return joblib.hash(value)
     except Exception:  # noqa: BLE001 - something joblib cannot hash: fall back to its repr
@@ -49,23 +50,23 @@ def function_key(func: Any) -> str:
     """
     own = getattr(func, "__nbparallel_cache_key__", None)
     if own is not None:  # objects that know what they compute (a %%parallel cell body)
-        return _safe_hash(own())
+        return value_key(own())
     if isinstance(func, functools.partial):
-        return _safe_hash(("partial", function_key(func.func), _safe_hash(func.args), _safe_hash(func.keywords)))
+        return value_key(("partial", function_key(func.func), value_key(func.args), value_key(func.keywords)))
     code = getattr(func, "__code__", None)
     if code is not None:
-        closure = tuple(_safe_hash(c.cell_contents) for c in (func.__closure__ or ()))
-        return _safe_hash((
+        closure = tuple(value_key(c.cell_contents) for c in (func.__closure__ or ()))
+        return value_key((
             getattr(func, "__module__", None), getattr(func, "__qualname__", None), _code_key(code),
-            _safe_hash(getattr(func, "__defaults__", None)), _safe_hash(getattr(func, "__kwdefaults__", None)),
+            value_key(getattr(func, "__defaults__", None)), value_key(getattr(func, "__kwdefaults__", None)),
             closure,
         ))
     try:
         import cloudpickle
 
-        return _safe_hash(cloudpickle.dumps(func))
+        return value_key(cloudpickle.dumps(func))
     except Exception:  # noqa: BLE001
-        return _safe_hash(repr(func))
+        return value_key(repr(func))
 
 
 class ChunkCache:
@@ -91,11 +92,11 @@ class ChunkCache:
             raise TypeError(f"cache must be a folder path or a joblib.Memory, got {type(location).__name__}")
         self.folder = os.path.join(os.fspath(location), "nbparallel", function_key(func))
         os.makedirs(self.folder, exist_ok=True)
-        self._options = _safe_hash(options)
+        self._options = value_key(options)
 
     def key(self, payload: Any) -> str:
         """The entry name for one chunk's data."""
-        return _safe_hash((self._options, joblib.hash(payload)))
+        return value_key((self._options, joblib.hash(payload)))
 
     def _path(self, key: str) -> str:
         return os.path.join(self.folder, key + ".pkl")

@@ -96,9 +96,9 @@ class _CellBody:
 
     def __nbparallel_cache_key__(self) -> tuple[Any, ...]:
         """What the body computes: its code and the values it uses (not its cell number)."""
-        from .cache import function_key
+        from .cache import function_key, value_key
 
-        env = tuple(sorted((k, function_key(v) if callable(v) else joblib_hash(v)) for k, v in self.env.items()))
+        env = tuple(sorted((k, function_key(v) if callable(v) else value_key(v)) for k, v in self.env.items()))
         return (self.source, self.split, self.out, env)
 
     def __call__(self, *chunks: Any) -> dict[str, Any]:
@@ -114,15 +114,6 @@ class _CellBody:
                 "(is the assignment inside a branch that did not run?)"
             )
         return {name: namespace[name] for name in self.out}
-
-
-def joblib_hash(value: Any) -> str:
-    import joblib
-
-    try:
-        return joblib.hash(value)
-    except Exception:  # noqa: BLE001
-        return repr(value)
 
 
 def _check_sendable(name: str, value: Any) -> None:
@@ -217,10 +208,9 @@ def run_cell(
             f"{'it' if len(never) == 1 else 'them'}; assign it in the body or drop it from --out"
         )
     env = {n: namespace[n] for n in sorted(names.reads) if n in namespace and n not in split}
-    backend_name = backend
     from .config import get_config
 
-    if (backend_name or get_config().backend) != "threading":
+    if (backend or get_config().backend) != "threading":
         for var, value in env.items():
             _check_sendable(var, value)
     datas = [namespace[var] for var in split]

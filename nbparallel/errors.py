@@ -7,7 +7,7 @@ from typing import Any
 
 from .worker import ChunkOutcome, RemoteTraceback, render_traceback
 
-__all__ = ["ChunkFailure", "JobCancelled", "WorkerDied", "TRACEBACK_LIMIT", "failure_of", "annotate"]
+__all__ = ["ChunkFailure", "JobCancelled", "WorkerDied", "TRACEBACK_LIMIT", "failure_of", "annotate", "check_func_sendable"]
 
 #: How many failures are described in full in an error; the rest are counted.
 TRACEBACK_LIMIT = 3
@@ -40,6 +40,20 @@ class JobCancelled(Exception):
 
 class WorkerDied(RuntimeError):
     """A worker process ended while it ran a chunk (killed, crashed, or out of memory)."""
+
+
+def check_func_sendable(func: Any, label: str) -> None:
+    """Raise a ``TypeError`` naming ``func`` and why, if it cannot be pickled for workers."""
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(func)
+    except Exception as err:  # noqa: BLE001 - any pickling failure is reported the same way
+        raise TypeError(
+            f"the function {label!r} cannot be sent to worker processes: {type(err).__name__}: {err}. "
+            "It (or something it uses from outside) cannot be pickled: create such objects inside "
+            "the function, or use backend='threading'"
+        ) from None
 
 
 def failure_of(outcome: ChunkOutcome) -> ChunkFailure:

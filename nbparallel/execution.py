@@ -16,7 +16,7 @@ import time
 
 from .cache import ChunkCache
 from .control import ChunkTimedOut, age, interrupt
-from .errors import WorkerDied
+from .errors import WorkerDied, check_func_sendable
 from .runner import Run
 from .worker import ChunkOutcome, ChunkTask, ChunkTimeout
 
@@ -227,10 +227,7 @@ class ExecutionMixin:
     def _blame_unpicklable_input(self, remaining: list[ChunkTask], exc: Exception) -> bool:
         import cloudpickle
 
-        try:
-            cloudpickle.dumps(self.func)
-        except Exception as err:  # noqa: BLE001
-            raise TypeError(f"the function {self.label!r} cannot be sent to the workers: {err}") from exc
+        check_func_sendable(self.func, self.label)  # e.g. a function given to retry_failed
         for task in remaining:
             if task.index in self._outcomes:
                 continue

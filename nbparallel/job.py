@@ -302,7 +302,7 @@ class Job(DisplayMixin, ExecutionMixin):
             status=self._status,
             done_items=sum(o.stop - o.start for o in outcomes if not o.cancelled),
             total_items=self.n_items,
-            done_chunks=len(outcomes),
+            done_chunks=sum(not o.cancelled for o in outcomes),  # interrupted chunks did not finish
             total_chunks=len(self.tasks),
             failed_chunks=sum(o.error is not None for o in outcomes),
             elapsed=self.elapsed,
@@ -370,8 +370,9 @@ class Job(DisplayMixin, ExecutionMixin):
             self._killer.cancel()
         self.finished_at = time.perf_counter()
         try:
-            if self._error is None and self.errors:
-                self._error = annotate(self.errors, self.n_total, self)
+            failures = self.errors if self._error is None else []
+            if failures:
+                self._error = annotate(failures, self.n_total, self)
             if self._error is not None:
                 self._status = "failed"
             elif self._cancel_requested or len(self._outcomes) < len(self.tasks) or any(

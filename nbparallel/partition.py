@@ -180,11 +180,6 @@ def aligned_length(datas: Sequence[Any]) -> int:
     return lengths[0]
 
 
-def take(data: Any, start: int, stop: int) -> Any:
-    """Rows ``start:stop`` of ``data`` (a view for arrays)."""
-    return kind_of(data).take(data, start, stop)
-
-
 def partition(data: Any, n_chunks: int, *, aligned: bool = False) -> list[Any]:
     """Split ``data`` into ``n_chunks`` contiguous chunks, sizes as ``np.array_split``.
 

@@ -60,10 +60,6 @@ class Run:
         """Send no further chunks; running ones finish and are still reported."""
         self._stopped.set()
 
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
-
     def outcomes(self) -> Iterator[ChunkOutcome]:
         """Yield each chunk's outcome as soon as it finishes (any order)."""
         if self.backend == "dask":

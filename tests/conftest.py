@@ -74,3 +74,15 @@ def no_workers_left_after_suite():
         time.sleep(0.1)
     left = _children()
     assert not left, f"processes left after the test suite: {sorted(left)}"
+
+
+@pytest.fixture(scope="module")
+def shell():
+    """A real IPython shell (not a kernel) with nbparallel's magics loaded."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "nbparallel")
+    yield ip
+    ip.reset()
+    InteractiveShell.clear_instance()

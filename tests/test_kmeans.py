@@ -131,6 +131,8 @@ def test_memmap_folder_is_removed():
     before = set(glob.glob(os.path.join(tempfile.gettempdir(), "nbparallel-ksearch-*")))
     X, _ = make_blobs(n_samples=5000, n_features=40, centers=3, random_state=0)  # 1.6 MB: memmapped
     nbp.elbow_search(X, k=range(2, 5), n_jobs=2, progress=False)
+    shipped = nbp.last_job().func.keywords["X"]
+    assert isinstance(shipped, np.memmap)  # X went to the workers as one file, not pickled per task
     after = set(glob.glob(os.path.join(tempfile.gettempdir(), "nbparallel-ksearch-*")))
     assert after <= before
 

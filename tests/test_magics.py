@@ -6,19 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import nbparallel as nbp
 
 
 @pytest.fixture(scope="module")
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "nbparallel")
-    yield shell
-    shell.reset()
-    InteractiveShell.clear_instance()
+def ip(shell):
+    return shell
 
 
 def cell(ip, line, body):

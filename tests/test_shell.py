@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-
-
-@pytest.fixture(scope="module")
-def shell():
-    ip = InteractiveShell.instance()
-    yield ip
-    ip.reset()
-    InteractiveShell.clear_instance()
 
 
 def run(shell, code):
