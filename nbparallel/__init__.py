@@ -12,9 +12,6 @@ import logging as _logging
 # -- the plain API ------------------------------------------------------------------
 from .api import pmap, pmap_chunks
 
-# -- choosing the number of clusters ------------------------------------------------
-from .kmeans import KSearchResult, choose_k, elbow_search, silhouette_search
-
 # -- notebook cells -----------------------------------------------------------------
 from .cell import run_cell
 
@@ -24,6 +21,9 @@ from .config import config, get_config
 # -- jobs and errors ----------------------------------------------------------------
 from .errors import ChunkFailure, JobCancelled, WorkerDied
 from .job import Job, PartialResult, jobs, last_job
+
+# -- choosing the number of clusters ------------------------------------------------
+from .kmeans import KSearchResult, choose_k, elbow_search, silhouette_search
 from .merge import merge
 
 # -- building blocks ----------------------------------------------------------------

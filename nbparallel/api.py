@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import itertools
-
-import numpy as np
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
+
+import numpy as np
 
 from .config import effective_n_jobs, get_config, validate_backend, validate_progress
 from .errors import check_func_sendable
@@ -111,7 +111,10 @@ def _prepare(
     if backend == "dask" or (backend == "loky" and n_workers > 1):
         check_func_sendable(func, label)  # before any work starts
     bounds = plan_bounds(
-        n_items, n_workers, chunks=chunks, chunk_size=chunk_size,
+        n_items,
+        n_workers,
+        chunks=chunks,
+        chunk_size=chunk_size,
         default="guided" if mode == "items" else "even",
     )
     # n_workers is not lowered to the chunk count: a different size would resize
@@ -126,13 +129,24 @@ def _prepare(
 
     result_folder = shared_folder if mode == "chunk" else None
     tasks = [
-        ChunkTask(i, a, b, payload(a, b), mode, star, share_folder=result_folder)
-        for i, (a, b) in enumerate(bounds)
+        ChunkTask(i, a, b, payload(a, b), mode, star, share_folder=result_folder) for i, (a, b) in enumerate(bounds)
     ]
     return Job(
-        func, tasks, finalize, n_jobs=n_workers, backend=backend, n_items=n_items,
-        progress=progress, background=background, label=label, retries=retries,
-        retry_delay=retry_delay, timeout=timeout, cache=cache, seed=seed, shared_folder=shared_folder,
+        func,
+        tasks,
+        finalize,
+        n_jobs=n_workers,
+        backend=backend,
+        n_items=n_items,
+        progress=progress,
+        background=background,
+        label=label,
+        retries=retries,
+        retry_delay=retry_delay,
+        timeout=timeout,
+        cache=cache,
+        seed=seed,
+        shared_folder=shared_folder,
     )
 
 
@@ -294,9 +308,21 @@ def pmap(
                 "pmap(func, list(df.itertuples())) for one call per row"
             )
     job = _prepare(
-        func, datas, n_jobs=n_jobs, chunks=chunks, chunk_size=chunk_size,
-        backend=backend, progress=progress, background=background, mode="items", finalize=_chain,
-        retries=retries, retry_delay=retry_delay, timeout=timeout, cache=cache, seed=seed,
+        func,
+        datas,
+        n_jobs=n_jobs,
+        chunks=chunks,
+        chunk_size=chunk_size,
+        backend=backend,
+        progress=progress,
+        background=background,
+        mode="items",
+        finalize=_chain,
+        retries=retries,
+        retry_delay=retry_delay,
+        timeout=timeout,
+        cache=cache,
+        seed=seed,
     )
     if job.n_items == 0 and not background:
         return []
@@ -355,14 +381,22 @@ def pmap_chunks(
     """
     how = merge
     if not callable(how) and how not in MERGE_MODES:
-        raise ValueError(
-            f"unknown merge {how!r}; choose one of {', '.join(map(repr, MERGE_MODES))} or pass a callable"
-        )
+        raise ValueError(f"unknown merge {how!r}; choose one of {', '.join(map(repr, MERGE_MODES))} or pass a callable")
     job = _prepare(
-        func, (data, *more_data), n_jobs=n_jobs, chunks=chunks,
-        chunk_size=chunk_size, backend=backend, progress=progress, background=background,
-        mode="chunk", finalize=lambda parts: merge_parts(parts, how),
-        retries=retries, retry_delay=retry_delay, timeout=timeout, cache=cache, seed=seed,
+        func,
+        (data, *more_data),
+        n_jobs=n_jobs,
+        chunks=chunks,
+        chunk_size=chunk_size,
+        backend=backend,
+        progress=progress,
+        background=background,
+        mode="chunk",
+        finalize=lambda parts: merge_parts(parts, how),
+        retries=retries,
+        retry_delay=retry_delay,
+        timeout=timeout,
+        cache=cache,
+        seed=seed,
     )
     return _run_or_return(job, background)
-

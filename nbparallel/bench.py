@@ -118,16 +118,28 @@ def run_bench(n_jobs: int | None = None, *, quick: bool = False) -> list[Timing]
     recipe(trivial, list(range(4 * n)), n)
     timings = [
         _compare(
-            "uniform", f"bogosort of {400 // scale} random rows of 7 ints",
-            bogosort, uniform_data(400 // scale), n, repeats=1 if quick else 3,
+            "uniform",
+            f"bogosort of {400 // scale} random rows of 7 ints",
+            bogosort,
+            uniform_data(400 // scale),
+            n,
+            repeats=1 if quick else 3,
         ),
         _compare(
-            "skewed", f"{200 // scale} items, cost growing linearly with the index",
-            skewed_work, skewed_data(200 // scale), n, repeats=1 if quick else 3,
+            "skewed",
+            f"{200 // scale} items, cost growing linearly with the index",
+            skewed_work,
+            skewed_data(200 // scale),
+            n,
+            repeats=1 if quick else 3,
         ),
         _compare(
-            "overhead", "10,000 trivial items (x + 1), warm pool",
-            trivial, list(range(10_000)), n, repeats=5 if quick else 25,
+            "overhead",
+            "10,000 trivial items (x + 1), warm pool",
+            trivial,
+            list(range(10_000)),
+            n,
+            repeats=5 if quick else 25,
         ),
     ]
     return timings
@@ -187,8 +199,12 @@ def bench_ksearch(n_jobs: int, *, quick: bool = False) -> KSearchTiming:
     t_one, _ = _timed(lambda: choose_k(X, k=ks, n_jobs=1, progress=False))
     return KSearchTiming(
         data=f"make_blobs(n_samples={n}, n_features=100, centers=7, random_state=42), k=2..14",
-        sequential_loop=t_loop, sequential_best_k=loop_best, choose_k=t_par,
-        choose_k_best_k=res.best_k, choose_k_picks=res.picks, choose_k_one_worker=t_one,
+        sequential_loop=t_loop,
+        sequential_best_k=loop_best,
+        choose_k=t_par,
+        choose_k_best_k=res.best_k,
+        choose_k_picks=res.picks,
+        choose_k_one_worker=t_one,
         n_jobs=n_jobs,
     )
 
@@ -277,7 +293,9 @@ def bench_large_array(n_jobs: int, n_bytes: int = 2**30) -> LargeArrayTiming:
     for mode in ("numpy", "recipe", "pmap_chunks"):
         done = subprocess.run(
             [sys.executable, "-c", _LARGE_SCRIPT, mode, str(n_bytes), str(n_jobs)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         elapsed, peak, ok = done.stdout.split()[-3:]
         seconds[mode], peaks[mode], correct[mode] = float(elapsed), int(peak) / n_bytes, ok == "True"
@@ -318,14 +336,16 @@ def format_table(timings: list[Timing], n_jobs: int) -> str:
 
 def format_ksearch(t: KSearchTiming) -> str:
     """The k-search timing as text."""
-    return "\n".join([
-        f"k-search on {t.data}:",
-        f"  sequential loop (KMeans + full silhouette per k): {t.sequential_loop:.2f} s, best k {t.sequential_best_k}",
-        f"  choose_k, {t.n_jobs} workers (4 criteria, silhouette on a shared subsample): {t.choose_k:.2f} s, "
-        f"best k {t.choose_k_best_k}, picks {t.choose_k_picks}",
-        f"  choose_k speed-up over the loop: {t.speedup:.1f}x; same best k: {t.choose_k_best_k == t.sequential_best_k}",
-        f"  choose_k with 1 worker: {t.choose_k_one_worker:.2f} s; {t.n_jobs} workers vs 1: {t.parallel_speedup:.2f}x",
-    ])
+    return "\n".join(
+        [
+            f"k-search on {t.data}:",
+            f"  sequential loop (KMeans + full silhouette per k): {t.sequential_loop:.2f} s, best k {t.sequential_best_k}",
+            f"  choose_k, {t.n_jobs} workers (4 criteria, silhouette on a shared subsample): {t.choose_k:.2f} s, "
+            f"best k {t.choose_k_best_k}, picks {t.choose_k_picks}",
+            f"  choose_k speed-up over the loop: {t.speedup:.1f}x; same best k: {t.choose_k_best_k == t.sequential_best_k}",
+            f"  choose_k with 1 worker: {t.choose_k_one_worker:.2f} s; {t.n_jobs} workers vs 1: {t.parallel_speedup:.2f}x",
+        ]
+    )
 
 
 def main(args: Any) -> int:
@@ -335,10 +355,18 @@ def main(args: Any) -> int:
     latency = bench_first_call(1 if args.quick else 3)
     large = bench_large_array(n, 2**24 if args.quick else 2**30)
     if args.json:
-        print(json.dumps(
-            {"n_jobs": n, "timings": [t.as_dict() for t in timings], "ksearch": ksearch.as_dict(),
-             "first_call": latency, "large_array": large.as_dict()}, indent=2
-        ))
+        print(
+            json.dumps(
+                {
+                    "n_jobs": n,
+                    "timings": [t.as_dict() for t in timings],
+                    "ksearch": ksearch.as_dict(),
+                    "first_call": latency,
+                    "large_array": large.as_dict(),
+                },
+                indent=2,
+            )
+        )
     else:
         print(format_table(timings, n))
         print(format_ksearch(ksearch))

@@ -34,7 +34,7 @@ def value_key(value: Any) -> str:
     """joblib's hash of ``value``, or of its repr when joblib cannot hash it."""
     try:
         return joblib.hash(value)
-    except Exception:  # noqa: BLE001 - something joblib cannot hash: fall back to its repr
+    except Exception:
         return joblib.hash(repr(value))
 
 
@@ -56,16 +56,21 @@ def function_key(func: Any) -> str:
     code = getattr(func, "__code__", None)
     if code is not None:
         closure = tuple(value_key(c.cell_contents) for c in (func.__closure__ or ()))
-        return value_key((
-            getattr(func, "__module__", None), getattr(func, "__qualname__", None), _code_key(code),
-            value_key(getattr(func, "__defaults__", None)), value_key(getattr(func, "__kwdefaults__", None)),
-            closure,
-        ))
+        return value_key(
+            (
+                getattr(func, "__module__", None),
+                getattr(func, "__qualname__", None),
+                _code_key(code),
+                value_key(getattr(func, "__defaults__", None)),
+                value_key(getattr(func, "__kwdefaults__", None)),
+                closure,
+            )
+        )
     try:
         import cloudpickle
 
         return value_key(cloudpickle.dumps(func))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return value_key(repr(func))
 
 
@@ -109,7 +114,7 @@ class ChunkCache:
                 return True, pickle.load(fh)
         except FileNotFoundError:
             return False, None
-        except Exception as exc:  # noqa: BLE001 - corrupted or truncated: recompute
+        except Exception as exc:
             log.warning("cache entry %s is unreadable (%s: %s); recomputing it", path, type(exc).__name__, exc)
             try:
                 os.remove(path)
@@ -123,7 +128,7 @@ class ChunkCache:
             import cloudpickle
 
             data = cloudpickle.dumps(value)
-        except Exception as exc:  # noqa: BLE001 - an unpicklable result is simply not cached
+        except Exception as exc:
             log.warning("chunk result not cached: it cannot be pickled (%s)", exc)
             return
         fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")

@@ -87,7 +87,9 @@ class _CellBody:
 
     __name__ = "%%parallel"
 
-    def __init__(self, source: str, filename: str, split: Sequence[str], out: Sequence[str], env: dict[str, Any]) -> None:
+    def __init__(
+        self, source: str, filename: str, split: Sequence[str], out: Sequence[str], env: dict[str, Any]
+    ) -> None:
         self.source = source
         self.filename = filename
         self.split = tuple(split)
@@ -106,7 +108,7 @@ class _CellBody:
         namespace.update(self.env)
         if self.split:  # without split the single dummy chunk is ignored
             namespace.update(zip(self.split, chunks))
-        exec(compile(self.source, self.filename, "exec"), namespace)  # noqa: S102 - the user's own cell
+        exec(compile(self.source, self.filename, "exec"), namespace)
         missing = [name for name in self.out if name not in namespace]
         if missing:
             raise NameError(
@@ -121,7 +123,7 @@ def _check_sendable(name: str, value: Any) -> None:
 
     try:
         cloudpickle.dumps(value)
-    except Exception as err:  # noqa: BLE001 - any pickling failure is reported the same way
+    except Exception as err:
         kind = type(value).__name__
         raise CellError(
             f"cannot send {name!r} to the workers: {kind} objects cannot be pickled ({err}). "
@@ -200,7 +202,9 @@ def run_cell(
     names = analyse_body(body)
     for var in split:
         if var not in namespace:
-            raise CellError(f"--split variable {var!r} is not defined in the notebook; run the cell that creates it first")
+            raise CellError(
+                f"--split variable {var!r} is not defined in the notebook; run the cell that creates it first"
+            )
     never = [var for var in out if var not in names.assigns]
     if never:
         raise CellError(
@@ -242,9 +246,18 @@ def run_cell(
 
     inputs: list[Any] = datas if split else [range(1)]  # no split: one chunk, the body runs once
     outcome = pmap_chunks(
-        runner, *inputs, merge=finalize, n_jobs=n_jobs, chunks=chunks if split else 1,
-        backend=backend, progress=progress, background=background,
-        retries=retries, timeout=timeout, seed=seed, cache=cache,
+        runner,
+        *inputs,
+        merge=finalize,
+        n_jobs=n_jobs,
+        chunks=chunks if split else 1,
+        backend=backend,
+        progress=progress,
+        background=background,
+        retries=retries,
+        timeout=timeout,
+        seed=seed,
+        cache=cache,
     )
     if not background:
         namespace.update(outcome)

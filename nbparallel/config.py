@@ -81,9 +81,7 @@ def validate_n_jobs(n_jobs: int | None) -> int | None:
 def validate_progress(progress: bool | str | None) -> bool | str | None:
     """Check ``progress`` is one of :data:`PROGRESS_MODES`."""
     if progress not in PROGRESS_MODES:
-        raise ValueError(
-            f"progress must be one of {PROGRESS_MODES!r}, got {progress!r}"
-        )
+        raise ValueError(f"progress must be one of {PROGRESS_MODES!r}, got {progress!r}")
     return progress
 
 
@@ -117,7 +115,7 @@ def effective_n_jobs(n_jobs: int | None = None) -> int:
     return n
 
 
-class config:  # noqa: N801 - lower-case like numpy.errstate: reads as a function
+class config:
     """Set defaults for ``n_jobs``, ``backend`` and ``progress``.
 
     Called on its own it changes the defaults from now on; used in a ``with``
@@ -166,7 +164,9 @@ class config:  # noqa: N801 - lower-case like numpy.errstate: reads as a functio
             changes["progress"] = validate_progress(progress)
         if dask_address is not config._unset:
             if dask_address is not None and not isinstance(dask_address, str):
-                raise ValueError(f"dask_address must be a scheduler address such as 'tcp://host:8786', got {dask_address!r}")
+                raise ValueError(
+                    f"dask_address must be a scheduler address such as 'tcp://host:8786', got {dask_address!r}"
+                )
             changes["dask_address"] = dask_address
         with _lock:
             self._previous = _settings

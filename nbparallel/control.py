@@ -20,8 +20,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from typing_extensions import Self
+
 __all__ = [
-    "ChunkCancelled", "ChunkTimedOut", "CancelToken", "Running", "prepare_worker", "interrupt", "check",
+    "ChunkCancelled",
+    "ChunkTimedOut",
+    "CancelToken",
+    "Running",
+    "prepare_worker",
+    "interrupt",
+    "check",
 ]
 
 
@@ -114,9 +122,8 @@ def _on_signal(signum: int, frame: Any) -> None:
 
 
 def _install_signal_handler() -> None:
-    if threading.current_thread() is threading.main_thread():
-        if signal.getsignal(signal.SIGUSR1) is not _on_signal:
-            signal.signal(signal.SIGUSR1, _on_signal)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGUSR1) is not _on_signal:
+        signal.signal(signal.SIGUSR1, _on_signal)
 
 
 def prepare_worker() -> None:
@@ -144,7 +151,7 @@ class Running:
         self.path: str | None = None
         self.main = threading.current_thread() is threading.main_thread()
 
-    def __enter__(self) -> Running:
+    def __enter__(self) -> Self:
         global _process_current
         if self.token is not None:
             _install_signal_handler()

@@ -45,8 +45,11 @@ def main(args: Any) -> int:
     rows = uniform_data(400 // scale)
     ok &= _side_by_side(f"bogosort of {400 // scale} rows of 7 ints", bogosort, rows, n, show=slice(0, 3))
     ok &= _side_by_side(
-        f"skewed: {200 // scale} items, cost growing with the index", skewed_work,
-        skewed_data(200 // scale), n, show=slice(-2, None),
+        f"skewed: {200 // scale} items, cost growing with the index",
+        skewed_work,
+        skewed_data(200 // scale),
+        n,
+        show=slice(-2, None),
     )
 
     _section("choosing k for KMeans: make_blobs with 7 centres, k = 2..14")

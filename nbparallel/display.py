@@ -31,8 +31,6 @@ def execution_count() -> int | None:
     return getattr(shell, "execution_count", None) if shell is not None else None
 
 
-
-
 class DisplayMixin:
     """Display pump methods of :class:`~nbparallel.job.Job` (state lives there)."""
 

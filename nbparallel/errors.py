@@ -7,7 +7,15 @@ from typing import Any
 
 from .worker import ChunkOutcome, RemoteTraceback, render_traceback
 
-__all__ = ["ChunkFailure", "JobCancelled", "WorkerDied", "TRACEBACK_LIMIT", "failure_of", "annotate", "check_func_sendable"]
+__all__ = [
+    "ChunkFailure",
+    "JobCancelled",
+    "WorkerDied",
+    "TRACEBACK_LIMIT",
+    "failure_of",
+    "annotate",
+    "check_func_sendable",
+]
 
 #: How many failures are described in full in an error; the rest are counted.
 TRACEBACK_LIMIT = 3
@@ -48,7 +56,7 @@ def check_func_sendable(func: Any, label: str) -> None:
 
     try:
         cloudpickle.dumps(func)
-    except Exception as err:  # noqa: BLE001 - any pickling failure is reported the same way
+    except Exception as err:
         raise TypeError(
             f"the function {label!r} cannot be sent to worker processes: {type(err).__name__}: {err}. "
             "It (or something it uses from outside) cannot be pickled: create such objects inside "
@@ -60,8 +68,15 @@ def failure_of(outcome: ChunkOutcome) -> ChunkFailure:
     """The failure record of a failed outcome."""
     assert outcome.error is not None
     return ChunkFailure(
-        outcome.index, outcome.start, outcome.stop, outcome.error_item, outcome.error_item_repr,
-        outcome.error, render_traceback(outcome.frames, outcome.exc_only), outcome.output, outcome.attempts,
+        outcome.index,
+        outcome.start,
+        outcome.stop,
+        outcome.error_item,
+        outcome.error_item_repr,
+        outcome.error,
+        render_traceback(outcome.frames, outcome.exc_only),
+        outcome.output,
+        outcome.attempts,
     )
 
 

@@ -43,7 +43,6 @@ class _Kills:
             cls.generation += 1
 
 
-
 def _pool_broken_errors() -> tuple[type[BaseException], ...]:
     from joblib.externals.loky.process_executor import BrokenProcessPool as LokyBroken
 
@@ -59,8 +58,6 @@ def _death_cause(exc: BaseException) -> str:
     if "exit codes" in text:
         return f"it exited unexpectedly (os._exit or a crash): {text.splitlines()[-1] if text else ''}"
     return f"{type(exc).__name__}: {text}"
-
-
 
 
 class ExecutionMixin:
@@ -86,7 +83,9 @@ class ExecutionMixin:
                 control.flag(control.timeout_file(chunk.index))
                 if signals:
                     interrupt(chunk, threads=threads, exc=ChunkTimedOut)
-                log.warning("job %s: chunk %d ran past the %s s timeout; stopping it", self.id, chunk.index, self.timeout)
+                log.warning(
+                    "job %s: chunk %d ran past the %s s timeout; stopping it", self.id, chunk.index, self.timeout
+                )
             elif flagged is not None and self.backend == "loky" and time.monotonic() - flagged > KILL_AFTER:
                 self._killed_for_timeout.add(chunk.index)
                 _Kills.bump()
@@ -113,7 +112,7 @@ class ExecutionMixin:
                     continue
                 if not self._schedule_retries():
                     break
-        except BaseException as exc:  # noqa: BLE001 - kept for result(), never lost in a thread
+        except BaseException as exc:
             self._error = exc
         finally:
             self._finish()
@@ -170,8 +169,14 @@ class ExecutionMixin:
         if outcome.ok and cache is not None and outcome.index in keys:
             cache.put(keys[outcome.index], outcome.value)
         if outcome.error is not None:
-            log.warning("job %s: chunk %d failed (attempt %d): %s: %s", self.id, outcome.index,
-                        outcome.attempts, type(outcome.error).__name__, outcome.error)
+            log.warning(
+                "job %s: chunk %d failed (attempt %d): %s: %s",
+                self.id,
+                outcome.index,
+                outcome.attempts,
+                type(outcome.error).__name__,
+                outcome.error,
+            )
         if self._final_failure(outcome) or self._cancel_requested:
             assert self._run is not None
             self._run.stop()  # fail fast: running chunks finish, no new ones start
@@ -198,30 +203,40 @@ class ExecutionMixin:
         ours_killed = [c for c in running if c.index in self._killed_for_timeout]
         for chunk in ours_killed:
             task = self.tasks[chunk.index]
-            self._fail(task, ChunkTimeout(
-                f"chunk {chunk.index} (items {task.start}-{task.stop - 1}) ran longer than the "
-                f"{self.timeout} s timeout, ignored the interrupt, and its worker was killed"
-            ))
+            self._fail(
+                task,
+                ChunkTimeout(
+                    f"chunk {chunk.index} (items {task.start}-{task.stop - 1}) ran longer than the "
+                    f"{self.timeout} s timeout, ignored the interrupt, and its worker was killed"
+                ),
+            )
         others = [c for c in running if c.index not in self._killed_for_timeout]
         if _Kills.generation != generation or not others:
             if others:
-                log.info("job %s: chunks %s lost their worker to a deliberate kill; running them again",
-                         self.id, sorted(c.index for c in others))
+                log.info(
+                    "job %s: chunks %s lost their worker to a deliberate kill; running them again",
+                    self.id,
+                    sorted(c.index for c in others),
+                )
             return True
         which = sorted(c.index for c in others)
         for chunk in others:
             task = self.tasks[chunk.index]
-            self._fail(task, WorkerDied(
-                f"a worker process died while chunk(s) {which} of job {self.id} were running "
-                f"(this one: chunk {chunk.index}, items {task.start}-{task.stop - 1}): {_death_cause(exc)}. "
-                "If it is not one of these chunks, a chunk of another job running at the same time crashed it"
-            ))
+            self._fail(
+                task,
+                WorkerDied(
+                    f"a worker process died while chunk(s) {which} of job {self.id} were running "
+                    f"(this one: chunk {chunk.index}, items {task.start}-{task.stop - 1}): {_death_cause(exc)}. "
+                    "If it is not one of these chunks, a chunk of another job running at the same time crashed it"
+                ),
+            )
         return False
 
     def _fail(self, task: ChunkTask, error: BaseException) -> None:
         """Record a failure the worker could not report itself."""
-        outcome = ChunkOutcome(task.index, task.start, task.stop, error=error,
-                               exc_only=f"{type(error).__name__}: {error}\n")
+        outcome = ChunkOutcome(
+            task.index, task.start, task.stop, error=error, exc_only=f"{type(error).__name__}: {error}\n"
+        )
         self._record(outcome, None, {})
 
     def _blame_unpicklable_input(self, remaining: list[ChunkTask], exc: Exception) -> bool:
@@ -233,11 +248,14 @@ class ExecutionMixin:
                 continue
             try:
                 cloudpickle.dumps(task.payload)
-            except Exception as err:  # noqa: BLE001
-                self._fail(task, TypeError(
-                    f"the data of chunk {task.index} (items {task.start}-{task.stop - 1}) cannot be sent "
-                    f"to the workers: {type(err).__name__}: {err}"
-                ))
+            except Exception as err:
+                self._fail(
+                    task,
+                    TypeError(
+                        f"the data of chunk {task.index} (items {task.start}-{task.stop - 1}) cannot be sent "
+                        f"to the workers: {type(err).__name__}: {err}"
+                    ),
+                )
                 return True
         return False
 

@@ -74,7 +74,7 @@ def _sweep_stale_folders() -> None:
         for name in names:
             if not name.startswith(prefix):
                 continue
-            pid_text = name[len(prefix):].split("-", 1)[0]
+            pid_text = name[len(prefix) :].split("-", 1)[0]
             if pid_text.isdigit() and not _pid_alive(int(pid_text)):
                 shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
@@ -346,15 +346,27 @@ class Job(DisplayMixin, ExecutionMixin):
         _sweep_stale_folders()
         self._control = CancelToken(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-"))
         self._sink = make_progress(
-            self._progress_mode, total_items=self.n_items, total_chunks=len(self.tasks),
-            desc=self.label, background=self.background, on_cancel=self.cancel, echo=echo,
+            self._progress_mode,
+            total_items=self.n_items,
+            total_chunks=len(self.tasks),
+            desc=self.label,
+            background=self.background,
+            on_cancel=self.cancel,
+            echo=echo,
         )
         shown = isinstance(self._sink, WidgetProgress) and self._sink.shown
         self._shown_in_cell = execution_count() if shown else None
         self.started_at = time.perf_counter()
         self.finished_at = None
-        log.info("job %s (%s) started: %d items in %d chunks on %d %s worker(s)",
-                 self.id, self.label, self.n_items, len(self.tasks), self.n_jobs, self.backend)
+        log.info(
+            "job %s (%s) started: %d items in %d chunks on %d %s worker(s)",
+            self.id,
+            self.label,
+            self.n_items,
+            len(self.tasks),
+            self.n_jobs,
+            self.backend,
+        )
         self._thread = threading.Thread(target=self._execute, name=f"nbparallel-job-{self.id}", daemon=True)
         self._thread.start()
         if self.background:
@@ -375,8 +387,10 @@ class Job(DisplayMixin, ExecutionMixin):
                 self._error = annotate(failures, self.n_total, self)
             if self._error is not None:
                 self._status = "failed"
-            elif self._cancel_requested or len(self._outcomes) < len(self.tasks) or any(
-                o.cancelled for o in self._outcomes.values()
+            elif (
+                self._cancel_requested
+                or len(self._outcomes) < len(self.tasks)
+                or any(o.cancelled for o in self._outcomes.values())
             ):
                 self._status = "cancelled"
             else:
@@ -392,8 +406,17 @@ class Job(DisplayMixin, ExecutionMixin):
                 shutil.rmtree(self._control.folder, ignore_errors=True)
             if self._status == "done":
                 remove_folder(self.shared_folder)  # kept otherwise: partial_result/retry_failed need it
-            log.info("job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache", self.id, self.label,
-                     self._status, self.elapsed, self.n_ok, self.n_total, self.n_retries, self.n_cached)
+            log.info(
+                "job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache",
+                self.id,
+                self.label,
+                self._status,
+                self.elapsed,
+                self.n_ok,
+                self.n_total,
+                self.n_retries,
+                self.n_cached,
+            )
             with self._lock:
                 hooks, self._hooks_ran = list(self._hooks), True
             for hook in hooks:  # run before anyone waiting on the job wakes up
@@ -566,6 +589,7 @@ class Job(DisplayMixin, ExecutionMixin):
             f"<nbparallel.Job {self.id} {self.label} {self._status}: {self.n_done}/{self.n_total} chunks, "
             f"{self.n_items} items, {self.elapsed:.1f}s>"
         )
+
 
 def _call_safely(fn: Callable[[Job], Any], job: Job) -> None:
     try:

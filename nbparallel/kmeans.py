@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from .api import pmap
-from .kresult import METRICS, KSearchResult
 from .config import effective_n_jobs, get_config
+from .kresult import METRICS, KSearchResult
 
 __all__ = ["elbow_search", "silhouette_search", "choose_k", "KSearchResult", "METRICS"]
 
@@ -101,7 +101,8 @@ def _check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
         raise ValueError(
-            f"unknown metric(s) {unknown}; choose from {', '.join(METRICS)}" if unknown
+            f"unknown metric(s) {unknown}; choose from {', '.join(METRICS)}"
+            if unknown
             else f"metrics is empty; choose from {', '.join(METRICS)}"
         )
     return metrics
@@ -227,7 +228,7 @@ def _search(
     *,
     metrics: Sequence[str],
     n_repeats: int,
-    sample_size: int | None | str,
+    sample_size: int | str | None,
     estimator: str,
     n_init: int | str,
     random_state: int,
@@ -280,8 +281,13 @@ def _search(
     with _SharedArray(arr, backend) as shared:
         # X travels as a memmap: each task pickles only its file name.
         task_func = functools.partial(
-            _fit_and_score, X=shared, sample=sample, metrics=metrics,
-            estimator=chosen, n_init=n_init, inner_threads=inner,
+            _fit_and_score,
+            X=shared,
+            sample=sample,
+            metrics=metrics,
+            estimator=chosen,
+            n_init=n_init,
+            inner_threads=inner,
         )
         task_func.__name__ = method  # type: ignore[attr-defined]  # the progress label
         rows = pmap(task_func, tasks, n_jobs=workers, chunk_size=1, backend=backend, progress=progress)
@@ -309,20 +315,32 @@ def _search(
             pick_reasons[name] = why
         if n_repeats > 1:
             wins = Counter(_pick(m, ks, per[m][:, r])[0] for r in range(n_repeats))
-            stability[name] = {kk: c / n_repeats for kk, c in sorted(wins.items(), key=lambda kv: (kv[0] is None, kv[0]))}
+            stability[name] = {
+                kk: c / n_repeats for kk, c in sorted(wins.items(), key=lambda kv: (kv[0] is None, kv[0]))
+            }
 
     if len(picks) == 1:
-        (name, best), = picks.items()
+        ((name, best),) = picks.items()
         reason, agreement = pick_reasons.get(name), 1.0 if best is not None else 0.0
     else:
         best, agreement, reason = _vote(picks)
     return KSearchResult(
-        method=method, k=ks, scores=scores, scores_sd=scores_sd, picks=picks, best_k=best,
-        reason=reason, agreement=agreement, n_repeats=n_repeats,
-        fit_time=fit.mean(axis=1), score_time=score.mean(axis=1),
-        wall_time=time.perf_counter() - began, estimator=chosen,
+        method=method,
+        k=ks,
+        scores=scores,
+        scores_sd=scores_sd,
+        picks=picks,
+        best_k=best,
+        reason=reason,
+        agreement=agreement,
+        n_repeats=n_repeats,
+        fit_time=fit.mean(axis=1),
+        score_time=score.mean(axis=1),
+        wall_time=time.perf_counter() - began,
+        estimator=chosen,
         silhouette_sample=None if sample is None else len(sample),
-        pick_reasons=pick_reasons, stability=stability,
+        pick_reasons=pick_reasons,
+        stability=stability,
     )
 
 
@@ -370,9 +388,18 @@ def elbow_search(
     3
     """
     return _search(
-        "elbow_search", X, k, metrics=("inertia",), n_repeats=n_repeats, sample_size=None,
-        estimator=estimator, n_init=n_init, random_state=random_state, n_jobs=n_jobs,
-        backend=backend, progress=progress,
+        "elbow_search",
+        X,
+        k,
+        metrics=("inertia",),
+        n_repeats=n_repeats,
+        sample_size=None,
+        estimator=estimator,
+        n_init=n_init,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        backend=backend,
+        progress=progress,
     )
 
 
@@ -380,7 +407,7 @@ def silhouette_search(
     X: Any,
     k: Iterable[int] = range(2, 15),
     *,
-    sample_size: int | None | str = "auto",
+    sample_size: int | str | None = "auto",
     n_init: int | str = "auto",
     random_state: int = 0,
     n_repeats: int = 1,
@@ -414,9 +441,18 @@ def silhouette_search(
     4
     """
     return _search(
-        "silhouette_search", X, k, metrics=("silhouette",), n_repeats=n_repeats,
-        sample_size=sample_size, estimator=estimator, n_init=n_init, random_state=random_state,
-        n_jobs=n_jobs, backend=backend, progress=progress,
+        "silhouette_search",
+        X,
+        k,
+        metrics=("silhouette",),
+        n_repeats=n_repeats,
+        sample_size=sample_size,
+        estimator=estimator,
+        n_init=n_init,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        backend=backend,
+        progress=progress,
     )
 
 
@@ -426,7 +462,7 @@ def choose_k(
     *,
     metrics: Sequence[str] = ("inertia", "silhouette", "calinski_harabasz", "davies_bouldin"),
     n_repeats: int = 1,
-    sample_size: int | None | str = "auto",
+    sample_size: int | str | None = "auto",
     n_init: int | str = "auto",
     random_state: int = 0,
     estimator: str = "auto",
@@ -470,7 +506,16 @@ def choose_k(
     {'inertia_knee': 5, 'silhouette': 5, 'calinski_harabasz': 5, 'davies_bouldin': 5}
     """
     return _search(
-        "choose_k", X, k, metrics=metrics, n_repeats=n_repeats, sample_size=sample_size,
-        estimator=estimator, n_init=n_init, random_state=random_state, n_jobs=n_jobs,
-        backend=backend, progress=progress,
+        "choose_k",
+        X,
+        k,
+        metrics=metrics,
+        n_repeats=n_repeats,
+        sample_size=sample_size,
+        estimator=estimator,
+        n_init=n_init,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        backend=backend,
+        progress=progress,
     )

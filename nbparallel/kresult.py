@@ -77,9 +77,7 @@ class KSearchResult:
         try:
             import pandas as pd
         except ImportError as err:  # pragma: no cover - pandas is in the test extra
-            raise ImportError(
-                "to_frame() needs pandas: pip install pandas (or nbparallel[test])"
-            ) from err
+            raise ImportError("to_frame() needs pandas: pip install pandas (or nbparallel[test])") from err
         return pd.DataFrame(self._columns(), index=pd.Index(self.k, name="k"))
 
     def _columns(self) -> dict[str, np.ndarray]:
@@ -100,10 +98,7 @@ class KSearchResult:
     def __repr__(self) -> str:
         cols = self._columns()
         header = "     k " + " ".join(f"{name:>18}" for name in cols)
-        rows = [
-            f"{k:>6} " + " ".join(f"{cols[name][i]:>18.6g}" for name in cols)
-            for i, k in enumerate(self.k)
-        ]
+        rows = [f"{k:>6} " + " ".join(f"{cols[name][i]:>18.6g}" for name in cols) for i, k in enumerate(self.k)]
         return "\n".join(
             [
                 f"<{self.method}: {self._summary()}; agreement {self.agreement:.0%}; "
@@ -117,8 +112,12 @@ class KSearchResult:
         cols = self._columns()
         head = "".join(f"<th>{html.escape(n)}</th>" for n in ["k", *cols])
         body = "".join(
-            "<tr" + (' style="font-weight:bold"' if k == self.best_k else "") + ">"
-            + f"<td>{k}</td>" + "".join(f"<td>{cols[n][i]:.6g}</td>" for n in cols) + "</tr>"
+            "<tr"
+            + (' style="font-weight:bold"' if k == self.best_k else "")
+            + ">"
+            + f"<td>{k}</td>"
+            + "".join(f"<td>{cols[n][i]:.6g}</td>" for n in cols)
+            + "</tr>"
             for i, k in enumerate(self.k)
         )
         return (
@@ -147,9 +146,7 @@ class KSearchResult:
         try:
             import matplotlib.pyplot as plt
         except ImportError as err:  # pragma: no cover - matplotlib is in the test extra
-            raise ImportError(
-                "plot() needs matplotlib: pip install matplotlib (or nbparallel[test])"
-            ) from err
+            raise ImportError("plot() needs matplotlib: pip install matplotlib (or nbparallel[test])") from err
         names = list(self.scores)
         if axes is None:
             _, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
@@ -167,5 +164,3 @@ class KSearchResult:
             ax.set_xlabel("k")
             ax.set_title(METRICS[name][2], fontsize="medium")
         return axes
-
-

@@ -24,19 +24,48 @@ class ParallelMagics(Magics):
     """The nbparallel magics; registered by ``%load_ext nbparallel``."""
 
     @magic_arguments()
-    @argument("--split", "-s", metavar="NAMES", help="comma-separated notebook variables to partition (aligned, same length); inside the body each is one chunk")
-    @argument("--out", "-o", metavar="NAMES", help="comma-separated variables the body assigns; merged across chunks and assigned in the notebook")
-    @argument("--merge", default="auto", choices=["auto", "concat", "sum", "list"], help="how --out variables are merged (default: auto = concatenate)")
+    @argument(
+        "--split",
+        "-s",
+        metavar="NAMES",
+        help="comma-separated notebook variables to partition (aligned, same length); inside the body each is one chunk",
+    )
+    @argument(
+        "--out",
+        "-o",
+        metavar="NAMES",
+        help="comma-separated variables the body assigns; merged across chunks and assigned in the notebook",
+    )
+    @argument(
+        "--merge",
+        default="auto",
+        choices=["auto", "concat", "sum", "list"],
+        help="how --out variables are merged (default: auto = concatenate)",
+    )
     @argument("-n", "--n-jobs", type=int, default=None, help="number of workers (joblib meaning: -1 = all cores)")
     @argument("--chunks", type=int, default=None, help="number of chunks (default: 4 per worker)")
-    @argument("--backend", default=None, choices=["loky", "threading", "dask"], help="where the body runs (default: loky worker processes; dask: the current dask.distributed Client)")
+    @argument(
+        "--backend",
+        default=None,
+        choices=["loky", "threading", "dask"],
+        help="where the body runs (default: loky worker processes; dask: the current dask.distributed Client)",
+    )
     @argument("--no-progress", action="store_true", help="show no progress display")
-    @argument("--bg", action="store_true", help="return at once; the job is stored under --name and --out variables are assigned when it finishes")
+    @argument(
+        "--bg",
+        action="store_true",
+        help="return at once; the job is stored under --name and --out variables are assigned when it finishes",
+    )
     @argument("--name", default="_job", help="variable that holds the job with --bg (default: _job)")
     @argument("--retries", type=int, default=0, help="run a failing chunk again up to this many times")
     @argument("--timeout", type=float, default=None, help="seconds a chunk may run before it is stopped")
     @argument("--seed", type=int, default=None, help="seed random and numpy per chunk (reproducible for any -n)")
-    @argument("--cache", default=None, metavar="DIR", help="store finished chunks in DIR; a re-run computes only what is missing")
+    @argument(
+        "--cache",
+        default=None,
+        metavar="DIR",
+        help="store finished chunks in DIR; a re-run computes only what is missing",
+    )
     @cell_magic
     def parallel(self, line: str, cell: str) -> Any:
         """Run this cell's body in parallel over chunks of notebook variables.
@@ -55,12 +84,21 @@ class ParallelMagics(Magics):
         args = parse_argstring(self.parallel, line)
         try:
             job = run_cell(
-                cell, self.shell.user_ns,
-                split=_names(args.split), out=_names(args.out), merge=args.merge,
-                n_jobs=args.n_jobs, chunks=args.chunks, backend=args.backend,
+                cell,
+                self.shell.user_ns,
+                split=_names(args.split),
+                out=_names(args.out),
+                merge=args.merge,
+                n_jobs=args.n_jobs,
+                chunks=args.chunks,
+                backend=args.backend,
                 progress=False if args.no_progress else None,
-                background=args.bg, name=args.name, retries=args.retries,
-                timeout=args.timeout, seed=args.seed, cache=args.cache,
+                background=args.bg,
+                name=args.name,
+                retries=args.retries,
+                timeout=args.timeout,
+                seed=args.seed,
+                cache=args.cache,
             )
         except CellError as err:
             raise UsageError(str(err)) from None

@@ -7,7 +7,7 @@ import itertools
 import operator
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from .shared import SharedArray, concat_shared, materialize
 
 __all__ = ["merge", "MERGE_MODES"]
 
-MergeHow = Union[str, Callable[[list[Any]], Any]]
+MergeHow: TypeAlias = str | Callable[[list[Any]], Any]
 
 
 def _pandas_kind(part: Any) -> str | None:
@@ -59,15 +59,13 @@ def _describe_groups(parts: Sequence[Any]) -> str:
 
     def ranges(idx: list[int]) -> str:
         out, start = [], idx[0]
-        for prev, cur in itertools.pairwise(idx + [None]):  # type: ignore[operator]
+        for prev, cur in itertools.pairwise([*idx, None]):  # type: ignore[operator]
             if cur is None or cur != prev + 1:
                 out.append(str(start) if start == prev else f"{start}-{prev}")
                 start = cur
         return ", ".join(out)
 
-    return "; ".join(
-        f"chunk{'s' if len(i) > 1 else ''} {ranges(i)} returned {name}" for name, i in groups.items()
-    )
+    return "; ".join(f"chunk{'s' if len(i) > 1 else ''} {ranges(i)} returned {name}" for name, i in groups.items())
 
 
 def _concat(parts: list[Any]) -> Any:
@@ -144,9 +142,7 @@ def merge(parts: Sequence[Any], how: MergeHow = "auto") -> Any:
     if callable(how):
         return how(parts)
     if how not in MERGE_MODES:
-        raise ValueError(
-            f"unknown merge {how!r}; choose one of {', '.join(map(repr, MERGE_MODES))} or pass a callable"
-        )
+        raise ValueError(f"unknown merge {how!r}; choose one of {', '.join(map(repr, MERGE_MODES))} or pass a callable")
     if not parts:
         if how == "list":
             return []

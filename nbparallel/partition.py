@@ -75,10 +75,7 @@ def kind_of(data: Any) -> _Kind:
         hint = "; it has no length: materialise it first, e.g. list(data)"
     elif isinstance(data, (set, frozenset, dict)):
         hint = "; it has no order to split by: pass sorted(data) or list(data.items())"
-    raise TypeError(
-        f"cannot split an object of type {what}{hint}. Supported kinds: "
-        + ", ".join(supported_kinds())
-    )
+    raise TypeError(f"cannot split an object of type {what}{hint}. Supported kinds: " + ", ".join(supported_kinds()))
 
 
 def chunk_bounds(n_items: int, n_chunks: int) -> list[tuple[int, int]]:
@@ -221,9 +218,6 @@ def partition(data: Any, n_chunks: int, *, aligned: bool = False) -> list[Any]:
         datas = list(data)
         n = aligned_length(datas)
         kinds = [kind_of(d) for d in datas]
-        return [
-            tuple(k.take(d, a, b) for k, d in zip(kinds, datas))
-            for a, b in chunk_bounds(n, n_chunks)
-        ]
+        return [tuple(k.take(d, a, b) for k, d in zip(kinds, datas)) for a, b in chunk_bounds(n, n_chunks)]
     kind = kind_of(data)
     return [kind.take(data, a, b) for a, b in chunk_bounds(len(data), n_chunks)]

@@ -19,7 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["ProgressState", "ProgressSink", "make_progress", "in_kernel", "SHOW_AFTER", "WidgetProgress", "TextProgress"]
+__all__ = [
+    "ProgressState",
+    "ProgressSink",
+    "make_progress",
+    "in_kernel",
+    "SHOW_AFTER",
+    "WidgetProgress",
+    "TextProgress",
+]
 
 #: Seconds before an ``"auto"`` display appears for foreground work; quicker work shows nothing.
 SHOW_AFTER = 1.0
@@ -56,7 +64,7 @@ class ProgressState:
 def _clock_text(seconds: float | None) -> str:
     if seconds is None:
         return "?"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
@@ -71,7 +79,11 @@ def describe(state: ProgressState) -> str:
     """
     rate = state.rate
     rate_text = f"{rate:,.0f}" if rate >= 100 else f"{rate:.1f}"
-    parts = [f"chunks {state.done_chunks}/{state.total_chunks}", f"{rate_text} items/s", f"{_clock_text(state.elapsed)} elapsed"]
+    parts = [
+        f"chunks {state.done_chunks}/{state.total_chunks}",
+        f"{rate_text} items/s",
+        f"{_clock_text(state.elapsed)} elapsed",
+    ]
     if state.status == "running":
         parts.append(f"ETA {_clock_text(state.eta)}")
     else:
@@ -113,8 +125,13 @@ class TextProgress:
         from tqdm import tqdm
 
         self.bar = tqdm(
-            total=total_items, desc=desc, unit="item", delay=delay,
-            file=sys.stderr, dynamic_ncols=True, leave=True,
+            total=total_items,
+            desc=desc,
+            unit="item",
+            delay=delay,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            leave=True,
         )
         self._last: tuple[int, int, int] | None = None
 
@@ -178,11 +195,16 @@ class WidgetProgress:
         self.shown = False
         self.label = w.HTML(value=f"<b>{desc}</b>", layout=w.Layout(width="auto", margin="0 8px 0 0"))
         self.bar = w.FloatProgress(
-            value=0, min=0, max=max(total_items, 1), bar_style="",
+            value=0,
+            min=0,
+            max=max(total_items, 1),
+            bar_style="",
             layout=w.Layout(flex="1 1 auto", width="auto", min_width="120px"),
         )
         self.button = w.Button(
-            description="Cancel", icon="stop", tooltip="Stop this job; finished chunks are kept",
+            description="Cancel",
+            icon="stop",
+            tooltip="Stop this job; finished chunks are kept",
             layout=w.Layout(width="auto", margin="0 0 0 8px"),
         )
         self.text = w.HTML(value=f"chunks 0/{total_chunks} · starting")

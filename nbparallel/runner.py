@@ -71,7 +71,9 @@ class Run:
 
             with parallel_config(backend="dask", client=dask_client()):
                 parallel = Parallel(
-                    n_jobs=self.n_jobs, return_as="generator_unordered", batch_size=1,
+                    n_jobs=self.n_jobs,
+                    return_as="generator_unordered",
+                    batch_size=1,
                     pre_dispatch="2*n_jobs",
                 )
                 yield from parallel(self._feed())
@@ -99,9 +101,7 @@ def dask_client() -> Any:
     try:
         from distributed import Client, get_client
     except ImportError as err:
-        raise ImportError(
-            "backend='dask' needs dask.distributed: pip install 'nbparallel[dask]'"
-        ) from err
+        raise ImportError("backend='dask' needs dask.distributed: pip install 'nbparallel[dask]'") from err
     from .config import get_config
 
     address = get_config().dask_address

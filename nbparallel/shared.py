@@ -23,8 +23,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SharedArray", "SHARE_ABOVE", "RESULT_ABOVE", "shared_root", "new_folder", "share_input",
-           "to_shared", "materialize", "concat_shared", "remove_folder"]
+__all__ = [
+    "SharedArray",
+    "SHARE_ABOVE",
+    "RESULT_ABOVE",
+    "shared_root",
+    "new_folder",
+    "share_input",
+    "to_shared",
+    "materialize",
+    "concat_shared",
+    "remove_folder",
+]
 
 #: Input arrays at least this large (bytes) are shared through one memmap.
 SHARE_ABOVE = 16 * 2**20
@@ -112,7 +122,7 @@ def concat_shared(parts: Sequence[SharedArray]) -> np.ndarray:
     row = 0
     for part in parts:
         view = np.load(part.path, mmap_mode="r")
-        out[row:row + part.shape[0]] = view
+        out[row : row + part.shape[0]] = view
         row += part.shape[0]
         del view
         try:

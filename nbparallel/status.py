@@ -71,8 +71,7 @@ def status_report(section: str | None = None) -> str:
     if section in (None, "config"):
         cfg = get_config()
         parts.append(
-            "nbparallel configuration:\n"
-            + "\n".join(f"  {key} = {getattr(cfg, key)!r}" for key in _CONFIG_KEYS)
+            "nbparallel configuration:\n" + "\n".join(f"  {key} = {getattr(cfg, key)!r}" for key in _CONFIG_KEYS)
         )
     if section is None:
         pids = worker_pids()
@@ -98,7 +97,9 @@ def cancel_job(name: str, namespace: Mapping[str, Any]) -> str:
     if not isinstance(job, Job):
         match = [j for j in jobs() if str(j.id) == name]
         if not match:
-            raise ValueError(f"no job called {name!r}: give a variable that holds a job, or a job id from %nbparallel jobs")
+            raise ValueError(
+                f"no job called {name!r}: give a variable that holds a job, or a job id from %nbparallel jobs"
+            )
         job = match[0]
     if job.cancel():
         return f"job {job.id} cancelling: running chunks are being stopped, finished ones are kept"

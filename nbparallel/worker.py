@@ -18,14 +18,22 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from .control import CancelToken, ChunkCancelled, ChunkTimedOut, Running, check, prepare_worker
 
 __all__ = [
-    "ChunkTask", "ChunkOutcome", "ChunkTimeout", "RemoteTraceback", "WorkerError",
-    "UnpicklableResult", "run_chunk", "render_traceback", "seed_item",
+    "ChunkTask",
+    "ChunkOutcome",
+    "ChunkTimeout",
+    "RemoteTraceback",
+    "WorkerError",
+    "UnpicklableResult",
+    "run_chunk",
+    "render_traceback",
+    "seed_item",
 ]
 
 
@@ -82,7 +90,7 @@ class ChunkOutcome:
             data, self.value_bytes = self.value_bytes, None
             try:
                 self.value = cloudpickle.loads(data)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.error = UnpicklableResult(
                     f"the result of chunk {self.index} (items {self.start}-{self.stop - 1}) "
                     f"could not be unpickled in the kernel: {type(exc).__name__}: {exc}"
@@ -300,7 +308,7 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
                     values = []
                     items = zip(*task.payload) if task.star else task.payload
                     next_check = time.monotonic() + _CHECK_EVERY
-                    for position, item in enumerate(items, start=task.start):  # noqa: B007
+                    for position, item in enumerate(items, start=task.start):
                         with seeded:
                             if task.seed is not None:
                                 seed_item(task.seed, position)
@@ -320,7 +328,7 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
             if task.mode == "items":
                 outcome.error_item = position
                 outcome.error_item_repr = _repr.repr(item)
-        except Exception as exc:  # noqa: BLE001 - every error goes back to the caller
+        except Exception as exc:
             outcome.error = _picklable(exc)
             outcome.frames = _remote_frames(exc)
             outcome.exc_only = "".join(traceback.format_exception_only(type(exc), exc))
@@ -350,7 +358,7 @@ def _serialize_value(outcome: ChunkOutcome) -> None:
 
     try:
         outcome.value_bytes = cloudpickle.dumps(outcome.value)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         outcome.error = UnpicklableResult(
             f"the result of chunk {outcome.index} (items {outcome.start}-{outcome.stop - 1}) cannot be "
             f"sent back from the worker: {type(exc).__name__}: {exc}. Return plain data "
@@ -358,5 +366,3 @@ def _serialize_value(outcome: ChunkOutcome) -> None:
         )
         outcome.exc_only = f"UnpicklableResult: {outcome.error}\n"
     outcome.value = None
-
-

@@ -40,7 +40,7 @@ def bogosort(row: Any) -> list[int]:
     """
     items = [int(v) for v in row]
     rng = random.Random(",".join(map(str, items)))
-    while any(a > b for a, b in zip(items, items[1:])):
+    while any(a > b for a, b in itertools.pairwise(items)):
         rng.shuffle(items)
     return items
 

@@ -301,10 +301,13 @@ scored
 The cell returns at once; the job is stored in `_job` (or `--name`), and the
 `--out` variables are assigned when it finishes.
 """),
-    code("""
+    code(
+        """
 %%parallel --split bigdata --out bg_rows --bg --name sort_job
 bg_rows = [bogosort(r) for r in bigdata]
-""", "nbval-ignore-output"),
+""",
+        "nbval-ignore-output",
+    ),
     code("""
 print("the kernel is free; job done yet?", sort_job.done())
 """),
@@ -468,7 +471,7 @@ cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
 client = Client(cluster)
 print("workers:", len(client.nthreads()), "| threads:", sum(client.nthreads().values()))
 """),
-    md("## The same calls, `backend=\"dask\"`"),
+    md('## The same calls, `backend="dask"`'),
     code("""
 def bogosort(row):
     import random
@@ -485,7 +488,7 @@ print("pmap on dask == loky:", on_dask == local)
 big = np.arange(1_000_000, dtype=np.float64)
 print("pmap_chunks:", np.array_equal(nbp.pmap_chunks(lambda c: c * 2, big, backend="dask", progress=False), big * 2))
 """),
-    md("Or make dask the default for a block (or for the session with `nbp.config(backend=\"dask\")`):"),
+    md('Or make dask the default for a block (or for the session with `nbp.config(backend="dask")`):'),
     code("""
 from sklearn.datasets import make_blobs
 X, _ = make_blobs(n_samples=2000, n_features=20, centers=5, cluster_std=0.8, random_state=7)

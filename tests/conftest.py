@@ -23,7 +23,8 @@ def _is_tracker(proc: psutil.Process) -> bool:
 
 def _children() -> set[int]:
     return {
-        p.pid for p in psutil.Process().children(recursive=True)
+        p.pid
+        for p in psutil.Process().children(recursive=True)
         if p.is_running() and p.status() != psutil.STATUS_ZOMBIE and not _is_tracker(p)
     }
 
@@ -54,8 +55,7 @@ def no_leaks():
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         new_threads = [
-            t for t in set(threading.enumerate()) - threads_before
-            if t.is_alive() and t.name.startswith("nbparallel")
+            t for t in set(threading.enumerate()) - threads_before if t.is_alive() and t.name.startswith("nbparallel")
         ]
         stray = _stray_children() - stray_before
         if not new_threads and not stray:

@@ -21,8 +21,12 @@ def client():
 
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, silence_logs=40,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=40,
     )
     client = Client(cluster)
     try:
@@ -32,9 +36,14 @@ def client():
         cluster.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            left = {p.pid for p in psutil.Process().children(recursive=True) if p.is_running()
-                    and p.status() != psutil.STATUS_ZOMBIE} - before
-            left = {p for p in left - set(worker_pids()) if "resource_tracker" not in " ".join(psutil.Process(p).cmdline())}
+            left = {
+                p.pid
+                for p in psutil.Process().children(recursive=True)
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+            } - before
+            left = {
+                p for p in left - set(worker_pids()) if "resource_tracker" not in " ".join(psutil.Process(p).cmdline())
+            }
             if not left:
                 break
             time.sleep(0.2)
@@ -60,7 +69,9 @@ def test_the_cluster_binds_to_loopback(client):
 
 def test_pmap_and_pmap_chunks_equal_loky(client):
     data = list(range(37))
-    assert nbp.pmap(lambda x: x * x, data, backend="dask", progress=False) == nbp.pmap(lambda x: x * x, data, progress=False)
+    assert nbp.pmap(lambda x: x * x, data, backend="dask", progress=False) == nbp.pmap(
+        lambda x: x * x, data, progress=False
+    )
     arr = np.arange(1000.0)
     np.testing.assert_array_equal(nbp.pmap_chunks(lambda c: c * 2, arr, backend="dask", progress=False), arr * 2)
     with nbp.config(backend="dask"):

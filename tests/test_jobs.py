@@ -7,9 +7,9 @@ import time
 
 import psutil
 import pytest
+from helpers import ignores_interrupts, spin
 
 import nbparallel as nbp
-from helpers import ignores_interrupts, spin
 from nbparallel.runner import worker_pids
 
 BACKENDS = ["loky", "threading"]
@@ -122,8 +122,7 @@ def test_cancel_kills_a_chunk_that_ignores_the_interrupt_and_other_jobs_survive(
 
 def test_twenty_jobs_at_once():
     jobs = [
-        nbp.pmap(slow_square, range(i, i + 10), chunks=3, n_jobs=2, background=True, progress=False)
-        for i in range(20)
+        nbp.pmap(slow_square, range(i, i + 10), chunks=3, n_jobs=2, background=True, progress=False) for i in range(20)
     ]
     for i, job in enumerate(jobs):
         assert job.result(timeout=120) == [x * x for x in range(i, i + 10)]

@@ -22,7 +22,10 @@ def kernel():
     finally:
         pids = []
         try:
-            reply, outputs = run(kc, "from nbparallel.runner import worker_pids\nprint(worker_pids())\nimport nbparallel as nbp\nnbp.shutdown()")
+            _reply, outputs = run(
+                kc,
+                "from nbparallel.runner import worker_pids\nprint(worker_pids())\nimport nbparallel as nbp\nnbp.shutdown()",
+            )
             pids = ast.literal_eval(stdout(outputs).strip().splitlines()[0])
         finally:
             kc.stop_channels()
@@ -51,7 +54,9 @@ def run(kc, code, timeout=120):
 
 
 def stdout(outputs):
-    return "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream" and m["content"]["name"] == "stdout")
+    return "".join(
+        m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
+    )
 
 
 def check(reply, outputs):
@@ -60,7 +65,9 @@ def check(reply, outputs):
 
 def test_load_ext_warms_the_pool(kernel):
     _, kc = kernel
-    reply, outputs = run(kc, """
+    reply, outputs = run(
+        kc,
+        """
 %load_ext nbparallel
 import time
 from nbparallel.runner import worker_pids
@@ -68,14 +75,17 @@ deadline = time.monotonic() + 20
 while not worker_pids() and time.monotonic() < deadline:
     time.sleep(0.05)
 print(len(worker_pids()) > 0)
-""")
+""",
+    )
     check(reply, outputs)
     assert stdout(outputs).strip() == "True"
 
 
 def test_background_job_leaves_the_kernel_free(kernel):
     _, kc = kernel
-    reply, first = run(kc, """
+    reply, first = run(
+        kc,
+        """
 import time
 import nbparallel as nbp
 
@@ -85,23 +95,30 @@ def slow(x):
     return x * 10
 
 job = nbp.pmap(slow, range(10), chunks=10, n_jobs=2, background=True)
-""")
+""",
+    )
     check(reply, first)
     # the first cell displayed the job's widget
-    views = [m["content"]["data"][WIDGET_MIME]["model_id"] for m in first
-             if m["msg_type"] == "display_data" and WIDGET_MIME in m["content"]["data"]]
-    reply, outputs = run(kc, "print(job.widget.model_id in %r, job.done(), job.status)" % (views,))
+    views = [
+        m["content"]["data"][WIDGET_MIME]["model_id"]
+        for m in first
+        if m["msg_type"] == "display_data" and WIDGET_MIME in m["content"]["data"]
+    ]
+    reply, outputs = run(kc, f"print(job.widget.model_id in {views!r}, job.done(), job.status)")
     check(reply, outputs)
     assert stdout(outputs).strip() == "True False running"  # a second cell ran while it worked
     reply, second = run(kc, "print(sum(range(100)))")
     assert stdout(second).strip() == "4950"
-    reply, outputs = run(kc, """
+    reply, outputs = run(
+        kc,
+        """
 result = job.result(timeout=60)
 print(result)
 print(job.status, job.widget.children[0].children[1].bar_style)
 shown = "".join(o["text"] for o in job.widget.children[2].outputs)
 print(sorted(line for line in shown.splitlines()))
-""")
+""",
+    )
     check(reply, outputs)
     lines = stdout(outputs).strip().splitlines()
     assert lines[0] == str([x * 10 for x in range(10)])
@@ -114,7 +131,9 @@ print(sorted(line for line in shown.splitlines()))
 
 def test_interrupt_during_a_foreground_call_frees_the_workers(kernel):
     km, kc = kernel
-    reply, outputs = run(kc, """
+    reply, outputs = run(
+        kc,
+        """
 import time
 import nbparallel as nbp
 from nbparallel.runner import worker_pids
@@ -125,7 +144,8 @@ def spin(x):
     while time.time() < end:
         pass
     return x
-""")
+""",
+    )
     check(reply, outputs)
     msg_id = kc.execute("nbp.pmap(spin, range(4), chunks=4, n_jobs=2)")
     time.sleep(2.0)
@@ -133,7 +153,9 @@ def spin(x):
     reply = kc.get_shell_msg(timeout=30)
     assert reply["parent_header"]["msg_id"] == msg_id
     assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
-    reply, outputs = run(kc, """
+    reply, outputs = run(
+        kc,
+        """
 import psutil
 procs = [psutil.Process(p) for p in worker_pids()]
 for p in procs: p.cpu_percent(None)
@@ -141,7 +163,8 @@ time.sleep(0.5)
 print(worker_pids() == before, max(p.cpu_percent(None) for p in procs) < 30)
 print(nbp.jobs()[-1].status)
 print(nbp.pmap(abs, [-1, -2], n_jobs=2, progress=False))
-""")
+""",
+    )
     check(reply, outputs)
     assert stdout(outputs).strip().splitlines() == ["True True", "cancelled", "[1, 2]"]
 
@@ -191,11 +214,14 @@ def work(x):
         kc.wait_for_ready(timeout=60)
         done_before = len(list(runs.iterdir()))
         check(*run(kc, define))
-        reply, outputs = run(kc, f"""
+        reply, outputs = run(
+            kc,
+            f"""
 print(nbp.pmap(work, range(10), chunks=10, n_jobs=2, cache={str(cache)!r}, progress=False))
 print(nbp.last_job().n_cached)
 nbp.shutdown()
-""")
+""",
+        )
         check(reply, outputs)
         result, cached = stdout(outputs).strip().splitlines()
         assert result == str([x * 3 for x in range(10)])
@@ -209,6 +235,9 @@ nbp.shutdown()
     # the new kernel's first job removed the dead kernel's control folder
     import tempfile
 
-    left = [n for n in os.listdir(tempfile.gettempdir()) if n.startswith("nbparallel-job-")
-            and not _alive(int(n.split("-")[2]))]
+    left = [
+        n
+        for n in os.listdir(tempfile.gettempdir())
+        if n.startswith("nbparallel-job-") and not _alive(int(n.split("-")[2]))
+    ]
     assert not left

@@ -35,8 +35,9 @@ def test_every_criterion_picks_7_on_the_reference_data(blobs7):
 
 @pytest.mark.parametrize("centers", [3, 5])
 def test_well_separated_blobs(centers):
-    X, _ = make_blobs(n_samples=900, n_features=4, centers=centers, cluster_std=0.6,
-                      center_box=(-20, 20), random_state=0)
+    X, _ = make_blobs(
+        n_samples=900, n_features=4, centers=centers, cluster_std=0.6, center_box=(-20, 20), random_state=0
+    )
     res = nbp.choose_k(X, n_jobs=2, progress=False)
     assert res.best_k == centers
     assert set(res.picks.values()) == {centers}
@@ -105,7 +106,9 @@ def test_result_table_repr_html_and_plot():
     res = nbp.choose_k(X, k=range(2, 7), n_jobs=1, progress=False)
     frame = res.to_frame()
     assert list(frame.index) == [2, 3, 4, 5, 6]
-    assert {"inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "fit_time", "score_time"} <= set(frame.columns)
+    assert {"inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "fit_time", "score_time"} <= set(
+        frame.columns
+    )
     assert (frame.fit_time > 0).all() and (frame.score_time > 0).all()
     assert "best_k=3" in repr(res) and "<table>" in res._repr_html_()
     axes = res.plot()

@@ -28,7 +28,9 @@ def setup(ip, code):
 
 
 def test_split_out_equals_the_sequential_cell(ip):
-    setup(ip, """
+    setup(
+        ip,
+        """
 import random
 import numpy as np
 def bogosort(row):
@@ -37,16 +39,19 @@ def bogosort(row):
         random.shuffle(row)
     return row
 bigdata = np.random.default_rng(0).integers(0, 50, size=(40, 5))
-""")
-    cell(ip, "--split bigdata --out sorted_rows -n 2 --no-progress",
-         "sorted_rows = [bogosort(r) for r in bigdata]")
+""",
+    )
+    cell(ip, "--split bigdata --out sorted_rows -n 2 --no-progress", "sorted_rows = [bogosort(r) for r in bigdata]")
     assert ip.user_ns["sorted_rows"] == [sorted(r.tolist()) for r in ip.user_ns["bigdata"]]
 
 
 def test_lambdas_constants_and_imports_in_the_body(ip):
     setup(ip, "scale = 3\nsquare = lambda v: v * v\nxs = list(range(25))")
-    cell(ip, "--split xs --out ys,total --merge auto --chunks 5 --no-progress",
-         "import math\nys = [math.floor(square(x) * scale) for x in xs]\ntotal = [sum(ys)]")
+    cell(
+        ip,
+        "--split xs --out ys,total --merge auto --chunks 5 --no-progress",
+        "import math\nys = [math.floor(square(x) * scale) for x in xs]\ntotal = [sum(ys)]",
+    )
     assert ip.user_ns["ys"] == [x * x * 3 for x in range(25)]
     assert sum(ip.user_ns["total"]) == sum(x * x * 3 for x in range(25))
 
@@ -80,14 +85,19 @@ def test_without_split_runs_once_in_a_worker(ip):
 
 def test_prints_appear_labelled_by_chunk(ip):
     setup(ip, "words = ['a', 'b', 'c', 'd']")
-    captured = cell(ip, "--split words --out n --chunks 2 --no-progress", "print('chunk has', list(words))\nn = [len(words)]")
+    captured = cell(
+        ip, "--split words --out n --chunks 2 --no-progress", "print('chunk has', list(words))\nn = [len(words)]"
+    )
     assert captured.stdout == "[chunk 0] chunk has ['a', 'b']\n[chunk 1] chunk has ['c', 'd']\n"
 
 
 def test_bg_returns_a_job_and_assigns_when_done(ip):
     setup(ip, "import time\nitems = list(range(8))")
-    cell(ip, "--split items --out doubled --bg --name myjob --no-progress",
-         "import time\ntime.sleep(0.5)\ndoubled = [2 * i for i in items]")
+    cell(
+        ip,
+        "--split items --out doubled --bg --name myjob --no-progress",
+        "import time\ntime.sleep(0.5)\ndoubled = [2 * i for i in items]",
+    )
     job = ip.user_ns["myjob"]
     assert isinstance(job, nbp.Job)
     assert job.result(timeout=60) == {"doubled": [2 * i for i in range(8)]}
@@ -101,15 +111,26 @@ def test_bg_returns_a_job_and_assigns_when_done(ip):
         ("--split xs --out zz", "y = [1]", "--out 'zz': the cell body never assigns it"),
         ("--split xs --out y", "   \n", "%%parallel needs a cell body"),
         ("--split xs,short --out y", "y = xs", "--split variables must have the same length, got xs: 25, short: 2"),
-        ("--split xs --out y", "y = [fh.write('x') for _ in xs]", "cannot send 'fh' to the workers: TextIOWrapper objects cannot be pickled"),
-        ("--split xs --out y", "y = [lock for _ in xs]", "cannot send 'lock' to the workers: lock objects cannot be pickled"),
+        (
+            "--split xs --out y",
+            "y = [fh.write('x') for _ in xs]",
+            "cannot send 'fh' to the workers: TextIOWrapper objects cannot be pickled",
+        ),
+        (
+            "--split xs --out y",
+            "y = [lock for _ in xs]",
+            "cannot send 'lock' to the workers: lock objects cannot be pickled",
+        ),
         ("--split xs --out y", "y = [", "the cell body is not valid Python"),
     ],
 )
 def test_usage_errors(ip, tmp_path, line, body, message):
     path = tmp_path / "f.txt"
     path.write_text("hi")
-    setup(ip, f"import threading\nxs = list(range(25))\nshort = [1, 2]\nlock = threading.Lock()\nfh = open({str(path)!r}, 'w')")
+    setup(
+        ip,
+        f"import threading\nxs = list(range(25))\nshort = [1, 2]\nlock = threading.Lock()\nfh = open({str(path)!r}, 'w')",
+    )
     try:
         with pytest.raises(UsageError) as info:
             ip.run_cell_magic("parallel", line, body)
@@ -153,8 +174,11 @@ def test_nbparallel_line_magic(ip):
 
 def test_nbparallel_jobs_and_cancel(ip):
     setup(ip, "import time\nlong_items = list(range(4))")
-    cell(ip, "--split long_items --out r --bg --name slowjob --no-progress",
-         "import time\ntime.sleep(60)\nr = list(long_items)")
+    cell(
+        ip,
+        "--split long_items --out r --bg --name slowjob --no-progress",
+        "import time\ntime.sleep(60)\nr = list(long_items)",
+    )
     with capture_output() as captured:
         ip.run_line_magic("nbparallel", "jobs")
     assert "running" in captured.stdout and "%%parallel" in captured.stdout

@@ -14,9 +14,9 @@ import joblib
 import numpy as np
 import psutil
 import pytest
+from helpers import ignores_interrupts, spin
 
 import nbparallel as nbp
-from helpers import ignores_interrupts, spin
 from nbparallel.runner import worker_pids
 
 BACKENDS = ["loky", "threading"]
@@ -88,8 +88,6 @@ def sleepy(x):
     return x
 
 
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_timeout_stops_a_long_chunk_and_names_it(backend):
     nbp.pmap(abs, range(4), n_jobs=2, progress=False)
@@ -147,9 +145,11 @@ def test_sigkill_is_reported_as_a_likely_memory_kill():
 def test_unpicklable_function_is_named_before_work_starts():
     lock = threading.Lock()
     with pytest.raises(TypeError, match=r"the function 'uses_lock' cannot be sent to worker processes"):
+
         def uses_lock(x):
             with lock:
                 return x
+
         nbp.pmap(uses_lock, range(4), n_jobs=2, progress=False)
     # the threading backend shares memory: no pickling, it just works
     assert nbp.pmap(uses_lock, range(4), n_jobs=2, backend="threading", progress=False) == [0, 1, 2, 3]
@@ -200,7 +200,9 @@ def test_cache_survives_a_failure_and_resumes(tmp_path):
     with pytest.raises(ValueError):
         nbp.pmap(half_broken, range(8), chunks=4, n_jobs=1, cache=tmp_path / "c", progress=False)
     (tmp_path / "fixed").touch()
-    assert nbp.pmap(half_broken, range(8), chunks=4, n_jobs=1, cache=tmp_path / "c", progress=False) == [-x for x in range(8)]
+    assert nbp.pmap(half_broken, range(8), chunks=4, n_jobs=1, cache=tmp_path / "c", progress=False) == [
+        -x for x in range(8)
+    ]
     assert nbp.last_job().n_cached == 3
 
 
@@ -236,20 +238,22 @@ def test_seeded_results_do_not_depend_on_workers_or_chunks(backend, n_jobs, chun
 
 
 def test_logger_records_start_failure_retry_and_finish(caplog):
-    with caplog.at_level(logging.INFO, logger="nbparallel"):
-        with pytest.raises(ZeroDivisionError):
-            nbp.pmap(tenth, [1, 0], chunks=2, retries=1, n_jobs=1, progress=False)
+    with caplog.at_level(logging.INFO, logger="nbparallel"), pytest.raises(ZeroDivisionError):
+        nbp.pmap(tenth, [1, 0], chunks=2, retries=1, n_jobs=1, progress=False)
     text = caplog.text
     assert "started" in text and "chunk 1 failed (attempt 1)" in text
     assert "retrying chunk(s) [1]" in text and "failed in" in text
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"retries": -1}, "retries must be a whole number >= 0"),
-    ({"timeout": 0}, "timeout must be seconds > 0"),
-    ({"seed": "x"}, "seed must be a non-negative int"),
-    ({"cache": 42}, "cache must be a folder path or a joblib.Memory"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"retries": -1}, "retries must be a whole number >= 0"),
+        ({"timeout": 0}, "timeout must be seconds > 0"),
+        ({"seed": "x"}, "seed must be a non-negative int"),
+        ({"cache": 42}, "cache must be a folder path or a joblib.Memory"),
+    ],
+)
 def test_bad_reliability_options(bad, message):
     with pytest.raises((ValueError, TypeError), match=message):
         nbp.pmap(abs, [1, 2], progress=False, **bad)
@@ -260,7 +264,12 @@ def test_many_small_calls_keep_memory_fds_and_processes_flat():
     for _ in range(50):  # warm-up: pools, caches, lazily imported modules
         nbp.pmap(abs, range(20), n_jobs=2, progress=False)
     gc.collect()
-    rss, fds, kids, threads = proc.memory_info().rss, proc.num_fds(), len(proc.children(recursive=True)), threading.active_count()
+    rss, fds, kids, threads = (
+        proc.memory_info().rss,
+        proc.num_fds(),
+        len(proc.children(recursive=True)),
+        threading.active_count(),
+    )
     for _ in range(500):
         nbp.pmap(abs, range(20), n_jobs=2, progress=False)
     gc.collect()

@@ -94,8 +94,13 @@ def test_widget_output_area_opens_on_first_output(shown):
 
 def test_describe_formats():
     assert describe(state(done=0, elapsed=0.0)) == "chunks 0/4 · 0.0 items/s · 0:00 elapsed · ETA ?"
-    assert describe(state(done=5000, total=10000, chunks=1, elapsed=3725.0)).startswith("chunks 1/4 · 1.3 items/s · 1:02:05 elapsed")
-    assert describe(state(done=5000, total=10000, chunks=1, elapsed=2.0)) == "chunks 1/4 · 2,500 items/s · 0:02 elapsed · ETA 0:02"
+    assert describe(state(done=5000, total=10000, chunks=1, elapsed=3725.0)).startswith(
+        "chunks 1/4 · 1.3 items/s · 1:02:05 elapsed"
+    )
+    assert (
+        describe(state(done=5000, total=10000, chunks=1, elapsed=2.0))
+        == "chunks 1/4 · 2,500 items/s · 0:02 elapsed · ETA 0:02"
+    )
 
 
 def test_factory_outside_a_kernel():

@@ -9,12 +9,16 @@ def run(shell, code):
     with capture_output() as captured:
         result = shell.run_cell(code)
     if not result.success:
-        raise AssertionError(f"cell failed: {result.error_in_exec or result.error_before_exec}\n{captured.stdout}{captured.stderr}")
+        raise AssertionError(
+            f"cell failed: {result.error_in_exec or result.error_before_exec}\n{captured.stdout}{captured.stderr}"
+        )
     return captured
 
 
 def test_notebook_function_closure_and_lambda(shell):
-    run(shell, """
+    run(
+        shell,
+        """
 import random
 import numpy as np
 import nbparallel as nbp
@@ -34,7 +38,8 @@ def make_adder(k):
         return x + k
     return add
 added = nbp.pmap_chunks(make_adder(5), rows, n_jobs=2, progress=False)
-""")
+""",
+    )
     ns = shell.user_ns
     assert ns["sorted_rows"] == [sorted(r.tolist()) for r in ns["rows"]]
     assert ns["scaled"] == [[v * 3 for v in sorted(r.tolist())] for r in ns["rows"]]
@@ -56,11 +61,14 @@ nbp.pmap(parse, ["1", "2", "three", "4"], chunks=2, n_jobs=2, progress=False)
 
 
 def test_notebook_worker_prints_reach_the_cell(shell):
-    captured = run(shell, """
+    captured = run(
+        shell,
+        """
 def noisy(x):
     print("processing", x)
     return x
 nbp.pmap(noisy, range(4), chunks=2, n_jobs=2, progress=False)
-""")
+""",
+    )
     assert "[chunk 0] processing 0" in captured.stdout
     assert "[chunk 1] processing 3" in captured.stdout
