@@ -1,15 +1,18 @@
-# Every target creates .venv (python3 -m venv) and installs the project if needed.
+# Every target creates $(VENV) (python3 -m venv) and installs the project if needed,
+# pinned to the exact versions in $(LOCK), the set `make test` last passed with.
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
+LOCK   ?= requirements/lock.txt
+EXTRAS := test,lint,dask,e2e
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-unit test-notebooks e2e bench clean
+.PHONY: demo test test-unit test-notebooks lint e2e bench clean test-latest lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dask,e2e]'
+	$(PY) -m pip install --quiet --upgrade $(if $(LOCK),-c $(LOCK)) pip
+	$(PY) -m pip install --quiet $(if $(LOCK),-c $(LOCK),--upgrade --upgrade-strategy eager) -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 # Debian's chromium for the browser test (Playwright drives it; it never downloads
@@ -28,7 +31,13 @@ demo: $(STAMP)
 
 ## make test: unit, shell, kernel and dask tests, docstring examples, every notebook under nbval,
 ## and the browser test
-test: test-unit test-notebooks e2e
+test: lint test-unit test-notebooks e2e
+
+## make lint: ruff (lint and format) and mypy over the package, no errors allowed
+lint: $(STAMP)
+	$(VENV)/bin/ruff check nbparallel tests notebooks/make_notebooks.py
+	$(VENV)/bin/ruff format --check nbparallel tests notebooks/make_notebooks.py
+	$(VENV)/bin/mypy
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests nbparallel --doctest-modules --ignore=tests/e2e
@@ -44,5 +53,15 @@ test-notebooks: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m nbparallel bench
 
+## make test-latest (not run by CI): the newest versions pyproject.toml allows, in .venv-latest,
+## and the whole suite on them. Finds upstream breakage on purpose.
+test-latest:
+	rm -rf .venv-latest
+	$(MAKE) test VENV=.venv-latest LOCK=
+
+## make lock: refresh the lock from a passing `make test-latest` (review the diff, then commit it)
+lock: test-latest
+	.venv-latest/bin/python -m pip freeze --all --exclude-editable > requirements/lock.txt
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info e2e-output
+	rm -rf $(VENV) .venv-latest .pytest_cache .hypothesis *.egg-info e2e-output

@@ -14,6 +14,7 @@ from .job import Job
 from .merge import MERGE_MODES, MergeHow
 from .merge import merge as merge_parts
 from .partition import aligned_length, chunk_bounds, guided_bounds, kind_of
+from .tracebacks import user_frames
 from .worker import ChunkTask
 
 __all__ = ["pmap", "pmap_chunks", "plan_bounds"]
@@ -209,6 +210,7 @@ def _chain(parts: list[list[Any]]) -> list[Any]:
     return list(itertools.chain.from_iterable(parts))
 
 
+@user_frames
 def pmap(
     func: Callable[..., T],
     data: Any,
@@ -329,6 +331,7 @@ def pmap(
     return _run_or_return(job, background)
 
 
+@user_frames
 def pmap_chunks(
     func: Callable[..., Any],
     data: Any,

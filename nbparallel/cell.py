@@ -21,6 +21,7 @@ from .api import pmap_chunks
 from .job import Job
 from .merge import MERGE_MODES
 from .merge import merge as merge_parts
+from .tracebacks import user_frames
 
 __all__ = ["run_cell", "CellError", "analyse_body"]
 
@@ -131,6 +132,7 @@ def _check_sendable(name: str, value: Any) -> None:
         ) from None
 
 
+@user_frames
 def run_cell(
     body: str,
     namespace: MutableMapping[str, Any],

@@ -10,9 +10,13 @@ Mixed into :class:`~nbparallel.job.Job`.
 from __future__ import annotations
 
 import queue
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from .errors import JobInterrupted
 from .execution import KILL_AFTER
+from .progress import ProgressState
 from .worker import ChunkOutcome
 
 __all__ = ["DisplayMixin", "label_output", "execution_count"]
@@ -39,6 +43,23 @@ class DisplayMixin:
     _next_shown: int
     _sink: Any
     timeout: float | None
+    # The Job's state and methods these use (declared here for the type checker).
+    id: int
+    label: str
+    widget: Any
+    _finished: threading.Event
+    _shown_in_cell: int | None
+    cancel: Callable[[], bool]
+    _state: Callable[[], ProgressState]
+    _watch_timeouts: Callable[[], None]
+
+    if TYPE_CHECKING:
+
+        @property
+        def n_ok(self) -> int: ...
+
+        @property
+        def n_total(self) -> int: ...
 
     def wait(self) -> None:
         """Wait in this thread, driving the display; an interrupt cancels the job.
@@ -53,7 +74,10 @@ class DisplayMixin:
             self.cancel()
             self._finished.wait(10 * KILL_AFTER)
             self._drain()
-            raise
+            raise JobInterrupted(
+                f"job {self.id} ({self.label}) interrupted: {self.n_ok} of {self.n_total} chunks finished and "
+                "are kept. nbparallel.last_job().partial_result() has them; .retry_failed() runs the rest"
+            ) from None
 
     def _pump_until_done(self) -> None:
         while not self._pump(0.1):

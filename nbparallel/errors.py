@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .worker import ChunkOutcome, RemoteTraceback, render_traceback
+from .tracebacks import render_traceback
+from .worker import ChunkOutcome, RemoteTraceback
 
 __all__ = [
     "ChunkFailure",
     "JobCancelled",
+    "JobInterrupted",
     "WorkerDied",
     "TRACEBACK_LIMIT",
     "failure_of",
@@ -46,6 +48,14 @@ class JobCancelled(Exception):
     """The result of a cancelled job was asked for."""
 
 
+class JobInterrupted(KeyboardInterrupt):
+    """A foreground call was interrupted (Ctrl-C, the kernel's stop button).
+
+    A ``KeyboardInterrupt``, so ``except KeyboardInterrupt`` still works; its
+    message says which job, how many chunks finished and how to get them.
+    """
+
+
 class WorkerDied(RuntimeError):
     """A worker process ended while it ran a chunk (killed, crashed, or out of memory)."""
 
@@ -64,8 +74,8 @@ def check_func_sendable(func: Any, label: str) -> None:
         ) from None
 
 
-def failure_of(outcome: ChunkOutcome) -> ChunkFailure:
-    """The failure record of a failed outcome."""
+def failure_of(outcome: ChunkOutcome, func: Any = None) -> ChunkFailure:
+    """The failure record of a failed outcome (``func``: the job's function, to find source lines)."""
     assert outcome.error is not None
     return ChunkFailure(
         outcome.index,
@@ -74,7 +84,7 @@ def failure_of(outcome: ChunkOutcome) -> ChunkFailure:
         outcome.error_item,
         outcome.error_item_repr,
         outcome.error,
-        render_traceback(outcome.frames, outcome.exc_only),
+        render_traceback(outcome.frames, outcome.exc_only, func),
         outcome.output,
         outcome.attempts,
     )

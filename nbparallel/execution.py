@@ -10,12 +10,15 @@ import concurrent.futures
 import dataclasses
 import logging
 import os
+import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from .cache import ChunkCache
-from .control import ChunkTimedOut, age, interrupt
+from .control import CancelToken, ChunkTimedOut, age, interrupt
 from .errors import WorkerDied, check_func_sendable
 from .runner import Run
 from .worker import ChunkOutcome, ChunkTask, ChunkTimeout
@@ -63,9 +66,32 @@ def _death_cause(exc: BaseException) -> str:
 class ExecutionMixin:
     """Execution methods of :class:`~nbparallel.job.Job` (state lives there)."""
 
+    # The Job's state these methods use (declared here for the type checker).
     _outcomes: dict[int, ChunkOutcome]
     _attempts: dict[int, int]
     tasks: list[ChunkTask]
+    id: int
+    func: Callable[..., Any]
+    label: str
+    backend: str
+    n_jobs: int
+    retries: int
+    retry_delay: float
+    timeout: float | None
+    seed: int | None
+    cache_location: Any
+    n_cached: int
+    n_retries: int
+    _error: BaseException | None
+    _run: Run | None
+    _control: CancelToken | None
+    _events: queue.Queue[ChunkOutcome | None]
+    _cancel_event: threading.Event
+    _cancel_requested: bool
+    _timeout_flagged: dict[int, float]
+    _killed_for_timeout: set[int]
+    done: Callable[[], bool]
+    _finish: Callable[[], None]
 
     def _watch_timeouts(self) -> None:
         """Interrupt chunks running past ``timeout``; kill those that ignore it."""
@@ -78,7 +104,7 @@ class ExecutionMixin:
             if chunk.index in self._outcomes:
                 continue
             flagged = self._timeout_flagged.get(chunk.index)
-            if flagged is None and age(chunk) > self.timeout:  # type: ignore[operator]
+            if flagged is None and self.timeout is not None and age(chunk) > self.timeout:
                 self._timeout_flagged[chunk.index] = time.monotonic()
                 control.flag(control.timeout_file(chunk.index))
                 if signals:

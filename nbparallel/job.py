@@ -42,6 +42,7 @@ from .progress import NoProgress, ProgressSink, ProgressState, WidgetProgress, m
 from .runner import Run
 from .shared import FOLDER_PREFIX as SHARED_PREFIX
 from .shared import materialize, remove_folder, shared_root
+from .tracebacks import user_frames
 from .worker import ChunkOutcome, ChunkTask
 
 __all__ = ["Job", "PartialResult", "STATUSES", "jobs", "last_job"]
@@ -280,7 +281,7 @@ class Job(DisplayMixin, ExecutionMixin):
     @property
     def errors(self) -> list[ChunkFailure]:
         """Failed chunks in chunk order."""
-        return [failure_of(o) for _, o in sorted(self._outcomes.items()) if o.error is not None]
+        return [failure_of(o, self.func) for _, o in sorted(self._outcomes.items()) if o.error is not None]
 
     @property
     def output(self) -> str:
@@ -342,7 +343,7 @@ class Job(DisplayMixin, ExecutionMixin):
             if self._status != "pending":
                 raise RuntimeError(f"job {self.id} already {self._status}")
             self._status = "running"
-        echo = None if self.background else sys.stdout.write
+        echo = None if self.background else _write_stdout
         _sweep_stale_folders()
         self._control = CancelToken(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-"))
         self._sink = make_progress(
@@ -464,6 +465,7 @@ class Job(DisplayMixin, ExecutionMixin):
             self._killer.start()
         return True
 
+    @user_frames
     def retry_failed(self, func: Callable[..., Any] | None = None, *, background: bool = False) -> Any:
         """Run only the chunks that failed, were cancelled or never ran, and finish the job.
 
@@ -540,6 +542,7 @@ class Job(DisplayMixin, ExecutionMixin):
                 return
         _call_safely(fn, self)
 
+    @user_frames
     def result(self, timeout: float | None = None) -> Any:
         """The merged result; raises the chunk's error if the job failed.
 
@@ -589,6 +592,10 @@ class Job(DisplayMixin, ExecutionMixin):
             f"<nbparallel.Job {self.id} {self.label} {self._status}: {self.n_done}/{self.n_total} chunks, "
             f"{self.n_items} items, {self.elapsed:.1f}s>"
         )
+
+
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(text)
 
 
 def _call_safely(fn: Callable[[Job], Any], job: Job) -> None:

@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -290,7 +290,10 @@ def _search(
             inner_threads=inner,
         )
         task_func.__name__ = method  # type: ignore[attr-defined]  # the progress label
-        rows = pmap(task_func, tasks, n_jobs=workers, chunk_size=1, backend=backend, progress=progress)
+        rows = cast(  # foreground: a list
+            list[dict[str, Any]],
+            pmap(task_func, tasks, n_jobs=workers, chunk_size=1, backend=backend, progress=progress),
+        )
 
     index = {kk: i for i, kk in enumerate(ks)}
     per = {m: np.full((len(ks), n_repeats), np.nan) for m in ("inertia", *metrics)}
@@ -307,7 +310,7 @@ def _search(
 
     picks: dict[str, int | None] = {}
     pick_reasons: dict[str, str] = {}
-    stability: dict[str, dict[int, float]] = {}
+    stability: dict[str, dict[int | None, float]] = {}
     for m in shown:
         name = METRICS[m][0]
         picks[name], why = _pick(m, ks, scores[m])
@@ -316,7 +319,7 @@ def _search(
         if n_repeats > 1:
             wins = Counter(_pick(m, ks, per[m][:, r])[0] for r in range(n_repeats))
             stability[name] = {
-                kk: c / n_repeats for kk, c in sorted(wins.items(), key=lambda kv: (kv[0] is None, kv[0]))
+                kk: c / n_repeats for kk, c in sorted(wins.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
             }
 
     if len(picks) == 1:

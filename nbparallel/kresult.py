@@ -64,7 +64,7 @@ class KSearchResult:
     estimator: str
     silhouette_sample: int | None
     pick_reasons: dict[str, str] = field(default_factory=dict)
-    stability: dict[str, dict[int, float]] = field(default_factory=dict)
+    stability: dict[str, dict[int | None, float]] = field(default_factory=dict)
 
     def to_frame(self) -> Any:
         """The per-k table as a pandas DataFrame (index ``k``).

@@ -23,6 +23,12 @@ def _names(text: str | None) -> list[str]:
 class ParallelMagics(Magics):
     """The nbparallel magics; registered by ``%load_ext nbparallel``."""
 
+    @property
+    def user_ns(self) -> dict[str, Any]:
+        """The namespace of the shell the magics are registered with."""
+        assert self.shell is not None, "the magics are used outside an IPython shell"
+        return self.shell.user_ns
+
     @magic_arguments()
     @argument(
         "--split",
@@ -85,7 +91,7 @@ class ParallelMagics(Magics):
         try:
             job = run_cell(
                 cell,
-                self.shell.user_ns,
+                self.user_ns,
                 split=_names(args.split),
                 out=_names(args.out),
                 merge=args.merge,
@@ -134,7 +140,7 @@ class ParallelMagics(Magics):
             elif command == "cancel":
                 if len(rest) != 1:
                     raise UsageError("usage: %nbparallel cancel NAME (a variable holding a job, or a job id)")
-                print(cancel_job(rest[0], self.shell.user_ns))
+                print(cancel_job(rest[0], self.user_ns))
             else:
                 raise UsageError(
                     f"unknown %nbparallel command {command!r}; use one of: config, jobs, cancel (or nothing for a summary)"

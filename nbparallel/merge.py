@@ -59,8 +59,8 @@ def _describe_groups(parts: Sequence[Any]) -> str:
 
     def ranges(idx: list[int]) -> str:
         out, start = [], idx[0]
-        for prev, cur in itertools.pairwise([*idx, None]):  # type: ignore[operator]
-            if cur is None or cur != prev + 1:
+        for prev, cur in itertools.pairwise([*idx, -1]):
+            if cur != prev + 1:
                 out.append(str(start) if start == prev else f"{start}-{prev}")
                 start = cur
         return ", ".join(out)

@@ -107,7 +107,7 @@ def dask_client() -> Any:
     address = get_config().dask_address
     try:
         client = get_client()
-        if address is None or client.scheduler.address == address:
+        if address is None or getattr(client.scheduler, "address", None) == address:
             return client
     except ValueError:
         client = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import linecache
 import os
 import pickle
 import reprlib
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from .control import CancelToken, ChunkCancelled, ChunkTimedOut, Running, check, prepare_worker
+from .tracebacks import Frame, remote_frames
 
 __all__ = [
     "ChunkTask",
@@ -32,7 +32,6 @@ __all__ = [
     "WorkerError",
     "UnpicklableResult",
     "run_chunk",
-    "render_traceback",
     "seed_item",
 ]
 
@@ -69,7 +68,7 @@ class ChunkOutcome:
     error: BaseException | None = None
     error_item: int | None = None
     error_item_repr: str | None = None
-    frames: list[tuple[str, int, str]] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
     exc_only: str = ""
     output: str = ""
     elapsed: float = 0.0
@@ -170,7 +169,7 @@ class _ThreadRoutedStream(io.TextIOBase):
         buffer = getattr(_local, "buffer", None)
         return buffer if buffer is not None else self._original
 
-    def write(self, text: str) -> int:  # type: ignore[override]
+    def write(self, text: str) -> int:
         return self._target().write(text)
 
     def flush(self) -> None:
@@ -230,37 +229,6 @@ def _picklable(exc: BaseException) -> BaseException:
         return exc
     except Exception:
         return WorkerError(type(exc).__name__, str(exc))
-
-
-def _remote_frames(exc: BaseException) -> list[tuple[str, int, str]]:
-    """(file, line, function) of each frame, from user code down to the raise.
-
-    Source lines are looked up later, in the kernel: code typed into a notebook
-    cell is in the kernel's ``linecache`` but not in the worker's.
-    """
-    tb = exc.__traceback__
-    if tb is not None and tb.tb_frame.f_code is run_chunk.__code__:
-        tb = tb.tb_next  # this module's own frame
-    summary = traceback.extract_tb(tb, limit=None) if tb is not None else []
-    return [(f.filename, f.lineno or 0, f.name) for f in summary]
-
-
-def render_traceback(frames: list[tuple[str, int, str]], exc_only: str) -> str:
-    """Format a worker traceback with source lines from this process's ``linecache``.
-
-    Examples
-    --------
-    >>> print(render_traceback([], "ValueError: bad"))
-    Traceback (most recent call last):
-    ValueError: bad
-    """
-    lines = ["Traceback (most recent call last):\n"]
-    for filename, lineno, name in frames:
-        lines.append(f'  File "{filename}", line {lineno}, in {name}\n')
-        source = linecache.getline(filename, lineno).strip()
-        if source:
-            lines.append(f"    {source}\n")
-    return "".join(lines) + exc_only
 
 
 def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
@@ -330,7 +298,7 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
                 outcome.error_item_repr = _repr.repr(item)
         except Exception as exc:
             outcome.error = _picklable(exc)
-            outcome.frames = _remote_frames(exc)
+            outcome.frames = remote_frames(exc)
             outcome.exc_only = "".join(traceback.format_exception_only(type(exc), exc))
             if task.mode == "items":
                 outcome.error_item = position

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import time
 
 import psutil
@@ -57,6 +58,11 @@ def stdout(outputs):
     return "".join(
         m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
     )
+
+
+def plain(traceback_lines):
+    """The error as the user reads it: the kernel's traceback lines without colours."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback_lines))
 
 
 def check(reply, outputs):
@@ -129,6 +135,23 @@ print(sorted(line for line in shown.splitlines()))
     assert "working on" not in stdout(second)
 
 
+def test_worker_traceback_shows_source_of_a_function_from_an_earlier_cell(kernel):
+    _, kc = kernel
+    check(*run(kc, "import nbparallel as nbp\ndef parse(s):\n    value = int(s)\n    return value\n"))
+    check(*run(kc, "scale = 2\nhalve = lambda v: 1 // (v - v) * scale\n"))
+    reply, _ = run(kc, 'nbp.pmap(parse, ["1", "2", "three", "4"], chunks=2, n_jobs=2, progress=False)')
+    assert reply["content"]["ename"] == "ValueError"
+    shown = plain(reply["content"]["traceback"])
+    assert "value = int(s)" in shown, shown  # the failing line of the earlier cell
+    assert "<dynamic-code>" not in shown, shown
+    assert "item 2 ('three') in chunk 1 of 2" in shown
+    assert not re.search(r"nbparallel[/\\]\w+\.py", shown), shown  # no frame of ours
+    reply, _ = run(kc, "nbp.pmap(halve, [1, 2], n_jobs=2, progress=False)")
+    shown = plain(reply["content"]["traceback"])
+    assert "halve = lambda v: 1 // (v - v) * scale" in shown, shown
+    assert not re.search(r"nbparallel[/\\]\w+\.py", shown), shown
+
+
 def test_interrupt_during_a_foreground_call_frees_the_workers(kernel):
     km, kc = kernel
     reply, outputs = run(
@@ -152,7 +175,12 @@ def spin(x):
     km.interrupt_kernel()
     reply = kc.get_shell_msg(timeout=30)
     assert reply["parent_header"]["msg_id"] == msg_id
-    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "JobInterrupted"
+    # a short message: which job, how many chunks finished, how to get them; no plumbing
+    shown = plain(reply["content"]["traceback"])
+    assert len(shown.splitlines()) <= 15, shown
+    assert "0 of 4 chunks finished" in shown and "partial_result()" in shown
+    assert "nbparallel/" not in shown and "threading.py" not in shown, shown
     reply, outputs = run(
         kc,
         """

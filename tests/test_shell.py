@@ -72,3 +72,21 @@ nbp.pmap(noisy, range(4), chunks=2, n_jobs=2, progress=False)
     )
     assert "[chunk 0] processing 0" in captured.stdout
     assert "[chunk 1] processing 3" in captured.stdout
+
+
+def test_worker_traceback_source_for_nested_functions_and_cell_bodies(shell):
+    run(shell, "def outer(k):\n    def inner(x):\n        return x // k\n    return inner\n")
+    run(shell, "def checked(v):\n    assert v < 3, f'too big: {v}'\n    return v\nvalues = list(range(5))\n")
+    with capture_output() as captured:
+        result = shell.run_cell("nbp.pmap(outer(0), [1, 2], n_jobs=2, progress=False)")
+    assert isinstance(result.error_in_exec, ZeroDivisionError)
+    assert "return x // k" in captured.stdout + captured.stderr
+    with capture_output() as captured:
+        result = shell.run_cell(
+            "%%parallel --split values --out got -n 2 --no-progress\ngot = [checked(v) for v in values]"
+        )
+    shown = captured.stdout + captured.stderr
+    assert isinstance(result.error_in_exec, AssertionError)
+    assert "assert v < 3, f'too big: {v}'" in shown  # the function from the earlier cell
+    assert "got = [checked(v) for v in values]" in shown  # the %%parallel body itself
+    assert "<dynamic-code>" not in shown
