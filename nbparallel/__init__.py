@@ -12,11 +12,12 @@ import logging as _logging
 # -- the plain API ------------------------------------------------------------------
 from .api import pmap, pmap_chunks
 
-# -- notebook cells -----------------------------------------------------------------
-from .cell import run_cell
-
 # -- configuration ------------------------------------------------------------------
 from .config import config, get_config
+from .data.merge import merge
+
+# -- building blocks ----------------------------------------------------------------
+from .data.partition import partition
 
 # -- jobs and errors ----------------------------------------------------------------
 from .errors import ChunkFailure, JobCancelled, WorkerDied
@@ -24,10 +25,9 @@ from .job import Job, PartialResult, jobs, last_job
 
 # -- choosing the number of clusters ------------------------------------------------
 from .kmeans import KSearchResult, choose_k, elbow_search, silhouette_search
-from .merge import merge
 
-# -- building blocks ----------------------------------------------------------------
-from .partition import partition
+# -- notebook cells -----------------------------------------------------------------
+from .notebook.cell import run_cell
 from .progress import in_kernel
 from .runner import shutdown, warm
 from .worker import ChunkTimeout, RemoteTraceback, UnpicklableResult, WorkerError, seed_item
@@ -83,7 +83,7 @@ def load_ipython_extension(ipython: object) -> None:
     ipython : IPython.core.interactiveshell.InteractiveShell
         The shell loading the extension.
     """
-    from .magics import ParallelMagics
+    from .notebook.magics import ParallelMagics
 
     ipython.register_magics(ParallelMagics)  # type: ignore[attr-defined]
     warm()

@@ -30,10 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--quick", action="store_true", help="small workloads")
     args = parser.parse_args(argv)
     if args.command == "bench":
-        from .bench import main as bench_main
+        from .bench.bench import main as bench_main
 
         return bench_main(args)
-    from .demo import main as demo_main
+    from .bench.demo import main as demo_main
 
     return demo_main(args)
 

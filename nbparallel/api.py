@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .config import effective_n_jobs, get_config, validate_backend, validate_progress
+from .data.merge import MERGE_MODES, MergeHow
+from .data.merge import merge as merge_parts
+from .data.partition import aligned_length, chunk_bounds, guided_bounds, kind_of
 from .errors import check_func_sendable
 from .job import Job
-from .merge import MERGE_MODES, MergeHow
-from .merge import merge as merge_parts
-from .partition import aligned_length, chunk_bounds, guided_bounds, kind_of
 from .tracebacks import user_frames
 from .worker import ChunkTask
 
@@ -47,7 +47,7 @@ def plan_bounds(
         Items per chunk (the last one may be smaller).
     default : {"guided", "even"}, default="guided"
         Policy when neither is given: ``"guided"`` chunks shrink as work runs
-        out (see :func:`~nbparallel.partition.guided_bounds`); ``"even"`` is
+        out (see :func:`~nbparallel.data.partition.guided_bounds`); ``"even"`` is
         ``4 * n_workers`` equal chunks.
 
     Returns
@@ -153,7 +153,7 @@ def _prepare(
 
 def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, ...], str | None]:
     """Large arrays go to workers through one shared memmap; chunk results come back through it."""
-    from .shared import SHARE_ABOVE, new_folder, share_input
+    from .data.shared import SHARE_ABOVE, new_folder, share_input
 
     big = [
         isinstance(d, np.ndarray) and not isinstance(d, np.memmap) and d.nbytes >= SHARE_ABOVE and not d.dtype.hasobject
@@ -165,7 +165,7 @@ def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, .
     try:
         return tuple(share_input(d, folder) if b else d for d, b in zip(datas, big)), folder
     except OSError:  # shared memory full or missing: fall back to joblib's own transfer
-        from .shared import remove_folder
+        from .data.shared import remove_folder
 
         remove_folder(folder)
         return datas, None

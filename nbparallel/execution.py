@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .cache import ChunkCache
 from .control import CancelToken, ChunkTimedOut, age, interrupt
+from .data.cache import ChunkCache
 from .errors import WorkerDied, check_func_sendable
 from .runner import Run
 from .worker import ChunkOutcome, ChunkTask, ChunkTimeout

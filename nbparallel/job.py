@@ -35,13 +35,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .control import CancelToken, interrupt
+from .data.shared import FOLDER_PREFIX as SHARED_PREFIX
+from .data.shared import materialize, remove_folder, shared_root
 from .display import DisplayMixin, execution_count, label_output
 from .errors import ChunkFailure, JobCancelled, annotate, failure_of
 from .execution import KILL_AFTER, ExecutionMixin
 from .progress import NoProgress, ProgressSink, ProgressState, WidgetProgress, make_progress
 from .runner import Run
-from .shared import FOLDER_PREFIX as SHARED_PREFIX
-from .shared import materialize, remove_folder, shared_root
 from .tracebacks import user_frames
 from .worker import ChunkOutcome, ChunkTask
 

@@ -309,7 +309,7 @@ def run_chunk(func: Callable[..., Any], task: ChunkTask) -> ChunkOutcome:
         outcome.value = None
         return outcome
     if task.share_folder is not None and task.mode == "chunk":
-        from .shared import to_shared
+        from .data.shared import to_shared
 
         try:
             outcome.value = to_shared(outcome.value, task.share_folder)

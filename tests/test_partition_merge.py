@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbparallel import merge, partition
-from nbparallel.partition import chunk_bounds, guided_bounds, supported_kinds
+from nbparallel.data.partition import chunk_bounds, guided_bounds, supported_kinds
 
 sizes = st.integers(min_value=0, max_value=60)
 n_chunks = st.integers(min_value=1, max_value=80)

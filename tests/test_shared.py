@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nbparallel as nbp
-from nbparallel.shared import SHARE_ABOVE, shared_root
+from nbparallel.data.shared import SHARE_ABOVE, shared_root
 
 
 def mine():

@@ -17,11 +17,11 @@ from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .api import pmap_chunks
-from .job import Job
-from .merge import MERGE_MODES
-from .merge import merge as merge_parts
-from .tracebacks import user_frames
+from ..api import pmap_chunks
+from ..data.merge import MERGE_MODES
+from ..data.merge import merge as merge_parts
+from ..job import Job
+from ..tracebacks import user_frames
 
 __all__ = ["run_cell", "CellError", "analyse_body"]
 
@@ -99,7 +99,7 @@ class _CellBody:
 
     def __nbparallel_cache_key__(self) -> tuple[Any, ...]:
         """What the body computes: its code and the values it uses (not its cell number)."""
-        from .cache import function_key, value_key
+        from ..data.cache import function_key, value_key
 
         env = tuple(sorted((k, function_key(v) if callable(v) else value_key(v)) for k, v in self.env.items()))
         return (self.source, self.split, self.out, env)
@@ -214,14 +214,14 @@ def run_cell(
             f"{'it' if len(never) == 1 else 'them'}; assign it in the body or drop it from --out"
         )
     env = {n: namespace[n] for n in sorted(names.reads) if n in namespace and n not in split}
-    from .config import get_config
+    from ..config import get_config
 
     if (backend or get_config().backend) != "threading":
         for var, value in env.items():
             _check_sendable(var, value)
     datas = [namespace[var] for var in split]
     if len(datas) > 1:
-        from .partition import aligned_length
+        from ..data.partition import aligned_length
 
         try:
             aligned_length(datas)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .config import get_config
-from .job import Job, jobs
-from .runner import worker_pids
+from ..config import get_config
+from ..job import Job, jobs
+from ..runner import worker_pids
 
 __all__ = ["status_report", "parse_config_pairs", "cancel_job"]
 

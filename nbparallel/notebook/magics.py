@@ -131,7 +131,7 @@ class ParallelMagics(Magics):
                 if not rest:
                     print(status_report(section="config"))
                     return
-                from .config import config
+                from ..config import config
 
                 config(**parse_config_pairs(rest))
                 print(status_report(section="config"))

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .api import pmap
-from .config import effective_n_jobs
+from ..api import pmap
+from ..config import effective_n_jobs
 from .workloads import bogosort, recipe, skewed_data, skewed_work, trivial, uniform_data
 
 __all__ = ["run_bench", "Timing"]
@@ -179,7 +179,7 @@ def bench_ksearch(n_jobs: int, *, quick: bool = False) -> KSearchTiming:
     from sklearn.datasets import make_blobs
     from sklearn.metrics import silhouette_score
 
-    from .kmeans import choose_k
+    from ..kmeans import choose_k
 
     n = 2000 if quick else 10_000
     X, _ = make_blobs(n_samples=n, n_features=100, centers=7, random_state=42)
@@ -212,7 +212,7 @@ def bench_ksearch(n_jobs: int, *, quick: bool = False) -> KSearchTiming:
 _LATENCY_SCRIPT = """
 import sys, time
 import nbparallel as nbp
-from nbparallel.workloads import trivial
+from nbparallel.bench.workloads import trivial
 if sys.argv[1] == "warm":
     nbp.warm(wait=True)   # what %load_ext nbparallel (or importing in a kernel) starts in the background
 start = time.perf_counter()

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
-from .api import pmap
-from .config import effective_n_jobs
-from .runner import warm
+from ..api import pmap
+from ..config import effective_n_jobs
+from ..runner import warm
 from .workloads import bogosort, skewed_data, skewed_work, uniform_data
 
 
@@ -56,7 +56,7 @@ def main(args: Any) -> int:
     import numpy as np
     from sklearn.datasets import make_blobs
 
-    from .kmeans import choose_k
+    from ..kmeans import choose_k
 
     X, _ = make_blobs(n_samples=10_000 // scale, n_features=100, centers=7, random_state=42)
     res = choose_k(X, k=range(2, 15), n_jobs=n, progress=True)
