@@ -11,26 +11,37 @@ import logging as _logging
 
 # -- the plain API ------------------------------------------------------------------
 from .api import pmap, pmap_chunks
+from .backends import shutdown, warm
 
 # -- configuration ------------------------------------------------------------------
 from .config import config, get_config
-from .data.merge import merge
 
 # -- building blocks ----------------------------------------------------------------
+from .data.merge import merge
 from .data.partition import partition
+from .display.progress import in_kernel
 
 # -- jobs and errors ----------------------------------------------------------------
-from .errors import ChunkFailure, JobCancelled, WorkerDied
-from .job import Job, PartialResult, jobs, last_job
+from .errors import (
+    ChunkFailure,
+    ChunkTimeout,
+    JobCancelled,
+    JobInterrupted,
+    RemoteTraceback,
+    UnpicklableResult,
+    WorkerDied,
+    WorkerError,
+)
+from .jobs.job import Job, PartialResult
+from .jobs.registry import jobs, last_job
 
 # -- choosing the number of clusters ------------------------------------------------
 from .kmeans import KSearchResult, choose_k, elbow_search, silhouette_search
 
 # -- notebook cells -----------------------------------------------------------------
 from .notebook.cell import run_cell
-from .progress import in_kernel
-from .runner import shutdown, warm
-from .worker import ChunkTimeout, RemoteTraceback, UnpicklableResult, WorkerError, seed_item
+from .options import RunOptions
+from .worker.run import seed_item
 
 __version__ = "0.1.0"
 
@@ -52,12 +63,14 @@ __all__ = [
     # configuration
     "config",
     "get_config",
+    "RunOptions",
     "shutdown",
     "warm",
     "load_ipython_extension",
     # jobs and errors
     "Job",
     "JobCancelled",
+    "JobInterrupted",
     "WorkerDied",
     "ChunkTimeout",
     "UnpicklableResult",

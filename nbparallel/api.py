@@ -8,16 +8,17 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .config import effective_n_jobs, get_config, validate_backend, validate_progress
+from .backends import get_backend
 from .data.merge import MERGE_MODES, MergeHow
 from .data.merge import merge as merge_parts
 from .data.partition import aligned_length, chunk_bounds, guided_bounds, kind_of
-from .errors import check_func_sendable
-from .job import Job
+from .display.pump import follow
+from .jobs.job import Job
+from .options import RunOptions
 from .tracebacks import user_frames
-from .worker import ChunkTask
+from .worker.task import ChunkTask
 
-__all__ = ["pmap", "pmap_chunks", "plan_bounds"]
+__all__ = ["pmap", "pmap_chunks", "plan", "plan_bounds"]
 
 T = TypeVar("T")
 
@@ -74,79 +75,75 @@ def plan_bounds(
     return chunk_bounds(n_items, CHUNKS_PER_WORKER * n_workers)
 
 
-def _prepare(
+def plan(
     func: Callable[..., Any],
     datas: tuple[Any, ...],
+    options: RunOptions,
     *,
-    n_jobs: int | None,
-    chunks: int | None,
-    chunk_size: int | None,
-    backend: str | None,
-    progress: bool | str | None,
-    background: bool,
     mode: str,
     finalize: Callable[[list[Any]], Any],
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    timeout: float | None = None,
-    cache: Any = None,
-    seed: int | None = None,
 ) -> Job:
-    """Validate everything in the caller's thread, then build the job."""
+    """Validate everything in the caller's thread, then build the job (nothing runs yet).
+
+    Parameters
+    ----------
+    func : callable
+        The user's function.
+    datas : tuple
+        The input(s), aligned.
+    options : RunOptions
+        How to run (merged with ``config()`` here).
+    mode : {"items", "chunk"}
+        ``func`` per item (``pmap``) or per chunk (``pmap_chunks``).
+    finalize : callable
+        Merges the chunk results into the call's result.
+
+    Returns
+    -------
+    Job
+    """
     if not callable(func):
         raise TypeError(f"func must be callable, got {type(func).__name__}: {func!r}")
-    _check_reliability(retries, retry_delay, timeout, seed, cache)
-    cfg = get_config()
-    backend = validate_backend(backend if backend is not None else cfg.backend)
-    progress = validate_progress(progress if progress is not None else cfg.progress)
-    if backend == "dask":
-        from .runner import dask_cores
-
-        n_workers = dask_cores() if (n_jobs if n_jobs is not None else cfg.n_jobs) is None else effective_n_jobs(n_jobs)
-    else:
-        n_workers = effective_n_jobs(n_jobs)
+    options = options.resolved()
+    assert options.backend is not None
+    backend = get_backend(options.backend)
+    n_workers = backend.workers(options.n_jobs)
+    backend = backend.for_workers(n_workers)
     star = len(datas) > 1
-    n_items = aligned_length(datas) if star else len(datas[0])
+    n_items = aligned_length(datas)
     kinds = [kind_of(d) for d in datas]
     label = getattr(func, "__name__", type(func).__name__)
-    if backend == "dask" or (backend == "loky" and n_workers > 1):
-        check_func_sendable(func, label)  # before any work starts
     bounds = plan_bounds(
         n_items,
         n_workers,
-        chunks=chunks,
-        chunk_size=chunk_size,
+        chunks=options.chunks,
+        chunk_size=options.chunk_size,
         default="guided" if mode == "items" else "even",
     )
-    # n_workers is not lowered to the chunk count: a different size would resize
-    # the shared pool (killing and spawning workers) on every call.
     shared_folder = None
-    if backend == "loky" and n_workers > 1:  # last: nothing after this may fail
+    if backend.shares_memory and backend.processes:  # last: nothing after this may fail
         datas, shared_folder = _share_large_arrays(datas, mode)
 
     def payload(a: int, b: int) -> Any:
-        pieces = tuple(k.take(d, a, b) for k, d in zip(kinds, datas))
+        pieces = tuple(k.take(d, a, b) for k, d in zip(kinds, datas, strict=True))
         return pieces if star else pieces[0]
 
     result_folder = shared_folder if mode == "chunk" else None
     tasks = [
-        ChunkTask(i, a, b, payload(a, b), mode, star, share_folder=result_folder) for i, (a, b) in enumerate(bounds)
+        ChunkTask(
+            i, a, b, payload(a, b), mode, star, seed=options.seed, share_folder=result_folder, timeout=options.timeout
+        )
+        for i, (a, b) in enumerate(bounds)
     ]
     return Job(
         func,
         tasks,
         finalize,
-        n_jobs=n_workers,
+        options=options,
         backend=backend,
+        n_workers=n_workers,
         n_items=n_items,
-        progress=progress,
-        background=background,
         label=label,
-        retries=retries,
-        retry_delay=retry_delay,
-        timeout=timeout,
-        cache=cache,
-        seed=seed,
         shared_folder=shared_folder,
     )
 
@@ -163,40 +160,12 @@ def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, .
         return datas, None
     folder = new_folder()
     try:
-        return tuple(share_input(d, folder) if b else d for d, b in zip(datas, big)), folder
-    except OSError:  # shared memory full or missing: fall back to joblib's own transfer
+        return tuple(share_input(d, folder) if b else d for d, b in zip(datas, big, strict=True)), folder
+    except OSError:  # shared memory full or missing: fall back to pickling
         from .data.shared import remove_folder
 
         remove_folder(folder)
         return datas, None
-
-
-def _check_reliability(
-    retries: int, retry_delay: float, timeout: float | None, seed: int | None, cache: Any = None
-) -> None:
-    import os
-
-    import joblib
-
-    if cache is not None and not isinstance(cache, (str, os.PathLike, joblib.Memory)):
-        raise TypeError(f"cache must be a folder path or a joblib.Memory, got {type(cache).__name__}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ValueError(f"retries must be a whole number >= 0, got {retries!r}")
-    if not isinstance(retry_delay, (int, float)) or retry_delay < 0:
-        raise ValueError(f"retry_delay must be seconds >= 0, got {retry_delay!r}")
-    if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0):
-        raise ValueError(f"timeout must be seconds > 0 (per chunk) or None, got {timeout!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-
-
-def _run_or_return(job: Job, background: bool) -> Any:
-    """One code path: a background call returns the started job, a foreground one waits."""
-    job.start()
-    if background:
-        return job
-    job.wait()
-    return job.result()
 
 
 def _materialise(data: Any) -> Any:
@@ -309,26 +278,23 @@ def pmap(
                 "labels. Use pmap_chunks(func, df) to process blocks of rows, or "
                 "pmap(func, list(df.itertuples())) for one call per row"
             )
-    job = _prepare(
-        func,
-        datas,
+    options = RunOptions(
         n_jobs=n_jobs,
         chunks=chunks,
         chunk_size=chunk_size,
         backend=backend,
         progress=progress,
         background=background,
-        mode="items",
-        finalize=_chain,
         retries=retries,
         retry_delay=retry_delay,
         timeout=timeout,
         cache=cache,
         seed=seed,
     )
+    job = plan(func, datas, options, mode="items", finalize=_chain)
     if job.n_items == 0 and not background:
         return []
-    return _run_or_return(job, background)
+    return follow(job, background=background)
 
 
 @user_frames
@@ -385,21 +351,18 @@ def pmap_chunks(
     how = merge
     if not callable(how) and how not in MERGE_MODES:
         raise ValueError(f"unknown merge {how!r}; choose one of {', '.join(map(repr, MERGE_MODES))} or pass a callable")
-    job = _prepare(
-        func,
-        (data, *more_data),
+    options = RunOptions(
         n_jobs=n_jobs,
         chunks=chunks,
         chunk_size=chunk_size,
         backend=backend,
         progress=progress,
         background=background,
-        mode="chunk",
-        finalize=lambda parts: merge_parts(parts, how),
         retries=retries,
         retry_delay=retry_delay,
         timeout=timeout,
         cache=cache,
         seed=seed,
     )
-    return _run_or_return(job, background)
+    job = plan(func, (data, *more_data), options, mode="chunk", finalize=lambda parts: merge_parts(parts, how))
+    return follow(job, background=background)

@@ -9,19 +9,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from dataclasses import dataclass, fields, replace
 from types import TracebackType
 from typing import Any
-
-#: Backends nbparallel can run on, with a one-line description each.  Error
-#: messages are generated from this mapping so they cannot drift from the code.
-BACKENDS: dict[str, str] = {
-    "loky": "worker processes (default; CPU-bound Python code)",
-    "threading": "threads in the kernel process (I/O-bound or GIL-releasing code)",
-    "dask": "a dask.distributed cluster (the current Client, or config(dask_address=...))",
-}
 
 #: Accepted values of ``progress``.
 PROGRESS_MODES = (None, True, False, "auto", "widget", "tqdm")
@@ -60,10 +53,9 @@ def get_config() -> Settings:
 
 def validate_backend(backend: str) -> str:
     """Return ``backend`` if it is known, else raise a ``ValueError`` listing the choices."""
-    if backend not in BACKENDS:
-        choices = ", ".join(f"{name!r} ({what})" for name, what in BACKENDS.items())
-        raise ValueError(f"unknown backend {backend!r}; choose one of: {choices}")
-    return backend
+    from .backends import get_backend
+
+    return get_backend(backend).name
 
 
 def validate_n_jobs(n_jobs: int | None) -> int | None:
@@ -105,14 +97,20 @@ def effective_n_jobs(n_jobs: int | None = None) -> int:
     >>> effective_n_jobs(1)
     1
     """
-    from joblib import cpu_count
-
     n = validate_n_jobs(n_jobs if n_jobs is not None else _settings.n_jobs)
     if n is None:
         n = -1
     if n < 0:
         n = max(1, cpu_count() + 1 + n)
     return n
+
+
+@functools.cache
+def cpu_count() -> int:
+    """Usable cores (joblib's count: cgroup and affinity aware), read once per process."""
+    import joblib
+
+    return int(joblib.cpu_count())
 
 
 class config:

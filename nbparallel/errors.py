@@ -1,23 +1,57 @@
-"""Failure records and the exceptions a job raises."""
+"""Every public exception, the failure record of a chunk, and the note a raised error carries.
+
+Worker-side code raises and packages these; it defines none of its own.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from .tracebacks import render_traceback
-from .worker import ChunkOutcome, RemoteTraceback
-
 __all__ = [
     "ChunkFailure",
+    "ChunkTimeout",
     "JobCancelled",
     "JobInterrupted",
+    "RemoteTraceback",
+    "UnpicklableResult",
     "WorkerDied",
+    "WorkerError",
     "TRACEBACK_LIMIT",
-    "failure_of",
     "annotate",
-    "check_func_sendable",
 ]
+
+
+class RemoteTraceback(Exception):
+    """Carries the worker's traceback text; set as ``__cause__`` of re-raised errors."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return "\n\n" + self.text.rstrip()
+
+
+class ChunkTimeout(TimeoutError):
+    """A chunk ran longer than the job's ``timeout`` and was stopped."""
+
+
+class UnpicklableResult(TypeError):
+    """A chunk's result could not be sent back from its worker."""
+
+
+class WorkerError(RuntimeError):
+    """Stand-in for a worker exception that could not be sent back (unpicklable)."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(type_name, message)  # both in args, so it pickles
+        self.type_name = type_name
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message} (the original exception could not be pickled)"
+
 
 #: How many failures are described in full in an error; the rest are counted.
 TRACEBACK_LIMIT = 3
@@ -58,36 +92,6 @@ class JobInterrupted(KeyboardInterrupt):
 
 class WorkerDied(RuntimeError):
     """A worker process ended while it ran a chunk (killed, crashed, or out of memory)."""
-
-
-def check_func_sendable(func: Any, label: str) -> None:
-    """Raise a ``TypeError`` naming ``func`` and why, if it cannot be pickled for workers."""
-    import cloudpickle
-
-    try:
-        cloudpickle.dumps(func)
-    except Exception as err:
-        raise TypeError(
-            f"the function {label!r} cannot be sent to worker processes: {type(err).__name__}: {err}. "
-            "It (or something it uses from outside) cannot be pickled: create such objects inside "
-            "the function, or use backend='threading'"
-        ) from None
-
-
-def failure_of(outcome: ChunkOutcome, func: Any = None) -> ChunkFailure:
-    """The failure record of a failed outcome (``func``: the job's function, to find source lines)."""
-    assert outcome.error is not None
-    return ChunkFailure(
-        outcome.index,
-        outcome.start,
-        outcome.stop,
-        outcome.error_item,
-        outcome.error_item_repr,
-        outcome.error,
-        render_traceback(outcome.frames, outcome.exc_only, func),
-        outcome.output,
-        outcome.attempts,
-    )
 
 
 def annotate(failures: list[ChunkFailure], n_chunks: int, job: Any) -> BaseException:

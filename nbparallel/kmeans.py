@@ -35,7 +35,7 @@ from typing import Any, cast
 import numpy as np
 
 from .api import pmap
-from .config import effective_n_jobs, get_config
+from .config import get_config
 from .kresult import METRICS, KSearchResult
 
 __all__ = ["elbow_search", "silhouette_search", "choose_k", "KSearchResult", "METRICS"]
@@ -262,12 +262,9 @@ def _search(
             sample = np.sort(rng.choice(n, size=int(sample_size), replace=False))
 
     backend = backend or get_config().backend
-    if backend == "dask" and n_jobs is None:
-        from .runner import dask_cores
+    from .backends import get_backend
 
-        workers = dask_cores()
-    else:
-        workers = effective_n_jobs(n_jobs)
+    workers = get_backend(backend).workers(n_jobs)
     tasks = [
         _Task(kk, r, int(np.random.SeedSequence([random_state, kk, r]).generate_state(1)[0]))
         for kk in reversed(ks)  # largest k first: the slowest fits start first

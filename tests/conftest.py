@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 import nbparallel as nbp
-from nbparallel.runner import worker_pids
+from nbparallel.backends import worker_pids
 
 
 def _is_tracker(proc: psutil.Process) -> bool:

@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 import nbparallel as nbp
-from nbparallel.runner import worker_pids
+from nbparallel.backends import worker_pids
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 
@@ -117,7 +117,7 @@ def test_cancel_stops_queued_and_running_item_loops(client):
     time.sleep(1.0)
     asked = time.monotonic()
     job.cancel()
-    job._finished.wait(20)
+    job.wait(20)
     assert time.monotonic() - asked < 2.0
     assert job.status == "cancelled"
     assert nbp.pmap(abs, [-1], backend="dask", progress=False) == [1]

@@ -10,7 +10,7 @@ import pytest
 from helpers import ignores_interrupts, spin
 
 import nbparallel as nbp
-from nbparallel.runner import worker_pids
+from nbparallel.backends import worker_pids
 
 BACKENDS = ["loky", "threading"]
 
@@ -66,7 +66,7 @@ def test_background_failure_keeps_finished_chunks():
         job.result()
     assert job.status == "failed"
     assert [e.index for e in job.errors] == [5]
-    assert all(o.ok for i, o in job._outcomes.items() if i != 5)
+    assert all(o.ok for i, o in job.outcomes.items() if i != 5)
 
 
 def test_worker_output_is_kept_on_a_background_job(capsys):
@@ -84,15 +84,15 @@ def test_cancel_stops_running_chunks_and_keeps_finished_ones(backend):
     # chunk 0 is quick, the others would run for a minute each
     job = nbp.pmap(busy, [0.01] + [60.0] * 5, chunks=6, n_jobs=2, backend=backend, background=True, progress=False)
     deadline = time.monotonic() + 10
-    while 0 not in job._outcomes and time.monotonic() < deadline:
+    while 0 not in job.outcomes and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(0.3)  # the long chunks are now running
     asked = time.monotonic()
     assert job.cancel() is True
-    job._finished.wait(10)
+    job.wait(10)
     assert time.monotonic() - asked < 2.0, "running chunks must stop within 2 seconds"
     assert job.status == "cancelled"
-    assert job._outcomes[0].ok and job._outcomes[0].value == [0.01]
+    assert job.outcomes[0].ok and job.outcomes[0].value == [0.01]
     with pytest.raises(nbp.JobCancelled, match="cancelled after 1 of 6 chunks finished"):
         job.result()
     assert job.cancel() is False  # already finished
@@ -114,7 +114,7 @@ def test_cancel_kills_a_chunk_that_ignores_the_interrupt_and_other_jobs_survive(
     stuck = nbp.pmap(ignores_interrupts, [60.0, 60.0], chunks=2, n_jobs=2, background=True, progress=False)
     time.sleep(0.8)
     stuck.cancel()
-    stuck._finished.wait(15)
+    stuck.wait(15)
     assert stuck.status == "cancelled"
     assert bystander.result(timeout=120) == [x * x for x in range(60)]
     assert nbp.pmap(abs, [-1], progress=False) == [1]

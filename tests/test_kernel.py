@@ -25,7 +25,7 @@ def kernel():
         try:
             _reply, outputs = run(
                 kc,
-                "from nbparallel.runner import worker_pids\nprint(worker_pids())\nimport nbparallel as nbp\nnbp.shutdown()",
+                "from nbparallel.backends import worker_pids\nprint(worker_pids())\nimport nbparallel as nbp\nnbp.shutdown()",
             )
             pids = ast.literal_eval(stdout(outputs).strip().splitlines()[0])
         finally:
@@ -76,7 +76,7 @@ def test_load_ext_warms_the_pool(kernel):
         """
 %load_ext nbparallel
 import time
-from nbparallel.runner import worker_pids
+from nbparallel.backends import worker_pids
 deadline = time.monotonic() + 20
 while not worker_pids() and time.monotonic() < deadline:
     time.sleep(0.05)
@@ -159,7 +159,7 @@ def test_interrupt_during_a_foreground_call_frees_the_workers(kernel):
         """
 import time
 import nbparallel as nbp
-from nbparallel.runner import worker_pids
+from nbparallel.backends import worker_pids
 nbp.pmap(abs, range(4), n_jobs=2, progress=False)
 before = worker_pids()
 def spin(x):
@@ -233,6 +233,7 @@ def work(x):
     km, kc = start_new_kernel(kernel_name="python3")
     try:
         check(*run(kc, define))
+        old_pid = int(stdout(run(kc, "print(os.getpid())")[1]).strip())
         kc.execute(f"nbp.pmap(work, range(10), chunks=10, n_jobs=2, cache={str(cache)!r}, progress=False)")
         deadline = time.monotonic() + 60
         while len(list(runs.iterdir())) < 4 and time.monotonic() < deadline:
@@ -260,12 +261,8 @@ nbp.shutdown()
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     assert _all_gone(first_pids), "workers of the restarted kernel outlived it"
-    # the new kernel's first job removed the dead kernel's control folder
-    import tempfile
+    # the restarted kernel's shared-memory folders are gone: its process group was
+    # killed, resource tracker included, and the new kernel swept them
+    from nbparallel.data.shared import shared_root
 
-    left = [
-        n
-        for n in os.listdir(tempfile.gettempdir())
-        if n.startswith("nbparallel-job-") and not _alive(int(n.split("-")[2]))
-    ]
-    assert not left
+    assert not [n for n in os.listdir(shared_root()) if n.startswith(f"nbparallel-rt-{old_pid}-")]

@@ -198,6 +198,6 @@ def test_reliability_options_are_forwarded(ip, tmp_path):
     cell(ip, line, "import random\nsq = [v * v + random.random() * 0 for v in vals]")
     first = ip.user_ns["sq"]
     job = nbp.last_job()
-    assert job.retries == 1 and job.timeout == 30 and job.seed == 5
+    assert job.options.retries == 1 and job.options.timeout == 30 and job.options.seed == 5
     cell(ip, line, "import random\nsq = [v * v + random.random() * 0 for v in vals]")
     assert ip.user_ns["sq"] == first and nbp.last_job().n_cached == 3

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import nbparallel as nbp
-from nbparallel.runner import worker_pids
+from nbparallel.backends import worker_pids
 
 BACKENDS = ["loky", "threading"]
 

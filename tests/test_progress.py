@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import pytest
 
-from nbparallel.progress import (
+from nbparallel.display.progress import (
     SHOW_AFTER,
     NoProgress,
     ProgressState,

@@ -10,8 +10,8 @@ import time
 from typing import Any, cast
 
 from ..api import pmap
+from ..backends import warm
 from ..config import effective_n_jobs
-from ..runner import warm
 from .workloads import bogosort, skewed_data, skewed_work, uniform_data
 
 

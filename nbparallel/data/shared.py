@@ -13,9 +13,12 @@
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +46,7 @@ SHARE_ABOVE = 16 * 2**20
 RESULT_ABOVE = 1 * 2**20
 
 FOLDER_PREFIX = "nbparallel-shm-"
+PROCESS_PREFIX = "nbparallel-rt-"
 
 
 def shared_root() -> str:
@@ -50,14 +54,97 @@ def shared_root() -> str:
     return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
 
 
+_owned: dict[str, int] = {}  # folder -> descriptor of its lock file, held while this process lives
+
+
+def _make_owned(prefix: str) -> str:
+    """A new folder in shared memory that proves its owner is alive by a lock it holds.
+
+    The lock (``flock`` on ``.owner``) is released by the kernel when the owner
+    dies however it dies, so :func:`sweep_orphans` never takes a live
+    process's folder, not even one in another PID namespace.  loky's resource
+    tracker also removes it when this process dies.
+    """
+    from loky.backend import resource_tracker
+
+    folder = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=shared_root())
+    fd = os.open(os.path.join(folder, ".owner"), os.O_CREAT | os.O_WRONLY, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _owned[folder] = fd
+    resource_tracker.register(folder, "folder")
+    return folder
+
+
+def sweep_orphans() -> list[str]:
+    """Remove the shared folders of nbparallel processes that died without cleaning up.
+
+    A folder is an orphan when its ``.owner`` lock can be taken: its owner is
+    gone (killed with its whole process group, say, resource tracker included).
+
+    Returns
+    -------
+    list of str
+        The folders removed.
+    """
+    removed: list[str] = []
+    root = shared_root()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    for name in names:
+        folder = os.path.join(root, name)
+        if not name.startswith((FOLDER_PREFIX, PROCESS_PREFIX)) or folder in _owned:
+            continue
+        try:
+            fd = os.open(os.path.join(folder, ".owner"), os.O_WRONLY)
+        except OSError:
+            continue  # being made right now, or not ours to judge
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its owner is alive
+        finally:
+            os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 def new_folder() -> str:
-    """A fresh folder for one job's shared arrays (named after this process, for clean-up)."""
-    return tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-", dir=shared_root())
+    """A fresh folder for one job's shared arrays (see :func:`_make_owned`)."""
+    return _make_owned(FOLDER_PREFIX)
+
+
+_process_folder: str | None = None
+_process_lock = threading.Lock()
+
+
+def process_folder() -> str:
+    """This process's own folder in shared memory (control board, shipped globals), made once.
+
+    Making it also sweeps the folders of nbparallel processes that died
+    without cleaning up.  It is removed at exit.
+    """
+    global _process_folder
+    with _process_lock:
+        if _process_folder is None:
+            sweep_orphans()
+            _process_folder = _make_owned(PROCESS_PREFIX)
+            atexit.register(remove_folder, _process_folder)
+        return _process_folder
 
 
 def remove_folder(folder: str | None) -> None:
-    if folder:
+    """Remove a folder made here (and forget it in the resource tracker)."""
+    if folder and os.path.isdir(folder):
+        from loky.backend import resource_tracker
+
         shutil.rmtree(folder, ignore_errors=True)
+        resource_tracker.unregister(folder, "folder")
+    fd = _owned.pop(folder, None) if folder else None
+    if fd is not None:
+        os.close(fd)
 
 
 def share_input(array: np.ndarray, folder: str) -> np.memmap:

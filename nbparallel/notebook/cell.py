@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import itertools
 import linecache
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import pmap_chunks
+from ..api import plan
+from ..backends import get_backend
 from ..data.merge import MERGE_MODES
 from ..data.merge import merge as merge_parts
-from ..job import Job
+from ..display.pump import follow
+from ..jobs.job import Job
+from ..options import RunOptions
 from ..tracebacks import user_frames
 
 __all__ = ["run_cell", "CellError", "analyse_body"]
@@ -140,16 +144,8 @@ def run_cell(
     split: Sequence[str] = (),
     out: Sequence[str] = (),
     merge: str = "auto",
-    n_jobs: int | None = None,
-    chunks: int | None = None,
-    backend: str | None = None,
-    progress: bool | str | None = None,
-    background: bool = False,
     name: str = "_job",
-    retries: int = 0,
-    timeout: float | None = None,
-    seed: int | None = None,
-    cache: Any = None,
+    **options: Any,
 ) -> Job | None:
     """Run ``body`` over chunks of the ``split`` variables and merge ``out`` back.
 
@@ -168,15 +164,13 @@ def run_cell(
         assigned in ``namespace``.
     merge : {"auto", "concat", "sum", "list"}, default="auto"
         How each ``out`` variable is merged.
-    n_jobs, chunks, backend, progress
-        As for :func:`~nbparallel.pmap_chunks`.
-    background : bool, default=False
-        Return at once; the job is stored in ``namespace[name]`` and the
-        ``out`` variables are assigned when it finishes.
     name : str, default="_job"
-        Where a background job is stored.
-    retries, timeout, seed, cache
-        As for :func:`~nbparallel.pmap_chunks`.
+        Where a background job (``background=True``) is stored; the ``out``
+        variables are assigned when it finishes.
+    **options
+        Any option of :class:`~nbparallel.RunOptions` (``n_jobs``, ``chunks``,
+        ``backend``, ``progress``, ``background``, ``retries``, ``retry_delay``,
+        ``timeout``, ``cache``, ``seed``), as for :func:`~nbparallel.pmap_chunks`.
 
     Returns
     -------
@@ -214,19 +208,19 @@ def run_cell(
             f"{'it' if len(never) == 1 else 'them'}; assign it in the body or drop it from --out"
         )
     env = {n: namespace[n] for n in sorted(names.reads) if n in namespace and n not in split}
-    from ..config import get_config
-
-    if (backend or get_config().backend) != "threading":
+    run = RunOptions(**options).resolved()
+    assert run.backend is not None
+    if get_backend(run.backend).processes:
         for var, value in env.items():
             _check_sendable(var, value)
     datas = [namespace[var] for var in split]
     if len(datas) > 1:
-        from ..data.partition import aligned_length
+        from ..data.partition import aligned_length, length_of
 
         try:
             aligned_length(datas)
         except ValueError as err:
-            lengths = ", ".join(f"{var}: {len(d)}" for var, d in zip(split, datas))
+            lengths = ", ".join(f"{var}: {length_of(d)}" for var, d in zip(split, datas, strict=True))
             raise CellError(f"--split variables must have the same length, got {lengths}") from err
 
     filename = f"<%%parallel cell {next(_cell_ids)}>"
@@ -247,29 +241,12 @@ def run_cell(
         return merged
 
     inputs: list[Any] = datas if split else [range(1)]  # no split: one chunk, the body runs once
-    outcome = pmap_chunks(
-        runner,
-        *inputs,
-        merge=finalize,
-        n_jobs=n_jobs,
-        chunks=chunks if split else 1,
-        backend=backend,
-        progress=progress,
-        background=background,
-        retries=retries,
-        timeout=timeout,
-        seed=seed,
-        cache=cache,
-    )
-    if not background:
-        namespace.update(outcome)
-        return None
-    job: Job = outcome
-    namespace[name] = job
+    if not split:
+        run = dataclasses.replace(run, chunks=1, chunk_size=None)
+    job = plan(runner, tuple(inputs), run, mode="chunk", finalize=finalize)
 
-    def assign(done: Job) -> None:
-        if done.status == "done":
-            namespace.update(done._result)
-
-    job._add_hook(assign)  # assigned before job.result() / await return
-    return job
+    job._on_success(namespace.update)  # assigned before job.result() / await return
+    if run.background:
+        namespace[name] = job
+    follow(job, background=run.background)
+    return job if run.background else None

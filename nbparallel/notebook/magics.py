@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from typing import Any
 
@@ -9,6 +10,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from ..options import magic_arguments as run_option_arguments
+from ..options import options_from_magic
 from .cell import CellError, run_cell
 from .status import cancel_job, parse_config_pairs, status_report
 
@@ -48,30 +51,8 @@ class ParallelMagics(Magics):
         choices=["auto", "concat", "sum", "list"],
         help="how --out variables are merged (default: auto = concatenate)",
     )
-    @argument("-n", "--n-jobs", type=int, default=None, help="number of workers (joblib meaning: -1 = all cores)")
-    @argument("--chunks", type=int, default=None, help="number of chunks (default: 4 per worker)")
-    @argument(
-        "--backend",
-        default=None,
-        choices=["loky", "threading", "dask"],
-        help="where the body runs (default: loky worker processes; dask: the current dask.distributed Client)",
-    )
-    @argument("--no-progress", action="store_true", help="show no progress display")
-    @argument(
-        "--bg",
-        action="store_true",
-        help="return at once; the job is stored under --name and --out variables are assigned when it finishes",
-    )
     @argument("--name", default="_job", help="variable that holds the job with --bg (default: _job)")
-    @argument("--retries", type=int, default=0, help="run a failing chunk again up to this many times")
-    @argument("--timeout", type=float, default=None, help="seconds a chunk may run before it is stopped")
-    @argument("--seed", type=int, default=None, help="seed random and numpy per chunk (reproducible for any -n)")
-    @argument(
-        "--cache",
-        default=None,
-        metavar="DIR",
-        help="store finished chunks in DIR; a re-run computes only what is missing",
-    )
+    @run_option_arguments
     @cell_magic
     def parallel(self, line: str, cell: str) -> Any:
         """Run this cell's body in parallel over chunks of notebook variables.
@@ -89,22 +70,18 @@ class ParallelMagics(Magics):
         """
         args = parse_argstring(self.parallel, line)
         try:
+            options = dataclasses.asdict(options_from_magic(args))
+        except (TypeError, ValueError) as err:
+            raise UsageError(str(err)) from None
+        try:
             job = run_cell(
                 cell,
                 self.user_ns,
                 split=_names(args.split),
                 out=_names(args.out),
                 merge=args.merge,
-                n_jobs=args.n_jobs,
-                chunks=args.chunks,
-                backend=args.backend,
-                progress=False if args.no_progress else None,
-                background=args.bg,
                 name=args.name,
-                retries=args.retries,
-                timeout=args.timeout,
-                seed=args.seed,
-                cache=args.cache,
+                **options,
             )
         except CellError as err:
             raise UsageError(str(err)) from None

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 
-from ..config import get_config
-from ..job import Job, jobs
-from ..runner import worker_pids
+from ..backends import worker_pids
+from ..config import Settings, get_config
+from ..jobs.job import Job
+from ..jobs.registry import jobs
 
 __all__ = ["status_report", "parse_config_pairs", "cancel_job"]
 
-_CONFIG_KEYS = ("n_jobs", "backend", "progress")
+_CONFIG_KEYS = tuple(f.name for f in fields(Settings))  # whatever config() takes
 
 
 def _parse_value(text: str) -> Any:

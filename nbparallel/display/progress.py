@@ -321,3 +321,17 @@ def make_progress(
         except ImportError:
             warnings.warn("ipywidgets is not installed: showing a text progress bar instead", stacklevel=3)
     return TextProgress(total_items, total_chunks, desc=desc, delay=delay)
+
+
+def state_of(job: Any) -> ProgressState:
+    """A snapshot of a :class:`~nbparallel.Job` for display."""
+    outcomes = list(job.outcomes.values())
+    return ProgressState(
+        status=job.status,
+        done_items=sum(o.stop - o.start for o in outcomes if not o.cancelled),
+        total_items=job.n_items,
+        done_chunks=sum(not o.cancelled for o in outcomes),  # interrupted chunks did not finish
+        total_chunks=job.n_total,
+        failed_chunks=sum(o.error is not None for o in outcomes),
+        elapsed=job.elapsed,
+    )

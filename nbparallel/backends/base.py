@@ -1,0 +1,125 @@
+"""What every backend offers, as capability flags, and the registry of backends.
+
+Code outside :mod:`nbparallel.backends` never compares backend names: it asks a
+backend what it can do (``processes``, ``can_interrupt``, ``shares_memory``,
+``can_kill_workers``, ``serial_seeds``) and calls its methods.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from concurrent.futures import Future
+from typing import Any, ClassVar
+
+from ..worker.board import Board, Row
+from ..worker.task import ChunkOutcome, ChunkTask
+
+__all__ = ["Backend", "BACKENDS", "register_backend", "get_backend", "describe_backends"]
+
+
+class Backend(ABC):
+    """Where chunks run.  One instance per kind, made on first use and kept."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: Chunks run in other processes: the function and the data are pickled.
+    processes: ClassVar[bool] = False
+    #: A running chunk can be interrupted (cancel, timeout) without ending its worker.
+    can_interrupt: ClassVar[bool] = False
+    #: Workers share this machine's memory: large arrays go through memory-mapped files.
+    shares_memory: ClassVar[bool] = False
+    #: A chunk that ignores its interrupt can have its worker killed.
+    can_kill_workers: ClassVar[bool] = False
+    #: Seeded items run one at a time (threads share ``random``'s and NumPy's generators).
+    serial_seeds: ClassVar[bool] = False
+
+    #: Deliberate kills so far: chunks of other jobs lost to one run again.
+    kills: int = 0
+
+    @property
+    def board(self) -> Board | None:
+        """The control board its chunks report to (``None``: cooperative control only)."""
+        return None
+
+    def workers(self, n_jobs: int | None) -> int:
+        """How many workers ``n_jobs`` (joblib meaning) means here."""
+        from ..config import effective_n_jobs
+
+        return effective_n_jobs(n_jobs)
+
+    def for_workers(self, n_workers: int) -> Backend:
+        """The backend that runs a job of ``n_workers`` (a single process worker runs in-process)."""
+        return self
+
+    def prepare(self, func: Any, label: str) -> Any:
+        """What each chunk carries as the function (by default the function itself)."""
+        return func
+
+    @abstractmethod
+    def submit(self, func: Any, task: ChunkTask, n_workers: int) -> Future[ChunkOutcome]:
+        """Start one chunk; its future gives the :class:`~nbparallel.worker.task.ChunkOutcome`."""
+
+    def prefetch(self, n_workers: int) -> int:
+        """Chunks of one job in flight at once."""
+        return n_workers
+
+    def interrupt(self, row: Row, flags: int) -> None:
+        """Interrupt the running chunk of ``row`` (its flags are set already)."""
+        return None  # a backend without this capability does nothing
+
+    def kill(self, pid: int) -> None:
+        """End a worker whose chunk ignores its interrupt (``can_kill_workers`` only)."""
+        return None  # a backend without this capability does nothing
+
+    def lost_worker(self, error: BaseException) -> str | None:
+        """If ``error`` (from a chunk's future) means its worker died: why, in words."""
+        return None
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of this backend's live worker processes on this machine."""
+        return []
+
+    def warm(self, n_workers: int) -> None:
+        """Start the workers now (called in a background thread)."""
+        return None  # a backend without this capability does nothing
+
+    def shutdown(self) -> None:
+        """Stop the workers."""
+        return None  # a backend without this capability does nothing
+
+
+BACKENDS: dict[str, type[Backend]] = {}
+_instances: dict[str, Backend] = {}
+
+
+def register_backend(cls: type[Backend]) -> type[Backend]:
+    """Make a backend class available by its ``name`` (a class decorator)."""
+    BACKENDS[cls.name] = cls
+    return cls
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called ``name``; a ``ValueError`` lists the choices for an unknown one.
+
+    Examples
+    --------
+    >>> get_backend("threading").processes
+    False
+    """
+    cls = BACKENDS.get(name)
+    if cls is None:
+        raise ValueError(f"unknown backend {name!r}; choose one of: {describe_backends()}")
+    backend = _instances.get(name)
+    if backend is None:
+        backend = _instances[name] = cls()
+    return backend
+
+
+def describe_backends() -> str:
+    """Every backend with what it is for, from the registry (for error messages and help)."""
+    return ", ".join(f"{name!r} ({cls.description})" for name, cls in BACKENDS.items())
+
+
+def started_backends() -> list[Backend]:
+    """The backends made so far in this process."""
+    return list(_instances.values())

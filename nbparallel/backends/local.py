@@ -1,0 +1,151 @@
+"""Worker processes on this machine: loky's reusable executor, used directly.
+
+One pool per kernel, started once (``warm()``, ``%load_ext``) and kept warm for
+5 minutes of idleness.  A call submits its chunks to it: no ``joblib.Parallel``,
+no folder, no thread per call.  Workers ignore ``SIGINT`` from the moment they
+start and exit when the kernel that owns them is gone.  BLAS/OpenMP threads
+inside each worker are capped at ``cores // workers``, as joblib does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+from ..worker.board import Board, Row
+from ..worker.control import prepare_worker
+from ..worker.run import run_chunk
+from ..worker.task import ChunkOutcome, ChunkTask
+from .base import Backend, get_backend, register_backend
+from .shipping import pack
+
+__all__ = ["LocalProcesses", "IDLE_TIMEOUT"]
+
+#: Seconds an idle worker waits for work before it exits.
+IDLE_TIMEOUT = 300
+
+_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def _death_cause(error: BaseException) -> str:
+    text = str(error)
+    if "SIGKILL" in text or "-9" in text:
+        return "it was killed (SIGKILL): most likely the out-of-memory killer; use smaller chunks or fewer workers"
+    if "SIGSEGV" in text or "-11" in text:
+        return "it crashed in native code (SIGSEGV)"
+    if "exit code" in text:
+        return f"it exited unexpectedly (os._exit or a crash): {text.splitlines()[-1] if text else ''}"
+    return f"{type(error).__name__}: {text}"
+
+
+@register_backend
+class LocalProcesses(Backend):
+    """loky worker processes (the default)."""
+
+    name = "loky"
+    description = "worker processes (default; CPU-bound Python code)"
+    processes = True
+    can_interrupt = True
+    shares_memory = True
+    can_kill_workers = True
+
+    def __init__(self) -> None:
+        self._executor: Any = None
+        self._lock = threading.Lock()
+        self._board: Board | None = None
+
+    @property
+    def board(self) -> Board:
+        with self._lock:
+            if self._board is None:
+                from ..data.shared import process_folder
+
+                self._board = Board.in_file(process_folder())
+            return self._board
+
+    def for_workers(self, n_workers: int) -> Backend:
+        return self if n_workers > 1 else get_backend("threading")
+
+    def prepare(self, func: Any, label: str) -> Any:
+        return pack(func, label=label, share=True)
+
+    def executor(self, n_workers: int) -> Any:
+        """The pool, started or grown to ``n_workers`` if needed (never shrunk: that would respawn)."""
+        ex = self._executor
+        if ex is not None and not ex._flags.broken and not ex._flags.shutdown and ex._max_workers >= n_workers:
+            return ex
+        with self._lock:
+            ex = self._executor
+            if ex is None or ex._flags.broken or ex._flags.shutdown or ex._max_workers < n_workers:
+                from joblib import cpu_count
+                from loky import get_reusable_executor
+
+                size = max(n_workers, ex._max_workers if ex is not None and not ex._flags.broken else 0)
+                inner = str(max(1, cpu_count() // size))
+                ex = self._executor = get_reusable_executor(
+                    max_workers=size,
+                    timeout=IDLE_TIMEOUT,
+                    initializer=prepare_worker,
+                    initargs=(os.getpid(),),
+                    env=dict.fromkeys(_THREAD_VARS, inner),
+                )
+            return ex
+
+    def submit(self, func: Any, task: ChunkTask, n_workers: int) -> Future[ChunkOutcome]:
+        future: Future[ChunkOutcome] = self.executor(n_workers).submit(run_chunk, func, task)
+        return future
+
+    def prefetch(self, n_workers: int) -> int:
+        ex = self._executor
+        pool = ex._max_workers if ex is not None else n_workers
+        return 2 * n_workers if pool <= n_workers else n_workers  # a bigger pool: only our share
+
+    def interrupt(self, row: Row, flags: int) -> None:
+        try:
+            os.kill(row.pid, signal.SIGUSR1)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def kill(self, pid: int) -> None:
+        if pid in self.worker_pids():
+            self.kills += 1
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def lost_worker(self, error: BaseException) -> str | None:
+        from loky.process_executor import BrokenProcessPool
+
+        return _death_cause(error) if isinstance(error, BrokenProcessPool) else None
+
+    def worker_pids(self) -> list[int]:
+        ex = self._executor
+        if ex is None or ex._flags.shutdown:
+            return []
+        return sorted(p.pid for p in list(getattr(ex, "_processes", {}).values()) if p.is_alive())
+
+    def warm(self, n_workers: int) -> None:
+        ex = self.executor(n_workers)
+        for future in [ex.submit(_ready) for _ in range(n_workers)]:
+            future.result()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=True, kill_workers=True)
+
+
+def _ready() -> int:
+    return os.getpid()

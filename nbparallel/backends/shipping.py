@@ -1,0 +1,162 @@
+"""Packing a function once per call: a content hash, large global arrays shared once.
+
+:func:`pack` pickles the user's function (cloudpickle: notebook functions,
+lambdas and closures, with the globals they read) and names the pickle by its
+hash.  Workers keep unpickled functions by that hash
+(:mod:`nbparallel.worker.functions`), so a function is unpickled once per
+worker, not once per chunk.
+
+With ``share=True`` (workers on this machine), every NumPy array of at least
+:data:`SHARE_GLOBALS_ABOVE` bytes that the function reaches (a global it reads,
+a closure value, a block of a DataFrame it uses) is written once per *content*
+to a file in shared memory and travels as a reference that workers open
+copy-on-write.  The content's fingerprint is part of the pickle, so an array
+changed in place, or a global bound to another value, gives another hash.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import io
+import os
+import threading
+from typing import Any
+
+import cloudpickle
+import numpy as np
+
+from ..data.shared import process_folder
+from ..worker.functions import PackedFunction, open_shared_array
+
+__all__ = ["pack", "SHARE_GLOBALS_ABOVE", "INLINE_LIMIT"]
+
+#: Arrays the function reaches of at least this many bytes go through shared memory.
+SHARE_GLOBALS_ABOVE = 1 * 2**20
+
+#: Pickles up to this size travel inside each chunk; larger ones are written to a file once.
+INLINE_LIMIT = 256 * 2**10
+
+#: Shipped global arrays kept in shared memory (the oldest is removed past this).
+KEEP_GLOBALS = 16
+
+_lock = threading.Lock()
+_globals: collections.OrderedDict[str, str] = collections.OrderedDict()  # fingerprint -> file
+_blobs: collections.OrderedDict[str, str] = collections.OrderedDict()  # function hash -> file
+
+
+def _fingerprint(array: np.ndarray) -> str:
+    import xxhash
+
+    data = np.ascontiguousarray(array)
+    digest = xxhash.xxh3_128_hexdigest(data.reshape(-1).view(np.uint8).data)
+    return f"{digest}-{data.dtype.str.replace('<', 'l').replace('>', 'b').replace('|', 'n')}"
+
+
+def _shared_global(array: np.ndarray) -> tuple[str, str] | None:
+    """Write ``array`` once per content; ``(path, fingerprint)``, or ``None`` when there is no room."""
+    fingerprint = _fingerprint(array)
+    with _lock:
+        path = _globals.get(fingerprint)
+        if path is not None:
+            _globals.move_to_end(fingerprint)
+            return path, fingerprint
+        path = os.path.join(process_folder(), f"global-{fingerprint}.npy")
+        try:
+            with open(path, "wb") as fh:  # plain writes: a full /dev/shm is an OSError, never SIGBUS
+                np.save(fh, np.asarray(array), allow_pickle=False)
+        except OSError:
+            _remove(path)
+            return None
+        _globals[fingerprint] = path
+        while len(_globals) > KEEP_GLOBALS:
+            _remove(_globals.popitem(last=False)[1])
+        return path, fingerprint
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+class _Pickler(cloudpickle.Pickler):
+    """cloudpickle, with large arrays replaced by references to a shared copy."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if (
+            isinstance(obj, np.ndarray)
+            and obj.nbytes >= SHARE_GLOBALS_ABOVE
+            and not obj.dtype.hasobject
+            and obj.dtype.fields is None
+        ):
+            ref = _shared_global(obj)
+            if ref is not None:
+                return open_shared_array, ref
+        return super().reducer_override(obj)
+
+
+def pack(func: Any, *, label: str, share: bool) -> PackedFunction:
+    """Pickle ``func`` for worker processes, named by the hash of its content.
+
+    Parameters
+    ----------
+    func : callable
+        The user's function.
+    label : str
+        Its name, for messages.
+    share : bool
+        Send large arrays it reaches through shared memory (workers on this machine).
+
+    Returns
+    -------
+    PackedFunction
+
+    Raises
+    ------
+    TypeError
+        If ``func`` (or something it uses) cannot be pickled, naming it and why.
+
+    Examples
+    --------
+    >>> scale = 2
+    >>> def f(x):
+    ...     return x * scale
+    >>> a = pack(f, label="f", share=False)
+    >>> a.key == pack(f, label="f", share=False).key  # same code, same globals
+    True
+    >>> scale = 3
+    >>> a.key == pack(f, label="f", share=False).key  # a global it reads changed
+    False
+    """
+    buffer = io.BytesIO()
+    try:
+        if share:
+            _Pickler(buffer, protocol=5).dump(func)
+        else:
+            cloudpickle.dump(func, buffer, protocol=5)
+    except Exception as err:
+        raise TypeError(
+            f"the function {label!r} cannot be sent to worker processes: {type(err).__name__}: {err}. "
+            "It (or something it uses from outside) cannot be pickled: create such objects inside "
+            "the function, or use backend='threading'"
+        ) from None
+    blob = buffer.getvalue()
+    key = hashlib.blake2b(blob, digest_size=16).hexdigest()
+    if len(blob) <= INLINE_LIMIT or not share:
+        return PackedFunction(key, blob=blob, label=label)
+    with _lock:
+        path = _blobs.get(key)
+        if path is None:
+            path = os.path.join(process_folder(), f"func-{key}.pkl")
+            try:
+                with open(path, "wb") as fh:
+                    fh.write(blob)
+            except OSError:  # no room in shared memory: it travels with each chunk instead
+                _remove(path)
+                return PackedFunction(key, blob=blob, label=label)
+            _blobs[key] = path
+            while len(_blobs) > KEEP_GLOBALS:
+                _remove(_blobs.popitem(last=False)[1])
+    return PackedFunction(key, path=path, label=label)

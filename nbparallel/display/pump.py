@@ -1,0 +1,209 @@
+"""Showing a job: progress updates and worker output in chunk order, as chunks end.
+
+:func:`follow` is the one code path of foreground and background calls.  A
+foreground call shows its job in the caller's thread while it waits: worker
+output goes to the cell's stdout (ordinary stream output, kept in the saved
+notebook), a progress bar appears after about a second, and an interrupt
+cancels the job.  A background job with a display gets a thread of its own that
+draws into its widget; the widget's output area belongs to the cell that
+started the job.  The display observes the job (:meth:`~nbparallel.Job.subscribe`);
+it never drives it.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import JobInterrupted
+from ..worker.task import ChunkOutcome, ChunkTask
+from .progress import SHOW_AFTER, ProgressSink, make_progress, state_of
+
+if TYPE_CHECKING:
+    from ..jobs.job import Job
+
+__all__ = ["follow", "show", "label_output", "execution_count", "Display"]
+
+#: Seconds between two redraws while nothing ends.
+TICK = 0.1
+
+
+def label_output(outcome: ChunkOutcome) -> str:
+    """A chunk's printed output, each line labelled ``[chunk i]``."""
+    return "".join(f"[chunk {outcome.index}] {line}\n" for line in outcome.output.splitlines())
+
+
+def execution_count() -> int | None:
+    """The running cell's number in IPython (``None`` elsewhere)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return None
+    shell = get_ipython()
+    return getattr(shell, "execution_count", None) if shell is not None else None
+
+
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(text)
+
+
+class Display:
+    """Shows one job: a progress sink fed from the job's events, output in chunk order."""
+
+    def __init__(self, job: Job, *, background: bool) -> None:
+        self.job = job
+        self.background = background
+        self.events: queue.SimpleQueue[ChunkOutcome | None] = queue.SimpleQueue()
+        self.sink: ProgressSink | None = None
+        self.shown_in_cell: int | None = None
+        self.thread: threading.Thread | None = None
+        self._held: dict[int, ChunkOutcome] = {}
+        self._next = 0
+        self._since = time.monotonic()
+        mode = job.options.progress
+        self._quiet = mode is False
+        self._delay = 0.0 if (background or mode in (True, "widget", "tqdm")) else SHOW_AFTER
+        job.subscribe(self.events.put)
+        if self._delay == 0 and not self._quiet:
+            self._make_sink()
+
+    @property
+    def widget(self) -> Any:
+        return getattr(self.sink, "widget", None)
+
+    def _make_sink(self) -> ProgressSink:
+        if self.sink is None:
+            ref = weakref.ref(self.job)  # the Cancel button must not keep a finished job alive
+
+            def cancel() -> None:
+                job = ref()
+                if job is not None:
+                    job.cancel()
+
+            self.sink = make_progress(
+                self.job.options.progress,
+                total_items=self.job.n_items,
+                total_chunks=self.job.n_total,
+                desc=self.job.label,
+                background=self.background,
+                on_cancel=cancel,
+            )
+            if getattr(self.sink, "shown", False):
+                self.shown_in_cell = execution_count()
+        return self.sink
+
+    def _update(self) -> None:
+        if self._quiet:
+            return
+        if self.sink is None and time.monotonic() - self._since < self._delay:
+            return
+        self._make_sink().update(state_of(self.job))
+
+    def pump(self, timeout: float) -> bool:
+        """Show what arrived within ``timeout``; ``True`` once the job has ended."""
+        try:
+            event = self.events.get(timeout=timeout)
+        except queue.Empty:
+            self._update()
+            return False
+        while True:
+            if self._handle(event):
+                return True
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                self._update()
+                return False
+
+    def run(self) -> None:
+        """Pump until the job has ended."""
+        while not self.pump(TICK):
+            pass
+
+    def drain(self) -> None:
+        """Show everything that has arrived (after an interrupt)."""
+        while True:
+            try:
+                if self._handle(self.events.get_nowait()):
+                    return
+            except queue.Empty:
+                return
+
+    def _handle(self, event: ChunkOutcome | None) -> bool:
+        # Worker output is shown in chunk order (a chunk's output waits for the
+        # chunks before it), so what a cell shows does not depend on scheduling.
+        if event is None:
+            for index in sorted(self._held):
+                self._show_output(self._held.pop(index))
+            if self.sink is not None:
+                self.sink.close(state_of(self.job))
+            return True
+        self._held[event.index] = event
+        while self._next in self._held:
+            self._show_output(self._held.pop(self._next))
+            self._next += 1
+        return False
+
+    def _show_output(self, outcome: ChunkOutcome) -> None:
+        if not outcome.output:
+            return
+        text = label_output(outcome)
+        if not self.background:
+            _write_stdout(text)  # foreground: ordinary cell output, saved with the notebook
+        elif self.sink is not None:
+            self.sink.output(outcome.index, text)
+
+    def start_thread(self) -> None:
+        self.thread = threading.Thread(target=self.run, name=f"nbparallel-display-{self.job.id}", daemon=True)
+        self.thread.start()
+
+    def join(self, timeout: float) -> None:
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+
+def follow(job: Job, tasks: Sequence[ChunkTask] | None = None, *, background: bool) -> Any:
+    """Start ``job`` (or its ``tasks``) and show it; wait for the result unless ``background``.
+
+    A kernel interrupt (or Ctrl-C) while waiting cancels the job, keeps what
+    finished and raises :class:`~nbparallel.JobInterrupted` saying how to get it.
+    """
+    if background and job.options.progress is False:
+        job._display = None
+        return job.start(tasks)  # nothing to show: no thread at all
+    display = job._display = Display(job, background=background)
+    job.start(tasks)
+    if background:
+        display.start_thread()
+        return job
+    try:
+        display.run()
+    except KeyboardInterrupt:
+        from ..jobs.supervisor import KILL_AFTER
+
+        job.cancel()
+        job.wait(10 * KILL_AFTER)
+        display.drain()
+        raise JobInterrupted(
+            f"job {job.id} ({job.label}) interrupted: {job.n_ok} of {job.n_total} chunks finished and "
+            "are kept. nbparallel.last_job().partial_result() has them; .retry_failed() runs the rest"
+        ) from None
+    return job.result()
+
+
+def show(job: Job) -> None:
+    """Display a job in a notebook: its live widget (once per cell), or its repr."""
+    from IPython.display import display
+
+    display_ = job._display
+    widget = job.widget
+    if widget is None:
+        print(repr(job))
+    elif display_ is None or display_.shown_in_cell != execution_count():
+        display(widget)  # another view of the same live widget

@@ -1,0 +1,224 @@
+"""One execution of a job's chunks on a backend: submit, collect outcomes, retry, resubmit.
+
+An :class:`Attempt` keeps a few chunks in flight per worker and is driven by the
+chunks' futures: each finished chunk records its outcome on the job and submits
+the next one, so a call needs no thread of its own.  ``retry_failed`` makes a
+new attempt over the chunks still missing; nothing is reset by hand.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import logging
+import threading
+from concurrent.futures import CancelledError, Future
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ChunkTimeout, WorkerDied
+from ..worker.task import ChunkOutcome, ChunkTask
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
+    from .job import Job
+
+__all__ = ["Attempt", "MAX_RESUBMITS"]
+
+log = logging.getLogger("nbparallel")
+
+#: How often a chunk runs again after losing its worker to someone else's deliberate kill.
+MAX_RESUBMITS = 3
+
+
+@dataclasses.dataclass
+class _InFlight:
+    task: ChunkTask
+    slot: int
+    kills: int  # the backend's deliberate kills when it was submitted
+
+
+class Attempt:
+    """Run ``tasks`` of ``job`` on ``backend`` with ``n_workers`` workers.
+
+    ``finished`` is a future resolved once every chunk has its outcome, or once
+    the attempt was stopped and the chunks in flight have ended.
+    """
+
+    def __init__(self, job: Job, tasks: list[ChunkTask], backend: Backend, n_workers: int, func: Any) -> None:
+        self.job = job
+        self.backend = backend
+        self.n_workers = n_workers
+        self.func = func
+        self.finished: Future[None] = Future()
+        self._queue = collections.deque(tasks)
+        self._in_flight: dict[int, _InFlight] = {}
+        self._tries: collections.Counter[int] = collections.Counter()
+        self._resubmits: collections.Counter[int] = collections.Counter()
+        self._lock = threading.RLock()
+        self._stopping = False
+        self._window = backend.prefetch(n_workers)
+        self._waiting: dict[int, tuple[ChunkTask, ChunkOutcome, threading.Timer]] = {}  # retries after a delay
+
+    # -- control ---------------------------------------------------------------------
+    def start(self) -> None:
+        self.finished.set_running_or_notify_cancel()
+        self._fill()
+
+    def stop(self) -> None:
+        """Submit nothing more; chunks in flight end (and are still recorded)."""
+        with self._lock:
+            self._stopping = True
+            waiting, self._waiting = self._waiting, {}
+        for _task, outcome, timer in waiting.values():
+            timer.cancel()
+            self.job._record(outcome)  # its retry will not come: the failure stands
+        self._maybe_finish()
+
+    def in_flight(self) -> list[tuple[int, int]]:
+        """``(chunk, board row)`` of the chunks submitted and not yet ended."""
+        with self._lock:
+            return [(i, f.slot) for i, f in self._in_flight.items()]
+
+    # -- submitting --------------------------------------------------------------------
+    def _fill(self) -> None:
+        board = self.backend.board
+        while True:
+            with self._lock:
+                if self._stopping or not self._queue or len(self._in_flight) >= self._window:
+                    break
+                task = self._queue.popleft()
+                slot = board.acquire(self.job.id, task.index) if board is not None else -1
+                flight = self._in_flight[task.index] = _InFlight(task, slot, self.backend.kills)
+            sent = dataclasses.replace(
+                task,
+                board=board if slot >= 0 else None,
+                slot=slot,
+                serialize=self.backend.processes,
+                serial_seeds=self.backend.serial_seeds,
+            )
+            try:
+                future = self.backend.submit(self.func, sent, self.n_workers)
+            except Exception as exc:  # the chunk could not be sent (say, unpicklable data)
+                self._ended(flight, self._not_sent(task, exc))
+                continue
+            future.add_done_callback(functools.partial(self._on_done, flight))
+        self._maybe_finish()
+
+    def _not_sent(self, task: ChunkTask, exc: BaseException) -> ChunkOutcome:
+        outcome = ChunkOutcome(task.index, task.start, task.stop)
+        outcome.fail(
+            TypeError(
+                f"the data of chunk {task.index} (items {task.start}-{task.stop - 1}) cannot be sent "
+                f"to the workers: {type(exc).__name__}: {exc}"
+            )
+        )
+        return outcome
+
+    # -- a chunk ended ---------------------------------------------------------------
+    def _on_done(self, flight: _InFlight, future: Future[ChunkOutcome]) -> None:
+        task = flight.task
+        board = self.backend.board
+        was_running = board is not None and board.is_running(flight.slot)
+        try:
+            outcome = future.result()
+        except CancelledError:
+            outcome = ChunkOutcome(task.index, task.start, task.stop, cancelled=True)
+        except BaseException as exc:
+            cause = self.backend.lost_worker(exc)
+            if cause is None:
+                outcome = self._not_sent(task, exc)
+            else:
+                lost = self._lost_worker(flight, cause, was_running)
+                if lost is None:
+                    return
+                outcome = lost
+        self._ended(flight, outcome)
+
+    def _lost_worker(self, flight: _InFlight, cause: str, was_running: bool) -> ChunkOutcome | None:
+        """A worker died; the outcome to record, or ``None`` when the chunk runs again."""
+        task = flight.task
+        outcome = ChunkOutcome(task.index, task.start, task.stop)
+        if self.job.cancel_requested:  # killed because it ignored the cancel
+            outcome.cancelled = True
+            return outcome
+        if task.index in self.job._killed_for_timeout:
+            outcome.fail(
+                ChunkTimeout(
+                    f"chunk {task.index} (items {task.start}-{task.stop - 1}) ran longer than the "
+                    f"{self.job.options.timeout} s timeout, ignored the interrupt, and its worker was killed"
+                )
+            )
+            return outcome
+        innocent = not was_running or self.backend.kills != flight.kills
+        if innocent and self._resubmits[task.index] < MAX_RESUBMITS and not self._stopping:
+            self._resubmits[task.index] += 1
+            log.info("job %s: chunk %d lost its worker (%s); running it again", self.job.id, task.index, cause)
+            with self._lock:
+                self._release(flight)
+                self._queue.appendleft(task)
+            # Not from this thread: it may be the broken pool's own, which a new pool shuts down.
+            threading.Thread(target=self._fill, name=f"nbparallel-resubmit-{self.job.id}", daemon=True).start()
+            return None
+        running = sorted(i for i, f in self.in_flight())
+        outcome.fail(
+            WorkerDied(
+                f"a worker process died while chunk(s) {running} of job {self.job.id} were running "
+                f"(this one: chunk {task.index}, items {task.start}-{task.stop - 1}): {cause}. "
+                "If it is not one of these chunks, a chunk of another job running at the same time crashed it"
+            )
+        )
+        return outcome
+
+    def _release(self, flight: _InFlight) -> None:
+        if self._in_flight.get(flight.task.index) is flight:
+            del self._in_flight[flight.task.index]
+            if self.backend.board is not None:
+                self.backend.board.release(flight.slot)
+
+    def _ended(self, flight: _InFlight, outcome: ChunkOutcome) -> None:
+        outcome.load()
+        task = flight.task
+        with self._lock:
+            self._release(flight)
+            self._tries[task.index] += 1
+            outcome.attempts = self._tries[task.index]
+            retry = outcome.error is not None and outcome.attempts <= self.job.options.retries and not self._stopping
+        if retry:
+            self.job._retrying(outcome)
+            self._later(task, outcome)
+            return
+        self.job._record(outcome)
+        if outcome.error is not None or outcome.cancelled:
+            self.stop()  # fail fast: running chunks end, no new ones start
+        else:
+            self._fill()
+
+    def _later(self, task: ChunkTask, outcome: ChunkOutcome) -> None:
+        """Run ``task`` again, after the job's ``retry_delay``."""
+        delay = self.job.options.retry_delay
+        if not delay:
+            with self._lock:
+                self._queue.appendleft(task)
+            self._fill()
+            return
+        timer = threading.Timer(delay, self._again, args=(task.index,))
+        timer.name, timer.daemon = f"nbparallel-retry-{self.job.id}", True
+        with self._lock:
+            self._waiting[task.index] = (task, outcome, timer)
+        timer.start()
+
+    def _again(self, index: int) -> None:
+        with self._lock:
+            entry = self._waiting.pop(index, None)
+            if entry is None:
+                return
+            self._queue.appendleft(entry[0])
+        self._fill()
+
+    def _maybe_finish(self) -> None:
+        with self._lock:
+            done = not self._in_flight and not self._waiting and (self._stopping or not self._queue)
+            if not done or self.finished.done():
+                return
+            self.finished.set_result(None)

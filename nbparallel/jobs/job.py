@@ -1,0 +1,545 @@
+"""``Job``: the handle of one parallel call — status, result, cancel, what finished.
+
+A job plans nothing and runs nothing itself: each execution is an
+:class:`~.attempt.Attempt` (``retry_failed`` starts a new one), the
+:mod:`~.supervisor` enforces timeouts and stops stuck chunks, and displays
+observe the job through :meth:`Job.subscribe`.  Whether it is done has one
+source of truth, the ``finished`` future of its current execution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..data.shared import materialize, remove_folder
+from ..errors import ChunkFailure, JobCancelled, annotate
+from ..tracebacks import render_traceback, user_frames
+from ..worker.board import CANCEL
+from ..worker.task import ChunkOutcome, ChunkTask
+from . import registry, supervisor
+from .attempt import Attempt
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
+    from ..options import RunOptions
+
+__all__ = ["Job", "PartialResult", "STATUSES"]
+
+log = logging.getLogger("nbparallel")
+
+STATUSES = ("pending", "running", "done", "failed", "cancelled")
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class PartialResult:
+    """What finished chunks computed, and which items that covers.
+
+    Attributes
+    ----------
+    value : object
+        The finished chunks' results merged as the full result would be
+        (for ``pmap``: the results of the covered items, in order).
+    items : list of (int, int)
+        ``[start, stop)`` item ranges the value covers.
+    missing : list of (int, int)
+        Item ranges still missing (failed, cancelled or never run).
+    """
+
+    value: Any
+    items: list[tuple[int, int]]
+    missing: list[tuple[int, int]]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every item is covered."""
+        return not self.missing
+
+
+def _ranges(bounds: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, stop in sorted(bounds):
+        if out and out[-1][1] == start:
+            out[-1] = (out[-1][0], stop)
+        elif stop > start:
+            out.append((start, stop))
+    return out
+
+
+class Job:
+    """A parallel call over chunks: status, progress, outcomes and result.
+
+    Made by :func:`~nbparallel.pmap` and :func:`~nbparallel.pmap_chunks`
+    (``background=True`` returns it at once). Displaying a job in a notebook
+    shows its progress widget.
+
+    Attributes
+    ----------
+    status : {"pending", "running", "done", "failed", "cancelled"}
+    n_done, n_total : int
+        Chunks finished (successfully, failed or cancelled) and chunks in all.
+    n_retries : int
+        How many times a failing chunk was run again (``retries=``).
+    n_cached : int
+        Chunks read from the cache instead of computed (``cache=``).
+    errors : list of ChunkFailure
+        Failed chunks, in chunk order.
+    output : str
+        What the chunks printed, labelled by chunk, in chunk order.
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> job = nbp.pmap(abs, [-1, -2, -3], background=True, progress=False)
+    >>> job.result(), job.status, job.n_done == job.n_total
+    ([1, 2, 3], 'done', True)
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        tasks: Sequence[ChunkTask],
+        finalize: Callable[[list[Any]], Any],
+        *,
+        options: RunOptions,
+        backend: Backend,
+        n_workers: int,
+        n_items: int,
+        label: str,
+        shared_folder: str | None = None,
+    ) -> None:
+        self.id = next(_ids)
+        self.func = func
+        self.tasks = list(tasks)
+        self.finalize = finalize
+        self.options = options
+        self.backend = backend
+        self.n_jobs = n_workers
+        self.n_items = n_items
+        self.label = label
+        self.shared_folder = shared_folder
+        if shared_folder is not None:  # freed with the job at the latest
+            weakref.finalize(self, remove_folder, shared_folder)
+        self.n_retries = 0
+        self.n_cached = 0
+        self.cancel_requested = False
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self._outcomes: dict[int, ChunkOutcome] = {}
+        self._killed_for_timeout: set[int] = set()
+        self._attempt: Attempt | None = None
+        self._finished: Future[None] | None = None
+        self._settled: Future[None] = Future()  # resolved once the done-callbacks ran (for ``await``)
+        self._status = "pending"
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._observers: list[Callable[[ChunkOutcome | None], Any]] = []
+        self._callbacks: list[Callable[[Job], Any]] = []
+        self._hooks: list[Callable[[Any], Any]] = []
+        self._cache: Any = None
+        self._cache_keys: dict[int, str] = {}
+        self._lock = threading.RLock()
+        self._display: Any = None
+        registry.register(self)
+
+    # -- state ---------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        """One of ``pending``, ``running``, ``done``, ``failed``, ``cancelled``."""
+        if self._finished is None:
+            return "pending"
+        return self._status if self._finished.done() else "running"
+
+    def done(self) -> bool:
+        """Whether the job has finished (done, failed or cancelled)."""
+        return self._finished is not None and self._finished.done()
+
+    @property
+    def n_total(self) -> int:
+        """Chunks in all."""
+        return len(self.tasks)
+
+    @property
+    def n_done(self) -> int:
+        """Chunks that ended (successfully, failed or cancelled)."""
+        return len(self._outcomes)
+
+    @property
+    def n_ok(self) -> int:
+        """Chunks that finished successfully."""
+        return sum(o.ok for o in list(self._outcomes.values()))
+
+    @property
+    def outcomes(self) -> dict[int, ChunkOutcome]:
+        """The outcome of each chunk that ended, by chunk index (a copy)."""
+        return dict(self._outcomes)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the job started (until it finished)."""
+        if self.started_at is None:
+            return 0.0
+        return (self.finished_at or time.perf_counter()) - self.started_at
+
+    @property
+    def eta(self) -> float | None:
+        """Estimated seconds left, from the item rate so far."""
+        from ..display.progress import state_of
+
+        return state_of(self).eta if not self.done() else 0.0
+
+    @property
+    def errors(self) -> list[ChunkFailure]:
+        """Failed chunks in chunk order."""
+        return [self._failure(o) for _, o in sorted(self._outcomes.items()) if o.error is not None]
+
+    def _failure(self, o: ChunkOutcome) -> ChunkFailure:
+        assert o.error is not None
+        text = render_traceback(o.frames, o.exc_only, self.func)
+        return ChunkFailure(
+            o.index, o.start, o.stop, o.error_item, o.error_item_repr, o.error, text, o.output, o.attempts
+        )
+
+    @property
+    def output(self) -> str:
+        """Everything the chunks printed, each line labelled with its chunk."""
+        from ..display.pump import label_output
+
+        return "".join(label_output(o) for _, o in sorted(self._outcomes.items()) if o.output)
+
+    @property
+    def widget(self) -> Any:
+        """The progress widget, or ``None`` outside a kernel or with ``progress=False``."""
+        return getattr(self._display, "widget", None)
+
+    def partial_result(self) -> PartialResult:
+        """The merged results of the chunks that finished, and which items they cover.
+
+        Returns
+        -------
+        PartialResult
+            ``value`` (merged like the full result), ``items`` and ``missing`` item ranges.
+
+        Examples
+        --------
+        >>> import nbparallel as nbp
+        >>> job = nbp.pmap(lambda x: 10 // x, [5, 2, 0, 1], chunks=4, n_jobs=1,
+        ...                background=True, progress=False)
+        >>> part = (job.wait(), job.partial_result())[1]
+        >>> part.value, part.items, part.missing
+        ([2, 5], [(0, 2)], [(2, 4)])
+        """
+        if self.status == "done":
+            return PartialResult(self._result, _ranges([(t.start, t.stop) for t in self.tasks]), [])
+        ok = [o for _, o in sorted(self._outcomes.items()) if o.ok]
+        value = self.finalize(materialize([o.value for o in ok], consume=False)) if ok else None
+        covered = {o.index for o in ok}
+        missing = _ranges([(t.start, t.stop) for t in self.tasks if t.index not in covered])
+        return PartialResult(value, _ranges([(o.start, o.stop) for o in ok]), missing)
+
+    # -- observers -----------------------------------------------------------------------
+    def subscribe(self, observer: Callable[[ChunkOutcome | None], Any]) -> None:
+        """Call ``observer(outcome)`` for each chunk that ends, and ``observer(None)`` at the end."""
+        with self._lock:
+            self._observers.append(observer)
+
+    def _notify(self, event: ChunkOutcome | None) -> None:
+        for observer in list(self._observers):
+            observer(event)
+
+    # -- running -----------------------------------------------------------------------
+    def start(self, tasks: Sequence[ChunkTask] | None = None) -> Job:
+        """Start an execution of ``tasks`` (default: all chunks); returns at once."""
+        from ..data.cache import ChunkCache
+
+        with self._lock:
+            if self._finished is not None and not self._finished.done():
+                raise RuntimeError(f"job {self.id} is already running")
+            self._finished, self._settled = Future(), Future()
+            self._finished.set_running_or_notify_cancel()
+            self.cancel_requested = False
+            self._killed_for_timeout = set()
+        todo = list(self.tasks if tasks is None else tasks)
+        self.started_at, self.finished_at = time.perf_counter(), None
+        try:
+            if self.options.cache is not None:
+                self._cache = ChunkCache(
+                    self.options.cache, self.func, (todo[0].mode if todo else "", self.options.seed)
+                )
+                todo = self._read_cache(todo)
+            func = self.backend.prepare(self.func, self.label)
+        except BaseException as exc:  # nothing ran: the job ends failed, with the cause
+            self._error = exc
+            self._end()
+            raise
+        log.info(
+            "job %s (%s) started: %d items in %d chunks on %d %s worker(s)",
+            self.id,
+            self.label,
+            self.n_items,
+            len(self.tasks),
+            self.n_jobs,
+            self.backend.name,
+        )
+        attempt = self._attempt = Attempt(self, todo, self.backend, self.n_jobs, func)
+        attempt.finished.add_done_callback(lambda _f: self._end())
+        if self.options.timeout is not None:
+            supervisor.watch(self)
+        attempt.start()
+        return self
+
+    def _read_cache(self, tasks: list[ChunkTask]) -> list[ChunkTask]:
+        todo = []
+        for task in tasks:
+            self._cache_keys[task.index] = key = self._cache.key(task.payload)
+            hit, value = self._cache.get(key)
+            if hit:
+                self.n_cached += 1
+                self._record(ChunkOutcome(task.index, task.start, task.stop, value=value))
+            else:
+                todo.append(task)
+        if self.n_cached:
+            log.info("job %s: %d of %d chunks read from the cache", self.id, self.n_cached, len(self.tasks))
+        return todo
+
+    def _record(self, outcome: ChunkOutcome) -> None:
+        """A chunk ended for good in this execution (called once per chunk and attempt)."""
+        self._outcomes[outcome.index] = outcome
+        if outcome.ok and self._cache is not None and outcome.index in self._cache_keys:
+            self._cache.put(self._cache_keys[outcome.index], outcome.value)
+        if outcome.error is not None:
+            log.warning(
+                "job %s: chunk %d failed (attempt %d): %s: %s",
+                self.id,
+                outcome.index,
+                outcome.attempts,
+                type(outcome.error).__name__,
+                outcome.error,
+            )
+        self._notify(outcome)
+
+    def _retrying(self, outcome: ChunkOutcome) -> None:
+        self.n_retries += 1
+        log.warning(
+            "job %s: chunk %d failed (attempt %d): %s: %s; retrying chunk(s) [%d]",
+            self.id,
+            outcome.index,
+            outcome.attempts,
+            type(outcome.error).__name__,
+            outcome.error,
+            outcome.index,
+        )
+
+    def _end(self) -> None:
+        """The execution is over: decide the status, merge, run hooks, resolve ``finished``."""
+        self.finished_at = time.perf_counter()
+        failures = [o for _, o in sorted(self._outcomes.items()) if o.error is not None]
+        if self._error is None and failures:
+            self._error = annotate([self._failure(o) for o in failures], self.n_total, self)
+        if self._error is not None:
+            self._status = "failed"
+        elif (
+            self.cancel_requested
+            or len(self._outcomes) < len(self.tasks)
+            or any(o.cancelled for o in self._outcomes.values())
+        ):
+            self._status = "cancelled"
+        else:
+            try:
+                self._result = self.finalize([self._outcomes[i].value for i in range(len(self.tasks))])
+                self._status = "done"
+            except Exception as exc:  # merging failed: keep the parts, report why
+                self._error, self._status = exc, "failed"
+        if self._status == "done":
+            remove_folder(self.shared_folder)  # kept otherwise: partial_result/retry_failed need it
+        log.info(
+            "job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache",
+            self.id,
+            self.label,
+            self._status,
+            self.elapsed,
+            self.n_ok,
+            self.n_total,
+            self.n_retries,
+            self.n_cached,
+        )
+        if self._status == "done":
+            for hook in list(self._hooks):  # before anyone waiting on the job wakes up
+                try:
+                    hook(self._result)
+                except Exception as exc:  # a hook's bug must not break the job
+                    print(f"nbparallel: hook {hook!r} of job {self.id} raised {exc!r}", file=sys.stderr)
+        self._notify(None)
+        assert self._finished is not None
+        with self._lock:
+            self._finished.set_result(None)
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            _call_safely(callback, self)
+        self._settled.set_result(None)
+
+    # -- control -----------------------------------------------------------------------
+    def cancel(self) -> bool:
+        """Stop the job: running chunks are interrupted, queued ones never start.
+
+        Chunks that finished stay on the job. Worker processes are interrupted,
+        not killed, so the pool stays warm; a chunk stuck in native code that
+        ignores the interrupt for 1.5 seconds has its worker killed (other
+        jobs' chunks on that worker run again).
+
+        Returns
+        -------
+        bool
+            ``False`` if the job was not running.
+        """
+        attempt = self._attempt
+        if attempt is None or self.done():
+            return False
+        self.cancel_requested = True
+        board = self.backend.board
+        for _chunk, slot in attempt.in_flight():
+            if board is not None:
+                board.flag(slot, CANCEL)  # a queued chunk sees it when it starts
+        attempt.stop()
+        supervisor.watch(self)  # interrupts the running ones; kills the stuck
+        log.info("job %s: cancel requested", self.id)
+        return True
+
+    @user_frames
+    def retry_failed(self, func: Callable[..., Any] | None = None, *, background: bool = False) -> Any:
+        """Run only the chunks that failed, were cancelled or never ran, and finish the job.
+
+        Parameters
+        ----------
+        func : callable, optional
+            A fixed function to use from now on (say, after editing it in the
+            notebook); by default the job's own.
+        background : bool, default=False
+            Return the restarted job at once instead of waiting.
+
+        Returns
+        -------
+        object or Job
+            The full result (or the job with ``background=True``).
+
+        Examples
+        --------
+        >>> import nbparallel as nbp
+        >>> try:
+        ...     nbp.pmap(lambda x: 10 // x, [5, 0, 2], chunks=3, n_jobs=1, progress=False)
+        ... except ZeroDivisionError as err:
+        ...     job = err.job
+        >>> job.retry_failed(lambda x: 10 // x if x else None)
+        [2, None, 5]
+        """
+        if not self.done():
+            raise RuntimeError(f"job {self.id} is still {self.status}; wait for it or cancel it first")
+        if self._status == "done":
+            return self if background else self._result
+        if func is not None:
+            self.func = func
+            self.label = getattr(func, "__name__", self.label)
+        for index in [i for i, o in self._outcomes.items() if not o.ok]:
+            del self._outcomes[index]  # those chunks get a new outcome from the new attempt
+        self._error = None
+        from ..display.pump import follow
+
+        return follow(self, [t for t in self.tasks if t.index not in self._outcomes], background=background)
+
+    def _on_success(self, fn: Callable[[Any], Any]) -> None:
+        """Call ``fn(result)`` when the job ends done, before ``result()`` returns to anyone."""
+        self._hooks.append(fn)
+
+    def add_done_callback(self, fn: Callable[[Job], Any]) -> None:
+        """Call ``fn(job)`` when the job finishes (at once if it has)."""
+        with self._lock:
+            if not self.done():
+                self._callbacks.append(fn)
+                return
+        _call_safely(fn, self)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the job has finished (``False`` if ``timeout`` seconds passed first)."""
+        finished = self._finished
+        if finished is None:
+            return False
+        try:
+            finished.result(timeout)
+        except FutureTimeout:
+            return False
+        return True
+
+    @user_frames
+    def result(self, timeout: float | None = None) -> Any:
+        """The merged result; raises the chunk's error if the job failed.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait; ``TimeoutError`` when the job is still running then.
+
+        Raises
+        ------
+        JobCancelled
+            If the job was cancelled.
+        TimeoutError
+            If ``timeout`` passed first.
+        """
+        if not self.wait(timeout):
+            raise TimeoutError(
+                f"job {self.id} still {self.status} after {timeout} s ({self.n_done}/{self.n_total} chunks)"
+            )
+        display = self._display
+        if display is not None and hasattr(display, "join"):
+            display.join(5.0)  # the display shows the final state before the result is handed out
+        if self._error is not None:
+            raise self._error
+        if self._status == "cancelled":
+            raise JobCancelled(
+                f"job {self.id} was cancelled after {self.n_ok} of {self.n_total} chunks finished; "
+                "job.partial_result() has them, job.retry_failed() runs the rest"
+            )
+        return self._result
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        async def _wait() -> Any:
+            if self._finished is not None:
+                await asyncio.wrap_future(self._settled)  # after the done-callbacks ran
+            return self.result()
+
+        return _wait().__await__()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A job holds futures and locks; pickling one (say, with an exception that
+        # carries it as ``exc.job``) gives its description instead.
+        return (str, (f"{self!r} (detached: jobs live in the process that ran them)",))
+
+    def __repr__(self) -> str:
+        return (
+            f"<nbparallel.Job {self.id} {self.label} {self.status}: {self.n_done}/{self.n_total} chunks, "
+            f"{self.n_items} items, {self.elapsed:.1f}s>"
+        )
+
+    def _ipython_display_(self) -> None:
+        from ..display.pump import show
+
+        show(self)
+
+
+def _call_safely(fn: Callable[[Job], Any], job: Job) -> None:
+    try:
+        fn(job)
+    except Exception as exc:  # a callback's bug must not break the job
+        print(f"nbparallel: done-callback {fn!r} of job {job.id} raised {exc!r}", file=sys.stderr)

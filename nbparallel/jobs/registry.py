@@ -1,0 +1,64 @@
+"""The jobs of this process, for inspection: ``jobs()`` and ``last_job()``.
+
+The registry holds jobs weakly, so a job the user dropped frees its inputs,
+results and shared-memory copies; only the most recent job is held, so
+``last_job()`` finds a foreground call's job (say, to ``retry_failed`` it).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import weakref
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .job import Job
+
+__all__ = ["register", "jobs", "last_job"]
+
+_lock = threading.Lock()
+_recent: collections.deque[weakref.ref[Job]] = collections.deque(maxlen=200)
+_last: Job | None = None
+
+
+def register(job: Job) -> None:
+    """Record a new job (held weakly; the latest one strongly)."""
+    global _last
+    with _lock:
+        _recent.append(weakref.ref(job))
+        _last = job
+
+
+def jobs() -> list[Job]:
+    """The jobs of this process that are still alive (most recent last, up to 200).
+
+    Returns
+    -------
+    list of Job
+
+    Examples
+    --------
+    >>> isinstance(jobs(), list)
+    True
+    """
+    with _lock:
+        refs = list(_recent)
+    return [job for job in (ref() for ref in refs) if job is not None]
+
+
+def last_job() -> Job | None:
+    """The most recently created job: the way back to a failed foreground call.
+
+    Returns
+    -------
+    Job or None
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> _ = nbp.pmap(abs, [-1], progress=False)
+    >>> nbp.last_job().status
+    'done'
+    """
+    return _last

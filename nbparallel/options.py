@@ -1,0 +1,147 @@
+"""``RunOptions``: every option of a parallel call, validated once, merged with ``config()``.
+
+``pmap``, ``pmap_chunks``, ``run_cell`` and the k-searches build one; the
+``%%parallel`` magic's arguments are generated from its fields (:func:`magic_arguments`),
+so the options cannot drift between the API and the magic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .config import PROGRESS_MODES, get_config, validate_n_jobs, validate_progress
+
+__all__ = ["RunOptions", "magic_arguments", "options_from_magic"]
+
+
+def _opt(*flags: str, help: str, **argparse: Any) -> dict[str, Any]:
+    return {"flags": flags, "help": help, "argparse": argparse}
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a parallel call runs.  Every field has the meaning of the same-named argument
+    of :func:`~nbparallel.pmap`; ``None`` means "the configured default".
+
+    Examples
+    --------
+    >>> RunOptions(n_jobs=2, retries=1).retries
+    1
+    >>> RunOptions(retries=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: retries must be a whole number >= 0, got -1
+    """
+
+    n_jobs: int | None = field(
+        default=None,
+        metadata=_opt("-n", "--n-jobs", type=int, help="number of workers (joblib meaning: -1 = all cores)"),
+    )
+    chunks: int | None = field(
+        default=None, metadata=_opt("--chunks", type=int, help="number of chunks (default: 4 per worker)")
+    )
+    chunk_size: int | None = field(
+        default=None, metadata=_opt("--chunk-size", type=int, help="items per chunk (instead of --chunks)")
+    )
+    backend: str | None = field(
+        default=None,
+        metadata=_opt(
+            "--backend",
+            help="where the body runs (default: loky worker processes; threading; dask: the current dask.distributed Client)",
+        ),
+    )
+    progress: bool | str | None = field(
+        default=None, metadata=_opt("--no-progress", help="show no progress display", action="store_const", const=False)
+    )
+    background: bool = field(
+        default=False,
+        metadata=_opt(
+            "--bg",
+            help="return at once; the job is stored under --name and --out variables are assigned when it finishes",
+            action="store_true",
+        ),
+    )
+    retries: int = field(
+        default=0, metadata=_opt("--retries", type=int, help="run a failing chunk again up to this many times")
+    )
+    retry_delay: float = field(
+        default=0.0, metadata=_opt("--retry-delay", type=float, help="seconds to wait before a chunk runs again")
+    )
+    timeout: float | None = field(
+        default=None, metadata=_opt("--timeout", type=float, help="seconds a chunk may run before it is stopped")
+    )
+    cache: Any = field(
+        default=None,
+        metadata=_opt(
+            "--cache", metavar="DIR", help="store finished chunks in DIR; a re-run computes only what is missing"
+        ),
+    )
+    seed: int | None = field(
+        default=None, metadata=_opt("--seed", type=int, help="seed random and numpy per item (reproducible for any -n)")
+    )
+
+    def __post_init__(self) -> None:
+        import joblib
+
+        validate_n_jobs(self.n_jobs)
+        _positive_int("chunks", self.chunks)
+        _positive_int("chunk_size", self.chunk_size)
+        if self.chunks is not None and self.chunk_size is not None:
+            raise ValueError("give either chunks or chunk_size, not both")
+        if self.backend is not None:
+            from .backends import get_backend
+
+            get_backend(self.backend)  # an unknown name lists the choices
+        if self.progress not in PROGRESS_MODES:
+            validate_progress(self.progress)
+        if self.cache is not None and not isinstance(self.cache, (str, os.PathLike, joblib.Memory)):
+            raise TypeError(f"cache must be a folder path or a joblib.Memory, got {type(self.cache).__name__}")
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise ValueError(f"retries must be a whole number >= 0, got {self.retries!r}")
+        if isinstance(self.retry_delay, bool) or not isinstance(self.retry_delay, (int, float)) or self.retry_delay < 0:
+            raise ValueError(f"retry_delay must be seconds >= 0, got {self.retry_delay!r}")
+        t = self.timeout
+        if t is not None and (not isinstance(t, (int, float)) or isinstance(t, bool) or t <= 0):
+            raise ValueError(f"timeout must be seconds > 0 (per chunk) or None, got {t!r}")
+        s = self.seed
+        if s is not None and (isinstance(s, bool) or not isinstance(s, int) or s < 0):
+            raise ValueError(f"seed must be a non-negative int or None, got {s!r}")
+
+    def resolved(self) -> RunOptions:
+        """These options with the configured defaults filled in (``backend``, ``progress``)."""
+        cfg = get_config()
+        return dataclasses.replace(
+            self,
+            backend=self.backend if self.backend is not None else cfg.backend,
+            progress=self.progress if self.progress is not None else cfg.progress,
+        )
+
+
+def magic_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a magic with one ``argument`` per :class:`RunOptions` field (help included)."""
+    from IPython.core.magic_arguments import argument
+
+    from .backends import BACKENDS
+
+    for f in reversed(fields(RunOptions)):
+        meta = f.metadata
+        kwargs = dict(meta["argparse"], help=meta["help"], dest=f.name, default=None)
+        if f.name == "backend":
+            kwargs["choices"] = list(BACKENDS)
+        func = argument(*meta["flags"], **kwargs)(func)
+    return func
+
+
+def options_from_magic(args: Any) -> RunOptions:
+    """The :class:`RunOptions` of parsed ``%%parallel`` arguments (unset ones keep their defaults)."""
+    given = {f.name: getattr(args, f.name) for f in fields(RunOptions) if getattr(args, f.name, None) is not None}
+    return RunOptions(**given)

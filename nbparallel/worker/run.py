@@ -1,0 +1,182 @@
+"""Calling the user's function on one chunk inside a worker, and packaging the outcome.
+
+Nothing here raises back to the executor: a failing chunk returns a
+:class:`~.task.ChunkOutcome` carrying the exception, the item that failed, the
+worker traceback frames and what the chunk printed.  The pool therefore never
+breaks for a user error, and finished chunks are never thrown away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import reprlib
+import threading
+import time
+import traceback
+from typing import Any
+
+from ..errors import ChunkTimeout, UnpicklableResult, WorkerError
+from ..tracebacks import remote_frames
+from .capture import Capture
+from .control import ChunkCancelled, ChunkTimedOut, Running, check
+from .functions import resolve
+from .task import ChunkOutcome, ChunkTask
+
+__all__ = ["run_chunk", "seed_item"]
+
+_SEEDED_IN_PROCESS = threading.Lock()
+_NO_LOCK = contextlib.nullcontext()
+_CHECK_EVERY = 0.2  # seconds between looks at the cancel/timeout flags inside a chunk
+
+_repr = reprlib.Repr()
+_repr.maxstring = 60
+_repr.maxother = 60
+_repr.maxlist = 6
+
+
+def seed_item(seed: int, index: int) -> None:
+    """Seed Python's ``random`` and NumPy's global generator for item ``index``.
+
+    The stream is ``np.random.SeedSequence(seed, spawn_key=(index,))``: the same
+    for an item wherever and in whatever order it runs. Call it before each item
+    to reproduce a seeded ``pmap`` sequentially.
+
+    Parameters
+    ----------
+    seed : int
+        The job's ``seed``.
+    index : int
+        The item's position in the input.
+
+    Examples
+    --------
+    >>> import random
+    >>> seed_item(7, 3); a = random.random()
+    >>> seed_item(7, 3); a == random.random()
+    True
+    """
+    import random
+
+    import numpy as np
+
+    state = np.random.SeedSequence(seed, spawn_key=(int(index),)).generate_state(4)
+    random.seed(int.from_bytes(state.tobytes(), "little"))
+    np.random.seed(state[:2])
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return WorkerError(type(exc).__name__, str(exc))
+
+
+def _call(func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any]) -> None:
+    """Call ``func`` on the chunk; ``at`` tracks ``[position, item]`` for error reports."""
+    board, slot = task.board, task.slot
+    seeded = _SEEDED_IN_PROCESS if task.seed is not None and task.serial_seeds else _NO_LOCK
+    if task.mode == "chunk":
+        with seeded:
+            if task.seed is not None:
+                seed_item(task.seed, task.start)
+            outcome.value = func(*task.payload) if task.star else func(task.payload)
+        return
+    values = []
+    items = zip(*task.payload) if task.star else task.payload
+    began = time.monotonic()
+    next_check = began + _CHECK_EVERY
+    for position, item in enumerate(items, start=task.start):
+        at[:] = [position, item]
+        with seeded:
+            if task.seed is not None:
+                seed_item(task.seed, position)
+            values.append(func(*item) if task.star else func(item))
+        now = time.monotonic()
+        if now > next_check:
+            if board is not None:
+                check(board, slot)
+            if task.timeout is not None and now - began > task.timeout:
+                raise ChunkTimedOut()
+            next_check = now + _CHECK_EVERY
+    outcome.value = values
+
+
+def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
+    """Run ``func`` on one chunk inside a worker and return its outcome.
+
+    Parameters
+    ----------
+    func : callable or PackedFunction
+        The user's function (a packed one is unpickled once per worker).
+    task : ChunkTask
+        The chunk and how to call ``func`` on it.
+
+    Returns
+    -------
+    ChunkOutcome
+        The value, or the exception with the failing item and traceback frames; the
+        chunk's printed output in both cases.
+
+    Examples
+    --------
+    >>> run_chunk(abs, ChunkTask(0, 0, 2, [-1, -2])).value
+    [1, 2]
+    """
+    outcome = ChunkOutcome(task.index, task.start, task.stop)
+    at: list[Any] = [None, None]
+    began = time.perf_counter()
+    with Capture() as buffer:
+        try:
+            with Running(task.board, task.slot):
+                if task.board is not None:
+                    check(task.board, task.slot)  # flagged while queued: never starts
+                _call(resolve(func), task, outcome, at)
+        except ChunkCancelled:
+            outcome.cancelled = True
+        except ChunkTimedOut:
+            outcome.fail(
+                ChunkTimeout(
+                    f"chunk {task.index} (items {task.start}-{task.stop - 1}) ran longer than the "
+                    "job's timeout and was stopped"
+                )
+            )
+        except Exception as exc:
+            outcome.error = _picklable(exc)
+            outcome.frames = remote_frames(exc)
+            outcome.exc_only = "".join(traceback.format_exception_only(type(exc), exc))
+    if outcome.error is not None and task.mode == "items" and at[0] is not None:
+        outcome.error_item, outcome.error_item_repr = at[0], _repr.repr(at[1])
+    outcome.output = buffer.getvalue()
+    outcome.elapsed = time.perf_counter() - began
+    if not outcome.ok:
+        outcome.value = None
+        return outcome
+    if task.share_folder is not None and task.mode == "chunk":
+        from ..data.shared import to_shared
+
+        try:
+            outcome.value = to_shared(outcome.value, task.share_folder)
+        except OSError:  # shared memory full: send it the ordinary way
+            pass
+    if task.serialize:
+        _serialize_value(outcome)
+    return outcome
+
+
+def _serialize_value(outcome: ChunkOutcome) -> None:
+    """Pickle the value here, so a result that cannot be pickled is reported by chunk."""
+    import cloudpickle
+
+    try:
+        outcome.value_bytes = cloudpickle.dumps(outcome.value)
+    except Exception as exc:
+        outcome.fail(
+            UnpicklableResult(
+                f"the result of chunk {outcome.index} (items {outcome.start}-{outcome.stop - 1}) cannot be "
+                f"sent back from the worker: {type(exc).__name__}: {exc}. Return plain data "
+                "(numbers, arrays, lists, dicts) instead of objects such as open files, locks or generators"
+            )
+        )
+    outcome.value = None

@@ -1,0 +1,88 @@
+"""A chunk of work, and the outcome a worker sends back for it (a record written once)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..tracebacks import Frame
+
+if TYPE_CHECKING:
+    from .board import Board
+
+__all__ = ["ChunkTask", "ChunkOutcome"]
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One unit of work: chunk ``index`` covering items ``start:stop``.
+
+    ``mode`` is ``"items"`` (call ``func`` per item, ``pmap``) or ``"chunk"``
+    (call ``func`` once on the chunk, ``pmap_chunks``).  With ``star`` the
+    payload is a tuple of aligned chunks passed as separate arguments.  The
+    last fields are set for each submission: where on the control board the
+    chunk reports itself, and whether the worker pickles the value itself.
+    """
+
+    index: int
+    start: int
+    stop: int
+    payload: Any
+    mode: str = "items"
+    star: bool = False
+    seed: int | None = None
+    share_folder: str | None = None  # large array results are left here (pmap_chunks, shared memory)
+    serialize: bool = False  # pickle the value in the worker (process backends)
+    serial_seeds: bool = False  # seeded items run one at a time (threads share the global generators)
+    timeout: float | None = None  # the chunk checks it between items too (backends that cannot interrupt)
+    board: Board | None = None
+    slot: int = -1
+
+
+@dataclass
+class ChunkOutcome:
+    """What a worker sends back for one chunk."""
+
+    index: int
+    start: int
+    stop: int
+    value: Any = None
+    error: BaseException | None = None
+    error_item: int | None = None
+    error_item_repr: str | None = None
+    frames: list[Frame] = field(default_factory=list)
+    exc_only: str = ""
+    output: str = ""
+    elapsed: float = 0.0
+    cancelled: bool = False
+    pid: int = field(default_factory=os.getpid)
+    value_bytes: bytes | None = None
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.cancelled
+
+    def fail(self, error: BaseException) -> None:
+        """Record an error that has no worker traceback (raised by nbparallel itself)."""
+        self.error = error
+        self.exc_only = f"{type(error).__name__}: {error}\n"
+
+    def load(self) -> None:
+        """Unpickle a value the worker pickled itself (in the kernel)."""
+        if self.value_bytes is not None:
+            import cloudpickle
+
+            from ..errors import UnpicklableResult
+
+            data, self.value_bytes = self.value_bytes, None
+            try:
+                self.value = cloudpickle.loads(data)
+            except Exception as exc:
+                self.fail(
+                    UnpicklableResult(
+                        f"the result of chunk {self.index} (items {self.start}-{self.stop - 1}) "
+                        f"could not be unpickled in the kernel: {type(exc).__name__}: {exc}"
+                    )
+                )
