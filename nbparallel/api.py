@@ -105,7 +105,7 @@ def _prepare(
     else:
         n_workers = effective_n_jobs(n_jobs)
     star = len(datas) > 1
-    n_items = aligned_length(datas) if star else len(datas[0])
+    n_items = aligned_length(datas)  # rows of every kind (len() fails on sparse matrices)
     kinds = [kind_of(d) for d in datas]
     label = getattr(func, "__name__", type(func).__name__)
     if backend == "dask" or (backend == "loky" and n_workers > 1):
@@ -301,12 +301,8 @@ def pmap(
     """
     datas = tuple(_materialise(d) for d in (data, *more_data))
     for d in datas:
-        if kind_of(d).name == "pandas.DataFrame":
-            raise TypeError(
-                "pmap over a DataFrame is ambiguous: iterating a DataFrame yields its column "
-                "labels. Use pmap_chunks(func, df) to process blocks of rows, or "
-                "pmap(func, list(df.itertuples())) for one call per row"
-            )
+        if kind_of(d).pmap_refusal:  # tables iterate columns, not rows (the message says what to do)
+            raise TypeError(kind_of(d).pmap_refusal)
     job = _prepare(
         func,
         datas,
