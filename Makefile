@@ -4,12 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-unit test-notebooks e2e bench clean
+.PHONY: demo test test-unit test-notebooks e2e bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dask,e2e]'
+	$(PY) -m pip install --quiet -e '.[test,dask,e2e,docs]'
 	touch $(STAMP)
 
 # Debian's chromium for the browser test (Playwright drives it; it never downloads
@@ -28,7 +28,7 @@ demo: $(STAMP)
 
 ## make test: unit, shell, kernel and dask tests, docstring examples, every notebook under nbval,
 ## and the browser test
-test: test-unit test-notebooks e2e
+test: docs test-unit test-notebooks e2e
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests nbparallel --doctest-modules --ignore=tests/e2e
@@ -43,6 +43,12 @@ test-notebooks: $(STAMP)
 ## make bench: every speed claim, measured in one run
 bench: $(STAMP)
 	$(PY) -m nbparallel bench
+
+## make docs: the documentation site in docs/_build/html (warnings are errors; no network,
+## the notebooks are rendered with their stored outputs)
+docs: $(STAMP)
+	rm -rf docs/generated
+	$(PY) -m sphinx -W --keep-going -n -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info e2e-output

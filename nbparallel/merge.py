@@ -177,7 +177,7 @@ def merge(parts: Sequence[Any], how: MergeHow = "auto") -> Any:
     how : {"auto", "concat", "sum", "list"} or callable, default="auto"
         ``"auto"``/``"concat"`` join parts of one kind into that kind:
 
-        - ndarrays: :func:`numpy.concatenate` on axis 0; lists and tuples:
+        - ndarrays: ``numpy.concatenate`` on axis 0; lists and tuples:
           chained;
         - pandas DataFrames and Series: ``pd.concat``, index kept;
         - polars DataFrames and Series: ``pl.concat`` (no rechunk);

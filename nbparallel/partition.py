@@ -149,10 +149,10 @@ def compact_arrow_pickling(cls: type) -> bool:
 
     A pyarrow slice is zero-copy, but pickling it writes the parent's whole
     buffers, so every chunk of a big table would carry the whole table to its
-    worker.  This registers, in loky's own pickler only (not :mod:`copyreg`), a
+    worker.  This registers, in loky's own pickler only (not ``copyreg``), a
     reducer that writes a slice through Arrow IPC, which keeps just its rows.
     Objects that are not small slices of larger buffers pickle as usual.
-    :func:`partition` calls it for the pyarrow kinds it splits.
+    :func:`nbparallel.partition` calls it for the pyarrow kinds it splits.
 
     Parameters
     ----------
@@ -249,7 +249,7 @@ _KINDS: tuple[_Kind, ...] = (
 
 
 def supported_kinds() -> list[str]:
-    """Names of the input kinds :func:`partition` can split.
+    """Names of the input kinds :func:`nbparallel.partition` can split.
 
     Returns
     -------
@@ -392,7 +392,7 @@ def partition(data: Any, n_chunks: int, *, aligned: bool = False) -> list[Any]:
         views; pandas objects are split by row position, index kept; polars
         and pyarrow objects are sliced without copying; scipy.sparse CSR, CSC
         and COO matrices and arrays are split into row blocks of the same
-        format (see :func:`supported_kinds`). With ``aligned=True``, a sequence
+        format (see :func:`~nbparallel.partition.supported_kinds`). With ``aligned=True``, a sequence
         of such inputs of equal length, which may be of different kinds.
     n_chunks : int
         Number of chunks. More chunks than items gives one item per chunk,
