@@ -3,11 +3,11 @@
 PYTHON ?= python3
 VENV   ?= .venv
 LOCK   ?= requirements/lock.txt
-EXTRAS := test,lint,dask,e2e
+EXTRAS := test,lint,dask,e2e,docs
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-unit test-notebooks lint e2e bench clean test-latest lock
+.PHONY: demo test test-unit test-notebooks lint e2e bench docs clean test-latest lock
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ demo: $(STAMP)
 
 ## make test: unit, shell, kernel and dask tests, docstring examples, every notebook under nbval,
 ## and the browser test
-test: lint test-unit test-notebooks e2e
+test: lint docs test-unit test-notebooks e2e
 
 ## make lint: ruff (lint and format) and mypy over the package, no errors allowed
 lint: $(STAMP)
@@ -62,6 +62,12 @@ test-latest:
 ## make lock: refresh the lock from a passing `make test-latest` (review the diff, then commit it)
 lock: test-latest
 	.venv-latest/bin/python -m pip freeze --all --exclude-editable > requirements/lock.txt
+
+## make docs: the documentation site in docs/_build/html (warnings are errors; no network,
+## the notebooks are rendered with their stored outputs)
+docs: $(STAMP)
+	rm -rf docs/generated
+	$(PY) -m sphinx -W --keep-going -n -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) .venv-latest .pytest_cache .hypothesis *.egg-info e2e-output

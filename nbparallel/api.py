@@ -110,7 +110,7 @@ def plan(
     n_workers = backend.workers(options.n_jobs)
     backend = backend.for_workers(n_workers)
     star = len(datas) > 1
-    n_items = aligned_length(datas)
+    n_items = aligned_length(datas)  # rows of every kind (len() fails on sparse matrices)
     kinds = [kind_of(d) for d in datas]
     label = getattr(func, "__name__", type(func).__name__)
     bounds = plan_bounds(
@@ -272,12 +272,8 @@ def pmap(
     """
     datas = tuple(_materialise(d) for d in (data, *more_data))
     for d in datas:
-        if kind_of(d).name == "pandas.DataFrame":
-            raise TypeError(
-                "pmap over a DataFrame is ambiguous: iterating a DataFrame yields its column "
-                "labels. Use pmap_chunks(func, df) to process blocks of rows, or "
-                "pmap(func, list(df.itertuples())) for one call per row"
-            )
+        if kind_of(d).pmap_refusal:  # tables iterate columns, not rows (the message says what to do)
+            raise TypeError(kind_of(d).pmap_refusal)
     options = RunOptions(
         n_jobs=n_jobs,
         chunks=chunks,

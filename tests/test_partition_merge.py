@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import nbparallel as nbp
 from nbparallel import merge, partition
 from nbparallel.data.partition import chunk_bounds, guided_bounds, supported_kinds
 
@@ -162,3 +170,201 @@ def test_merge_scalars_explains_what_to_do():
 def test_merge_unknown_mode_lists_choices():
     with pytest.raises(ValueError, match=r"unknown merge 'glue'; choose one of 'auto', 'concat', 'sum', 'list'"):
         merge([[1]], "glue")
+
+
+# --- polars, pyarrow, scipy.sparse ------------------------------------------------------
+
+NEW_KINDS = [
+    "polars.DataFrame",
+    "polars.Series",
+    "pyarrow.Table",
+    "pyarrow.RecordBatch",
+    "pyarrow.Array",
+    "pyarrow.ChunkedArray",
+    "csr_matrix",
+    "csr_array",
+    "csc_matrix",
+    "csc_array",
+    "coo_matrix",
+    "coo_array",
+]
+
+
+def _as_new_kind(kind, values):
+    floats = [float(v) for v in values]
+    if kind == "polars.DataFrame":
+        return pl.DataFrame({"a": values, "b": [str(v) for v in values]}, schema={"a": pl.Int64, "b": pl.String})
+    if kind == "polars.Series":
+        return pl.Series("v", floats, dtype=pl.Float64)
+    if kind == "pyarrow.Table":
+        return pa.table({"a": pa.array(values, pa.int64()), "b": pa.array([str(v) for v in values], pa.string())})
+    if kind == "pyarrow.RecordBatch":
+        return pa.RecordBatch.from_pydict({"a": pa.array(values, pa.int64())})
+    if kind == "pyarrow.Array":
+        return pa.array([None if v % 7 == 0 else str(v) for v in values], pa.string())
+    if kind == "pyarrow.ChunkedArray":
+        half = len(values) // 2
+        return pa.chunked_array([pa.array(values[:half], pa.int64()), pa.array(values[half:], pa.int64())])
+    # sparse: row i holds v at column |v| % 4 and nothing else when v is even
+    dense = np.zeros((len(values), 4))
+    for i, v in enumerate(values):
+        dense[i, abs(v) % 4] = v if v % 2 else 0.0
+    return getattr(sp, kind)(dense)  # e.g. sp.csr_matrix(dense), sp.coo_array(dense)
+
+
+def _same(a, b):
+    if isinstance(a, (pl.DataFrame, pl.Series)):
+        return type(a) is type(b) and a.equals(b)
+    if isinstance(a, (pa.Table, pa.RecordBatch, pa.Array, pa.ChunkedArray)):
+        return type(a) is type(b) and a.equals(b)
+    if sp.issparse(a):
+        return type(a) is type(b) and a.format == b.format and a.shape == b.shape and (a != b).nnz == 0
+    raise AssertionError(type(a))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    kind=st.sampled_from(NEW_KINDS),
+    values=st.lists(st.integers(-1000, 1000), min_size=0, max_size=40),
+    k=n_chunks,
+)
+def test_round_trip_new_kinds(kind, values, k):
+    data = _as_new_kind(kind, values)
+    chunks = partition(data, k)
+    expected = [len(p) for p in np.array_split(np.arange(len(values)), k) if len(p)] or [0]
+    assert [c.shape[0] if sp.issparse(c) else len(c) for c in chunks] == expected
+    assert all(type(c) is type(data) for c in chunks)
+    assert _same(merge(chunks), data)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 29), st.integers(0, 5), st.integers(-9, 9)), max_size=40),
+    k=n_chunks,
+)
+def test_round_trip_unsorted_coo_with_duplicates(rows, k):
+    # COO entries in any order, duplicates allowed: the blocks still sum to the input.
+    r, c, v = (np.array(x, dtype=int) for x in zip(*rows)) if rows else (np.array([], int),) * 3
+    data = sp.coo_matrix((v.astype(float), (r, c)), shape=(30, 6))
+    assert not data.has_canonical_format
+    merged = merge(partition(data, k))
+    assert merged.format == "coo" and np.array_equal(merged.toarray(), data.toarray())
+
+
+def test_polars_and_arrow_chunks_share_the_input_buffers():
+    df = pl.DataFrame({"x": np.arange(1000)})
+    first = partition(df, 4)[1]
+    assert first["x"].to_numpy()[0] == 250
+    # polars slices are views: same buffer address
+    assert df["x"].to_numpy().ctypes.data + 250 * 8 == first["x"].to_numpy().ctypes.data
+    table = pa.table({"x": np.arange(1000)})
+    chunk = partition(table, 4)[1]
+    assert chunk.column(0).chunk(0).buffers()[1].address == table.column(0).chunk(0).buffers()[1].address
+
+
+def test_csr_blocks_are_views_of_the_input():
+    m = sp.random(200, 50, density=0.1, format="csr", random_state=0)
+    for block in partition(m, 5):
+        assert np.shares_memory(block.data, m.data)
+        assert np.shares_memory(block.indices, m.indices)
+    for fmt in ("csc", "coo"):
+        assert all(b.format == fmt for b in partition(m.asformat(fmt), 5))
+
+
+def test_arrow_chunks_are_sent_by_their_rows_only():
+    from loky.backend.reduction import dumps
+
+    table = pa.table({"x": np.arange(1_000_000), "s": pa.array([str(i) for i in range(1_000_000)])})
+    whole = len(pickle.dumps(table))
+    chunks = partition(table, 100)
+    sent = [dumps(c) for c in chunks]
+    assert sum(map(len, sent)) < 1.5 * whole  # not 100 copies of the table
+    assert pickle.loads(sent[37]).equals(chunks[37])
+    for data in (table.to_batches()[0], table.column("s"), table.column("s").chunk(0)):
+        chunk = partition(data, 100)[99]
+        assert len(dumps(chunk)) < whole / 20
+        assert pickle.loads(dumps(chunk)).equals(chunk)
+
+
+def test_aligned_inputs_of_mixed_kinds():
+    df = pl.DataFrame({"a": range(7)})
+    y = np.arange(7) * 10
+    m = sp.csr_matrix(np.eye(7))
+    chunks = partition((df, y, m, pa.array(range(7))), 3, aligned=True)
+    assert [len(c[0]) for c in chunks] == [3, 2, 2]
+    assert [c[1].tolist() for c in chunks] == [[0, 10, 20], [30, 40], [50, 60]]
+    assert [c[2].shape for c in chunks] == [(3, 7), (2, 7), (2, 7)]
+    assert chunks[2][3].to_pylist() == [5, 6]
+    with pytest.raises(ValueError, match="input 0: 7, input 1: 6"):
+        partition((df, y[:6]), 2, aligned=True)
+
+
+def test_sparse_formats_that_are_not_split_say_how_to_convert():
+    with pytest.raises(TypeError, match=r"sparse LIL is not split by row: convert it first, e\.g\. data\.tocsr\(\)"):
+        partition(sp.lil_matrix((4, 4)), 2)
+
+
+def test_merge_new_kinds_mixed_with_others_names_them():
+    with pytest.raises(TypeError, match=r"chunk 0 returned polars\.DataFrame; chunk 1 returned pyarrow\.Table"):
+        merge([pl.DataFrame({"a": [1]}), pa.table({"a": [1]})])
+
+
+def test_optional_libraries_are_not_imported_for_other_data():
+    code = (
+        "import sys, numpy as np, nbparallel as nbp\n"
+        "nbp.merge(nbp.partition(np.arange(9), 3)); nbp.merge(nbp.partition([1, 2, 3], 2))\n"
+        "try:\n    nbp.partition({1}, 2)\nexcept TypeError:\n    pass\n"
+        "print(sorted(m for m in ('pandas', 'polars', 'pyarrow', 'scipy.sparse') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
+
+
+# --- through the workers -------------------------------------------------------------
+
+
+def _scale_rows(data):
+    """A row-wise function for every new kind: doubles the numbers."""
+    if isinstance(data, pl.DataFrame):
+        return data.with_columns(pl.col("a") * 2)
+    if isinstance(data, pa.Table):
+        return data.set_column(0, "a", pc.multiply(data.column("a"), 2))
+    return data * 2
+
+
+@pytest.mark.parametrize(
+    "kind", ["polars.DataFrame", "polars.Series", "pyarrow.Table", "csr_array", "csc_matrix", "coo_array"]
+)
+def test_pmap_chunks_equals_the_sequential_result(kind):
+    data = _as_new_kind(kind, list(range(-50, 51)))
+    expected = _scale_rows(data)
+    got = nbp.pmap_chunks(_scale_rows, data, n_jobs=2, chunks=5, progress=False)
+    assert _same(got, expected)
+
+
+def test_pmap_chunks_with_a_polars_frame_and_a_numpy_array():
+    df = pl.DataFrame({"a": np.arange(40)})
+    y = np.arange(40) * 0.5
+    got = nbp.pmap_chunks(lambda d, w: d.with_columns(pl.Series("y", w)), df, y, n_jobs=2, chunks=4, progress=False)
+    assert got.equals(df.with_columns(pl.Series("y", y)))
+
+
+def test_pmap_iterates_values_of_series_and_rows_of_csr():
+    s = pl.Series("v", [1, -2, 3, -4])
+    assert nbp.pmap(abs, s, n_jobs=2, progress=False) == [1, 2, 3, 4]
+    m = sp.csr_matrix(np.arange(12).reshape(4, 3))
+    assert nbp.pmap(lambda row: int(row.sum()), m, n_jobs=2, progress=False) == [3, 12, 21, 30]
+
+
+@pytest.mark.parametrize(
+    "data, hint",
+    [
+        (pl.DataFrame({"a": [1, 2]}), r"pmap over a polars DataFrame is ambiguous.*pmap_chunks\(func, df\).*iter_rows"),
+        (pa.table({"a": [1, 2]}), r"pmap over a pyarrow Table is ambiguous.*table\.to_pylist\(\)"),
+        (sp.coo_array(np.eye(2)), r"COO has no row access.*m\.tocsr\(\)"),
+        (pd.DataFrame({"a": [1, 2]}), r"pmap over a DataFrame is ambiguous.*itertuples"),
+    ],
+)
+def test_pmap_refuses_tables_with_a_helpful_message(data, hint):
+    with pytest.raises(TypeError, match=hint):
+        nbp.pmap(len, data, n_jobs=1, progress=False)

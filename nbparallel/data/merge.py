@@ -1,4 +1,9 @@
-"""Putting chunk results back together."""
+"""Putting chunk results back together.
+
+``merge(parts)`` joins chunk results of one kind into one object of that kind.
+Optional libraries (pandas, polars, pyarrow, scipy.sparse) are recognised only
+when the user's code already imported them and are never imported here.
+"""
 
 from __future__ import annotations
 
@@ -18,27 +23,81 @@ __all__ = ["merge", "MERGE_MODES"]
 MergeHow: TypeAlias = str | Callable[[list[Any]], Any]
 
 
-def _pandas_kind(part: Any) -> str | None:
-    pd = sys.modules.get("pandas")
-    if pd is None:
-        return None
-    if isinstance(part, pd.DataFrame):
-        return "DataFrame"
-    if isinstance(part, pd.Series):
-        return "Series"
+# Kind names of the optional libraries' types, checked only when the library is
+# already imported.  pandas keeps its short names (they appear in messages).
+_OPTIONAL_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("pandas", "DataFrame", "DataFrame"),
+    ("pandas", "Series", "Series"),
+    ("polars", "DataFrame", "polars.DataFrame"),
+    ("polars", "Series", "polars.Series"),
+    ("pyarrow", "Table", "pyarrow.Table"),
+    ("pyarrow", "RecordBatch", "pyarrow.RecordBatch"),
+    ("pyarrow", "ChunkedArray", "pyarrow.ChunkedArray"),
+    ("pyarrow", "Array", "pyarrow.Array"),
+)
+
+
+def _optional_kind(part: Any) -> str | None:
+    for module, cls_name, kind in _OPTIONAL_KINDS:
+        mod = sys.modules.get(module)
+        if mod is not None and isinstance(part, getattr(mod, cls_name)):
+            return kind
+    sparse = sys.modules.get("scipy.sparse")
+    if sparse is not None and sparse.issparse(part):
+        return "scipy.sparse"
     return None
 
 
 def _kind_name(part: Any) -> str:
     if isinstance(part, np.ndarray):
         return "ndarray" if part.ndim else "0-d ndarray"
-    return _pandas_kind(part) or type(part).__name__
+    return _optional_kind(part) or type(part).__name__
 
 
 def _concat_pandas(parts: list[Any]) -> Any:
     import pandas as pd
 
     return pd.concat(parts)
+
+
+def _concat_polars(parts: list[Any]) -> Any:
+    import polars as pl
+
+    return pl.concat(parts)  # no rechunk: the parts' buffers are kept as chunks
+
+
+def _concat_tables(parts: list[Any]) -> Any:
+    import pyarrow as pa
+
+    return pa.concat_tables(parts)  # zero-copy: the parts become the table's chunks
+
+
+def _concat_batches(parts: list[Any]) -> Any:
+    import pyarrow as pa
+
+    if hasattr(pa, "concat_batches"):  # pyarrow >= 19
+        return pa.concat_batches(parts)
+    table = pa.Table.from_batches(parts).combine_chunks()
+    batches = table.to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=parts[0].schema)
+
+
+def _concat_arrays(parts: list[Any]) -> Any:
+    import pyarrow as pa
+
+    return pa.concat_arrays(parts)
+
+
+def _concat_chunked(parts: list[Any]) -> Any:
+    import pyarrow as pa
+
+    return pa.chunked_array([c for p in parts for c in p.chunks], type=parts[0].type)
+
+
+def _vstack_sparse(parts: list[Any]) -> Any:
+    import scipy.sparse as sp
+
+    return sp.vstack(parts, format=parts[0].format)
 
 
 # What "auto"/"concat" knows how to join, by kind name.  The error message for
@@ -49,6 +108,13 @@ _CONCAT: dict[str, Callable[[list[Any]], Any]] = {
     "tuple": lambda parts: tuple(itertools.chain.from_iterable(parts)),
     "DataFrame": _concat_pandas,
     "Series": _concat_pandas,
+    "polars.DataFrame": _concat_polars,
+    "polars.Series": _concat_polars,
+    "pyarrow.Table": _concat_tables,
+    "pyarrow.RecordBatch": _concat_batches,
+    "pyarrow.Array": _concat_arrays,
+    "pyarrow.ChunkedArray": _concat_chunked,
+    "scipy.sparse": _vstack_sparse,
 }
 
 
@@ -58,12 +124,13 @@ def _describe_groups(parts: Sequence[Any]) -> str:
         groups.setdefault(_kind_name(part), []).append(i)
 
     def ranges(idx: list[int]) -> str:
-        out, start = [], idx[0]
-        for prev, cur in itertools.pairwise([*idx, -1]):
-            if cur != prev + 1:
-                out.append(str(start) if start == prev else f"{start}-{prev}")
-                start = cur
-        return ", ".join(out)
+        runs: list[list[int]] = []  # [first, last] of each run of consecutive indices
+        for i in idx:
+            if runs and i == runs[-1][1] + 1:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i])
+        return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
     return "; ".join(f"chunk{'s' if len(i) > 1 else ''} {ranges(i)} returned {name}" for name, i in groups.items())
 
@@ -108,10 +175,21 @@ def merge(parts: Sequence[Any], how: MergeHow = "auto") -> Any:
     parts : sequence
         One result per chunk, in chunk order.
     how : {"auto", "concat", "sum", "list"} or callable, default="auto"
-        ``"auto"``/``"concat"`` concatenate ndarrays (axis 0), lists, tuples,
-        DataFrames and Series (``pd.concat``, index kept); ``"sum"`` adds the
-        parts with ``+``; ``"list"`` returns the parts as a list; a callable
-        is called with the list of parts.
+        ``"auto"``/``"concat"`` join parts of one kind into that kind:
+
+        - ndarrays: ``numpy.concatenate`` on axis 0; lists and tuples:
+          chained;
+        - pandas DataFrames and Series: ``pd.concat``, index kept;
+        - polars DataFrames and Series: ``pl.concat`` (no rechunk);
+        - pyarrow Tables: ``pa.concat_tables`` and ChunkedArrays: their chunks
+          chained, both without copying; Arrays: ``pa.concat_arrays`` and
+          RecordBatches: one RecordBatch (``pa.concat_batches``), both copies,
+          as these kinds are one contiguous piece;
+        - scipy.sparse matrices and arrays: ``scipy.sparse.vstack`` in the
+          first part's format (CSR stays CSR, ``sparray`` stays ``sparray``).
+
+        ``"sum"`` adds the parts with ``+``; ``"list"`` returns the parts as a
+        list; a callable is called with the list of parts.
 
     Returns
     -------
@@ -133,6 +211,10 @@ def merge(parts: Sequence[Any], how: MergeHow = "auto") -> Any:
     [0, 1, 2, 3]
     >>> merge([1, 2, 3], how="sum")
     6
+    >>> import scipy.sparse as sp
+    >>> m = merge([sp.eye_array(2, format="csr"), sp.eye_array(2, format="csr")])
+    >>> m.format, m.shape
+    ('csr', (4, 2))
     """
     parts = list(parts)
     if any(isinstance(p, SharedArray) for p in parts):  # large arrays left in shared memory by workers
