@@ -23,7 +23,7 @@ from .errors import ChunkFailure, JobCancelled, WorkerDied
 from .job import Job, PartialResult, jobs, last_job
 
 # -- choosing the number of clusters ------------------------------------------------
-from .kmeans import KSearchResult, choose_k, elbow_search, silhouette_search
+from .ksearch import KSearchResult, choose_k, elbow_search, silhouette_search
 from .merge import merge
 
 # -- building blocks ----------------------------------------------------------------

@@ -169,6 +169,7 @@ def _noop(x: int) -> int:
     from .worker import prepare_worker
 
     prepare_worker()
+    __import__("nbparallel.ksearch").ksearch.preload()  # numpy/scikit-learn imported while warming
     return x
 
 
