@@ -33,7 +33,7 @@ METRICS: dict[str, tuple[str, str, str]] = {
 }
 
 #: What :func:`~nbparallel.choose_k` computes unless told otherwise.
-DEFAULT_METRICS = ("inertia", "gap", "silhouette", "calinski_harabasz", "davies_bouldin")
+DEFAULT_METRICS = tuple(METRICS)
 
 #: Prediction strength a k needs to count as stable (Tibshirani & Walther suggest 0.8 to 0.9).
 PS_THRESHOLD = 0.8

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -177,6 +178,7 @@ def search(
         "tss": tss,
         "gap_k": gap_k,
         "stability_rows": _subsample(n, STABILITY_SAMPLE, random_state, 0x57AB),
+        "stability_splits": STABILITY_SPLITS,
     }
 
     tasks: list[FitTask | GapTask | StabilityTask] = [
@@ -185,11 +187,7 @@ def search(
     if gap_k:
         tasks += [GapTask(b, _seed(random_state, 0x6A9, b + 1)) for b in range(-1, GAP_REFS)]
     if "prediction_strength" in metrics:
-        tasks += [
-            StabilityTask(kk, r, _seed(random_state, 0x57AB, kk, r))
-            for kk in reversed(fit_ks)
-            for r in range(STABILITY_SPLITS)
-        ]
+        tasks += [StabilityTask(kk, 0, _seed(random_state, 0x57AB, kk)) for kk in reversed(fit_ks)]
     backend = backend or get_config().backend
     workers = _workers(n_jobs, backend)
     rows: list[dict[str, Any]] = []
@@ -221,9 +219,11 @@ def search(
                     per[m][i, r] = row[m]
             fit[i, r], score[i, r] = row["fit_time"], row["score_time"]
         elif row["kind"] == "stability":
-            ps[index[row["k"]], row["repeat"]] = row["ps"]
-    scores = {m: np.nanmean(per[m], axis=1) if m in per else np.full(len(ks), np.nan) for m in shown}
-    scores_sd = {m: np.nanstd(per[m], axis=1) if m in per else np.zeros(len(ks)) for m in shown}
+            ps[index[row["k"]]] = row["ps"]
+    with warnings.catch_warnings():  # a k whose every repeat is undefined (NaN) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scores = {m: np.nanmean(per[m], axis=1) if m in per else np.full(len(ks), np.nan) for m in shown}
+        scores_sd = {m: np.nanstd(per[m], axis=1) if m in per else np.zeros(len(ks)) for m in shown}
     if "prediction_strength" in metrics:
         if 1 in index:
             ps[index[1]] = 1.0
@@ -263,7 +263,7 @@ def search(
                 kk: c / n_repeats for kk, c in sorted(wins.items(), key=lambda kv: (kv[0] is None, kv[0]))
             }
 
-    decision = decide(picks, ks, pick_reasons=pick_reasons, constant=tss <= 0)
+    decision = decide(picks, ks, pick_reasons=pick_reasons, constant=tss <= 0, capped=note is not None)
     reason = decision.reason
     if note:
         reason = f"{reason}; {note}" if reason else note

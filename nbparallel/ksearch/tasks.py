@@ -28,9 +28,12 @@ def preload() -> None:
     --------
     >>> preload()
     """
-    import sklearn.cluster  # noqa: F401
     import sklearn.metrics  # noqa: F401
-    import threadpoolctl  # noqa: F401
+    from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # a tiny fit also starts OpenMP and loads the compiled k-means code
+        KMeans(n_clusters=2, n_init=1, random_state=0).fit(np.arange(8.0).reshape(4, 2))
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class GapTask:
 
 @dataclass(frozen=True)
 class StabilityTask:
-    """Prediction strength of ``k`` clusters on one random half/half split."""
+    """Prediction strength of ``k`` clusters on ``ctx["stability_splits"]`` random half/half splits."""
 
     k: int
     repeat: int
@@ -170,12 +173,15 @@ def prediction_strength(train_labels_of_test: np.ndarray, test_labels: np.ndarra
 def _stability(task: StabilityTask, X: Any, ctx: dict[str, Any]) -> dict[str, Any]:
     rng = np.random.default_rng(task.seed)
     rows = ctx["stability_rows"]
-    order = rng.permutation(rows if rows is not None else X.shape[0])
-    half = len(order) // 2
-    train, test = X[np.sort(order[:half])], X[np.sort(order[half:])]
-    a = _kmeans(train, task.k, task.seed, ctx["estimator"], ctx["n_init"])
-    b = _kmeans(test, task.k, task.seed + 1, ctx["estimator"], ctx["n_init"])
-    return {"k": task.k, "repeat": task.repeat, "ps": prediction_strength(a.predict(test), b.labels_)}
+    strengths = []
+    for split in range(ctx["stability_splits"]):
+        order = rng.permutation(rows if rows is not None else X.shape[0])
+        half = len(order) // 2
+        train, test = X[np.sort(order[:half])], X[np.sort(order[half:])]
+        a = _kmeans(train, task.k, task.seed + 2 * split, ctx["estimator"], ctx["n_init"])
+        b = _kmeans(test, task.k, task.seed + 2 * split + 1, ctx["estimator"], ctx["n_init"])
+        strengths.append(prediction_strength(a.predict(test), b.labels_))
+    return {"k": task.k, "repeat": task.repeat, "ps": strengths}
 
 
 def run_task(task: FitTask | GapTask | StabilityTask, shared: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
