@@ -99,23 +99,36 @@ def blobs(rng: np.random.Generator) -> Iterator[Case]:
         (11, 60, 2200, 4.0),
     ]
     for k, d, n, std in specs:
-        X, _ = make_blobs(n_samples=n, n_features=d, centers=k, cluster_std=std, random_state=int(rng.integers(1 << 31)))
+        X, _ = make_blobs(
+            n_samples=n, n_features=d, centers=k, cluster_std=std, random_state=int(rng.integers(1 << 31))
+        )
         yield Case(f"blobs k={k} d={d} n={n} std={std}", X, k)
 
 
 def shapes(rng: np.random.Generator) -> Iterator[Case]:
     for k, d in ((3, 2), (4, 2), (5, 4), (3, 6)):
-        X, _ = make_blobs(n_samples=150 * k, n_features=d, centers=k, center_box=(-15, 15), random_state=int(rng.integers(1 << 31)))
+        X, _ = make_blobs(
+            n_samples=150 * k, n_features=d, centers=k, center_box=(-15, 15), random_state=int(rng.integers(1 << 31))
+        )
         X = X @ (np.eye(d) + rng.normal(scale=0.5, size=(d, d)))
         yield Case(f"anisotropic k={k} d={d}", X, k)
     for k, d in ((3, 2), (4, 3), (5, 5), (6, 8)):
         stds = rng.uniform(0.5, 2.5, size=k)
-        X, _ = make_blobs(n_samples=200 * k, n_features=d, centers=k, cluster_std=stds, center_box=(-15, 15), random_state=int(rng.integers(1 << 31)))
+        X, _ = make_blobs(
+            n_samples=200 * k,
+            n_features=d,
+            centers=k,
+            cluster_std=stds,
+            center_box=(-15, 15),
+            random_state=int(rng.integers(1 << 31)),
+        )
         yield Case(f"unequal-variance k={k} d={d}", X, k)
 
 
 def large(rng: np.random.Generator) -> Iterator[Case]:
-    X, _ = make_blobs(n_samples=50_000, n_features=10, centers=6, cluster_std=1.5, random_state=int(rng.integers(1 << 31)))
+    X, _ = make_blobs(
+        n_samples=50_000, n_features=10, centers=6, cluster_std=1.5, random_state=int(rng.integers(1 << 31))
+    )
     yield Case("large k=6 d=10 n=50000", X, 6)
 
 
@@ -192,7 +205,9 @@ def timing() -> dict[str, Any]:
 
     X, _ = make_blobs(n_samples=10000, n_features=100, centers=7, random_state=42)
     start = time.perf_counter()
-    scores = [silhouette_score(X, KMeans(n_clusters=k, n_init="auto", random_state=0).fit(X).labels_) for k in range(2, 15)]
+    scores = [
+        silhouette_score(X, KMeans(n_clusters=k, n_init="auto", random_state=0).fit(X).labels_) for k in range(2, 15)
+    ]
     loop = time.perf_counter() - start
     out = json.loads(subprocess.run([sys.executable, "-c", _COLD], capture_output=True, text=True, check=True).stdout)
     out.update(loop=loop, loop_k=2 + int(np.argmax(scores)))
@@ -211,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = run_cases(cases(args.seed, args.quick), args.n_init if args.n_init == "auto" else int(args.n_init))
     n_known = sum(r["true_k"] is not None for r in rows)
     n_null = len(rows) - n_known
-    print(f"recovery on {n_known} sets with a known k and {n_null} null sets (k = {K_RANGE.start}..{K_RANGE.stop - 1}):")
+    print(
+        f"recovery on {n_known} sets with a known k and {n_null} null sets (k = {K_RANGE.start}..{K_RANGE.stop - 1}):"
+    )
     print(f"  {'criterion':<22} {'exact':>7} {'within 1':>9} {'null flagged':>13}")
     table = recovery(rows)
     for name, t in table.items():

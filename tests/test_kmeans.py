@@ -223,7 +223,7 @@ def test_memmap_folder_is_removed():
         (np.array([[1.0, np.nan]] * 10), range(2, 4), "NaN or infinite values in 10 row"),
         (np.array([[1.0, np.inf]] * 10), range(2, 4), "drop or impute"),
         (np.zeros((5, 2)), range(2, 8), "X has 5 samples, too few for k up to 7"),
-        (np.zeros((50, 2)), range(0, 4), "every k must be at least 1"),
+        (np.zeros((50, 2)), range(4), "every k must be at least 1"),
         (np.zeros(50), range(2, 4), "X must be 2-D"),
         (np.array([["a", "b"]] * 10), range(2, 4), "X must be numeric"),
         (np.zeros((50, 2)), [], "k is empty"),

@@ -99,9 +99,15 @@ def decide(
     confidence = "high" if unanimous else "medium" if majority else "low"
     notes = []
     if best == 1:
-        notes.append("no cluster structure: " + " and ".join(n for n in NULL_TESTS if n in made) + " find no k better than one cluster")
+        notes.append(
+            "no cluster structure: "
+            + " and ".join(n for n in NULL_TESTS if n in made)
+            + " find no k better than one cluster"
+        )
     elif len(ks) > 1 and best == ks[-1] and not capped:
-        notes.append(f"k = {best} is the largest k tried: widen the range upwards, e.g. k=range({ks[0]}, {2 * best + 1})")
+        notes.append(
+            f"k = {best} is the largest k tried: widen the range upwards, e.g. k=range({ks[0]}, {2 * best + 1})"
+        )
         confidence = "low"
     elif len(ks) > 1 and best == ks[0] and best > 2:
         notes.append(f"k = {best} is the smallest k tried: widen the range downwards, e.g. k=range(2, {ks[-1] + 1})")

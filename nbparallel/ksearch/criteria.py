@@ -142,7 +142,9 @@ def ps_pick(ks: list[int], ps: np.ndarray, threshold: float = PS_THRESHOLD) -> t
     return (max(good) if good else 1), None
 
 
-def pick(metric: str, ks: list[int], values: np.ndarray, *, total_ss: float = 0.0, spread: np.ndarray | None = None) -> tuple[int | None, str | None]:
+def pick(
+    metric: str, ks: list[int], values: np.ndarray, *, total_ss: float = 0.0, spread: np.ndarray | None = None
+) -> tuple[int | None, str | None]:
     """One criterion's k from its curve over ``ks`` (see the module docstring).
 
     Examples

@@ -120,7 +120,7 @@ def check_k(k: Iterable[int], n_samples: int) -> list[int]:
     [2, 3, 4, 5]
     """
     try:
-        ks = sorted({int(v) for v in k})  # type: ignore[call-overload]
+        ks = sorted({int(v) for v in k})
     except (TypeError, ValueError):
         raise ValueError(f"k must be an iterable of ints such as range(2, 15), got {k!r}") from None
     if not ks:

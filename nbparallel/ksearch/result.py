@@ -63,7 +63,7 @@ class KSearchResult:
     confidence: str = "high"
     baseline: dict[str, float] = field(default_factory=dict)
     pick_reasons: dict[str, str] = field(default_factory=dict)
-    stability: dict[str, dict[int, float]] = field(default_factory=dict)
+    stability: dict[str, dict[int | None, float]] = field(default_factory=dict)
 
     def to_frame(self) -> Any:
         """The per-k table as a pandas DataFrame (index ``k``).
@@ -146,7 +146,8 @@ class KSearchResult:
         Returns
         -------
         matplotlib.figure.Figure
-            The figure holding the axes (``fig.axes`` lists them).
+            The figure holding the axes (``fig.axes`` lists them).  In a notebook it
+            is shown as the cell's value (or with ``display(fig)``), once.
 
         Raises
         ------
@@ -172,6 +173,10 @@ class KSearchResult:
         if axes is None:
             fig, grid = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
             axes = grid[0]
+            from ..progress import in_kernel
+
+            if in_kernel():  # shown once, as the cell's value, not also by the inline backend
+                plt.close(fig)
         axes = np.atleast_1d(axes)
         for ax, name in zip(axes, names):
             ks, values, sd = self._curve(name)

@@ -201,7 +201,9 @@ def search(
             # X travels as a memmap: each task pickles only its file name.
             task_func = functools.partial(run_task, shared=shared, ctx=ctx)
             task_func.__name__ = method  # type: ignore[attr-defined]  # the progress label
-            rows = pmap(task_func, tasks, n_jobs=workers, chunk_size=1, backend=backend, progress=progress)
+            done = pmap(task_func, tasks, n_jobs=workers, chunk_size=1, backend=backend, progress=progress)
+            assert isinstance(done, list)  # not a background Job
+            rows = done
 
     index = {kk: i for i, kk in enumerate(ks)}
     per = {m: np.full((len(ks), n_repeats), np.nan) for m in ("inertia", *metrics) if m not in ("gap",)}
@@ -245,7 +247,8 @@ def search(
 
     picks: dict[str, int | None] = {}
     pick_reasons: dict[str, str] = {}
-    stability: dict[str, dict[int, float]] = {}
+    stability: dict[str, dict[int | None, float]] = {}
+    why: str | None
     for m in shown:
         name = METRICS[m][0]
         if m == "gap":
@@ -257,7 +260,7 @@ def search(
             picks[name], why = pick(m, ks, scores[m], total_ss=tss)
         if why:
             pick_reasons[name] = why
-        if n_repeats > 1 and m in per and m != "inertia" or (m == "inertia" and n_repeats > 1):
+        if n_repeats > 1 and m in per:
             wins = Counter(pick(m, ks, per[m][:, r], total_ss=tss)[0] for r in range(n_repeats))
             stability[name] = {
                 kk: c / n_repeats for kk, c in sorted(wins.items(), key=lambda kv: (kv[0] is None, kv[0]))
