@@ -36,7 +36,7 @@ from .jobs.job import Job, PartialResult
 from .jobs.registry import jobs, last_job
 
 # -- choosing the number of clusters ------------------------------------------------
-from .kmeans import KSearchResult, choose_k, elbow_search, silhouette_search
+from .ksearch import KSearchResult, choose_k, elbow_search, silhouette_search
 
 # -- notebook cells -----------------------------------------------------------------
 from .notebook.cell import run_cell

@@ -159,8 +159,9 @@ CHOOSING_K = [
 
 The data: `make_blobs(n_samples=10000, n_features=100, centers=7, random_state=42)`,
 so the right answer is 7. First the recipe often copied into notebooks, then
-nbparallel's searches. Every fit runs on a worker; `X` is shared through one
-memory-mapped file; each (k, repeat) gets its own seed from `np.random.SeedSequence`.
+nbparallel's searches. Every fit, every gap reference set and every stability
+split runs on a worker; `X` is shared through one memory-mapped file; each task
+gets its own seed from `np.random.SeedSequence`.
 """),
     code("""
 %matplotlib inline
@@ -190,28 +191,50 @@ print("the highest silhouette is at k =", search.best_k)
 ## The elbow: Kneedle on the inertia curve
 
 The inertia curve is convex and decreasing; its knee is found with the Kneedle
-method (`kneed`). When a curve has no knee, `best_k` is `None` and `reason` says why.
+method (`kneed`). The curve starts at k = 1 (the total sum of squares), so the
+knee can be the first k of the range. `plot()` returns the Figure.
 """),
     code("""
 elbow = nbp.elbow_search(X, k=ks, progress=False)
 print("knee at k =", elbow.best_k)
-axes = elbow.plot()
+elbow.plot()
 """),
     md("""
-## All criteria at once, and how much they agree
+## All criteria at once, and one answer
 
-One fit per k, scored four ways: knee of inertia, highest silhouette (on one
-shared subsample of 3,000 points, so the O(n²) score stays cheap), highest
-Calinski-Harabasz, lowest Davies-Bouldin.
+One fit per k is scored by the knee of inertia, the silhouette (on one shared
+subsample), Calinski-Harabasz and Davies-Bouldin. The gap statistic (Tibshirani,
+Walther & Hastie 2001, with its 1-SE rule) clusters uniform reference sets, one
+task each; prediction strength (Tibshirani & Walther 2005) clusters random halves.
+
+`best_k`: "no structure" (1) when the gap and prediction strength both say one
+cluster; otherwise Calinski-Harabasz, gap and prediction strength vote (one
+principle each: separation, a null reference, stability) and Calinski-Harabasz
+breaks ties. Silhouette and Davies-Bouldin lean to small k, so they are shown but
+do not vote. `confidence` and `reason` say when the answer is weak.
 """),
     code("""
 res = nbp.choose_k(X, k=ks, progress=False)
 print("picks:", res.picks)
-print("vote:", res.best_k, "agreement:", res.agreement)
-axes = res.plot()
+print("best_k:", res.best_k, "agreement:", res.agreement, "confidence:", res.confidence)
+res.plot()
 """),
     code("""
-res.to_frame()[["inertia", "silhouette", "calinski_harabasz", "davies_bouldin"]].round(3)
+res.to_frame()[["inertia", "gap", "silhouette", "calinski_harabasz", "davies_bouldin", "prediction_strength"]].round(3)
+"""),
+    md("""
+## No structure, and a range that is too small
+
+On a uniform cube there are no clusters: `best_k` is 1 and `reason` says so,
+instead of the top of the range. When the answer is at an end of the range,
+`reason` says to widen it.
+"""),
+    code("""
+cube = np.random.default_rng(0).uniform(size=(2000, 5))
+none = nbp.choose_k(cube, progress=False)
+print(none.best_k, "-", none.reason)
+narrow = nbp.choose_k(X, k=range(2, 6), progress=False)
+print(narrow.best_k, narrow.confidence, "-", narrow.reason)
 """),
     md("""
 ## How stable are the picks?
@@ -221,19 +244,7 @@ per score and `stability` tells how often each k won per criterion.
 """),
     code("""
 stable = nbp.choose_k(X, k=range(5, 10), n_repeats=3, progress=False)
-print(stable.best_k, stable.stability)
-"""),
-    md("""
-## No structure, no knee
-
-Fifteen equidistant groups: every extra cluster removes the same inertia, so no k
-stands out and the search says so instead of inventing an answer.
-"""),
-    code("""
-rng = np.random.default_rng(0)
-flat = np.repeat(np.eye(15) * 10, 20, axis=0) + rng.normal(scale=0.1, size=(300, 15))
-none = nbp.elbow_search(flat, progress=False)
-print(none.best_k, "-", none.reason)
+print(stable.best_k, stable.stability["calinski_harabasz"])
 """),
 ]
 

@@ -22,6 +22,8 @@ class Backend(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
+    #: Workers run on this machine (so they share its cores).
+    local: ClassVar[bool] = True
     #: Chunks run in other processes: the function and the data are pickled.
     processes: ClassVar[bool] = False
     #: A running chunk can be interrupted (cancel, timeout) without ending its worker.

@@ -115,6 +115,7 @@ class Dask(Backend):
     name = "dask"
     description = "a dask.distributed cluster (the current Client, or config(dask_address=...))"
     processes = True
+    local = False
 
     def __init__(self) -> None:
         self._board = DaskBoard(uuid.uuid4().hex)

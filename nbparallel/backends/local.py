@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -137,7 +138,8 @@ class LocalProcesses(Backend):
 
     def warm(self, n_workers: int) -> None:
         ex = self.executor(n_workers)
-        for future in [ex.submit(_ready) for _ in range(n_workers)]:
+        setup = tuple(WARM_UP)
+        for future in [ex.submit(_ready, setup) for _ in range(n_workers)]:
             future.result()
 
     def shutdown(self) -> None:
@@ -147,5 +149,11 @@ class LocalProcesses(Backend):
             ex.shutdown(wait=True, kill_workers=True)
 
 
-def _ready() -> int:
+#: Called in every worker when the pool is warmed (say, imports a later call needs).
+WARM_UP: list[Callable[[], None]] = []
+
+
+def _ready(setup: tuple[Callable[[], None], ...]) -> int:
+    for step in setup:
+        step()
     return os.getpid()

@@ -179,7 +179,7 @@ def bench_ksearch(n_jobs: int, *, quick: bool = False) -> KSearchTiming:
     from sklearn.datasets import make_blobs
     from sklearn.metrics import silhouette_score
 
-    from ..kmeans import choose_k
+    from ..ksearch import choose_k
 
     n = 2000 if quick else 10_000
     X, _ = make_blobs(n_samples=n, n_features=100, centers=7, random_state=42)

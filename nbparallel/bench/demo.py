@@ -56,7 +56,7 @@ def main(args: Any) -> int:
     import numpy as np
     from sklearn.datasets import make_blobs
 
-    from ..kmeans import choose_k
+    from ..ksearch import choose_k
 
     X, _ = make_blobs(n_samples=10_000 // scale, n_features=100, centers=7, random_state=42)
     res = choose_k(X, k=range(2, 15), n_jobs=n, progress=True)

@@ -1,4 +1,4 @@
-"""The result of a k-search: scores per k, the picks, a table, HTML and a plot."""
+"""The result of a k-search: scores per k, the picks, the answer, a table, HTML and a plot."""
 
 from __future__ import annotations
 
@@ -8,16 +8,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KSearchResult", "METRICS"]
+from .criteria import METRICS
 
-#: Criterion name -> (pick name, "knee" | "max" | "min", label).  Docs, checks and
-#: error messages are generated from this mapping.
-METRICS: dict[str, tuple[str, str, str]] = {
-    "inertia": ("inertia_knee", "knee", "inertia (within-cluster sum of squares)"),
-    "silhouette": ("silhouette", "max", "mean silhouette coefficient"),
-    "calinski_harabasz": ("calinski_harabasz", "max", "Calinski-Harabasz index"),
-    "davies_bouldin": ("davies_bouldin", "min", "Davies-Bouldin index"),
-}
+__all__ = ["KSearchResult"]
 
 
 @dataclass
@@ -29,18 +22,22 @@ class KSearchResult:
     k : list of int
         The cluster counts tried, ascending.
     scores : dict of str to ndarray
-        Mean score per k for each metric (``inertia``, ``silhouette``, ...).
+        Mean score per k for each metric (``inertia``, ``gap``, ``silhouette``, ...).
     scores_sd : dict of str to ndarray
-        Standard deviation across repeats (zeros with one repeat).
+        Standard deviation across repeats; for ``gap``, the 1-SE rule's ``s(k)``.
     picks : dict of str to int or None
-        Each criterion's k (``inertia_knee``, ``silhouette``, ``calinski_harabasz``,
-        ``davies_bouldin``).
+        Each criterion's k (``inertia_knee``, ``gap``, ``silhouette``, ...).
     best_k : int or None
-        The answer; ``None`` with a ``reason``.
+        The answer: 1 means no cluster structure; ``None`` comes with a ``reason``.
     reason : str or None
-        Why ``best_k`` is ``None``.
+        Why ``best_k`` is ``None``, 1, at an end of the range, or not confidently chosen.
     agreement : float
-        Share of criteria that agree with ``best_k`` (1.0 with one criterion).
+        Share of the criteria with a pick that picked ``best_k``.
+    confidence : str
+        ``"high"``, ``"medium"`` or ``"low"`` (see ``nbparallel.ksearch.consensus.decide``).
+    baseline : dict of str to float
+        Values at k = 1 (one cluster) when k = 1 is not in ``k``: ``inertia`` (the
+        total sum of squares) and, with the gap statistic, ``gap`` and ``gap_sd``.
     stability : dict of str to dict of int to float
         With ``n_repeats > 1``: per criterion, how often each k won across repeats.
     fit_time, score_time : ndarray
@@ -63,6 +60,8 @@ class KSearchResult:
     wall_time: float
     estimator: str
     silhouette_sample: int | None
+    confidence: str = "high"
+    baseline: dict[str, float] = field(default_factory=dict)
     pick_reasons: dict[str, str] = field(default_factory=dict)
     stability: dict[str, dict[int | None, float]] = field(default_factory=dict)
 
@@ -84,7 +83,7 @@ class KSearchResult:
         cols: dict[str, np.ndarray] = {}
         for name, values in self.scores.items():
             cols[name] = values
-            if self.n_repeats > 1:
+            if self.n_repeats > 1 or name == "gap":
                 cols[f"{name}_sd"] = self.scores_sd[name]
         cols["fit_time"] = self.fit_time
         cols["score_time"] = self.score_time
@@ -92,7 +91,9 @@ class KSearchResult:
 
     def _summary(self) -> str:
         picks = ", ".join(f"{name}={k}" for name, k in self.picks.items())
-        answer = f"best_k={self.best_k}" if self.best_k is not None else f"best_k=None ({self.reason})"
+        answer = f"best_k={self.best_k}"
+        if self.reason:
+            answer += f" ({self.reason})"
         return f"{answer}; picks: {picks}"
 
     def __repr__(self) -> str:
@@ -101,7 +102,7 @@ class KSearchResult:
         rows = [f"{k:>6} " + " ".join(f"{cols[name][i]:>18.6g}" for name in cols) for i, k in enumerate(self.k)]
         return "\n".join(
             [
-                f"<{self.method}: {self._summary()}; agreement {self.agreement:.0%}; "
+                f"<{self.method}: {self._summary()}; agreement {self.agreement:.0%}, confidence {self.confidence}; "
                 f"{self.n_repeats} repeat(s), {self.estimator}, {self.wall_time:.1f}s>",
                 header,
                 *rows,
@@ -122,12 +123,20 @@ class KSearchResult:
         )
         return (
             f"<div><p><b>{html.escape(self.method)}</b>: {html.escape(self._summary())}; "
-            f"agreement {self.agreement:.0%}</p>"
+            f"agreement {self.agreement:.0%}, confidence {html.escape(self.confidence)}</p>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
         )
 
+    def _curve(self, name: str) -> tuple[list[int], np.ndarray, np.ndarray]:
+        ks, values, sd = list(self.k), self.scores[name], self.scores_sd[name]
+        if name in self.baseline and 1 not in ks:  # the k = 1 point the knee and the gap start from
+            ks = [1, *ks]
+            values = np.concatenate([[self.baseline[name]], values])
+            sd = np.concatenate([[self.baseline.get(f"{name}_sd", 0.0)], sd])
+        return ks, values, sd
+
     def plot(self, axes: Any = None) -> Any:
-        """Draw each metric's curve against k with the picks marked.
+        """Draw each metric's curve against k with the picks and the answer marked.
 
         Parameters
         ----------
@@ -136,12 +145,25 @@ class KSearchResult:
 
         Returns
         -------
-        ndarray of matplotlib Axes
+        matplotlib.figure.Figure
+            The figure holding the axes (``fig.axes`` lists them).  In a notebook it
+            is shown as the cell's value (or with ``display(fig)``), once.
 
         Raises
         ------
         ImportError
             Without matplotlib, naming the extra to install.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.datasets import make_blobs
+        >>> from nbparallel import elbow_search
+        >>> X, _ = make_blobs(n_samples=200, centers=3, random_state=0)
+        >>> fig = elbow_search(X, k=range(2, 6), n_jobs=1, progress=False).plot()
+        >>> len(fig.axes)
+        1
         """
         try:
             import matplotlib.pyplot as plt
@@ -149,18 +171,27 @@ class KSearchResult:
             raise ImportError("plot() needs matplotlib: pip install matplotlib (or nbparallel[test])") from err
         names = list(self.scores)
         if axes is None:
-            _, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
-            axes = axes[0]
+            fig, grid = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
+            axes = grid[0]
+            from ..display.progress import in_kernel
+
+            if in_kernel():  # shown once, as the cell's value, not also by the inline backend
+                plt.close(fig)
         axes = np.atleast_1d(axes)
         for ax, name in zip(axes, names):
-            values, sd = self.scores[name], self.scores_sd[name]
-            ax.plot(self.k, values, marker="o", color="C0")
-            if self.n_repeats > 1:
-                ax.fill_between(self.k, values - sd, values + sd, color="C0", alpha=0.2)
+            ks, values, sd = self._curve(name)
+            ax.plot(ks, values, marker="o", color="C0")
+            if self.n_repeats > 1 or name == "gap":
+                ax.fill_between(ks, values - sd, values + sd, color="C0", alpha=0.2)
             pick = self.picks.get(METRICS[name][0])
             if pick is not None:
                 ax.axvline(pick, color="C3", linestyle="--", label=f"{METRICS[name][0]}: k={pick}")
+            if self.best_k is not None and self.best_k != pick:
+                ax.axvline(self.best_k, color="C2", linestyle=":", label=f"best_k={self.best_k}")
+            if ax.get_legend_handles_labels()[0]:
                 ax.legend(loc="best", fontsize="small")
             ax.set_xlabel("k")
             ax.set_title(METRICS[name][2], fontsize="medium")
-        return axes
+        fig = axes[0].figure
+        fig.tight_layout()
+        return fig

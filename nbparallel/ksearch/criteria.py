@@ -1,0 +1,162 @@
+"""The criteria and how each picks k from its curve.
+
+* ``inertia``: the knee of the convex, decreasing inertia curve (Kneedle, via
+  ``kneed``), with k = 1 (the total sum of squares) as its first point, so the
+  knee can be the first k of the range;
+* ``gap``: the gap statistic with Tibshirani, Walther & Hastie's (2001) 1-SE rule,
+  the smallest k with ``gap(k) >= gap(k+1) - s(k+1)``; it can say 1;
+* ``silhouette``: the k with the highest mean silhouette;
+* ``calinski_harabasz``: the k with the highest Calinski-Harabasz index;
+* ``davies_bouldin``: the k with the lowest Davies-Bouldin index;
+* ``prediction_strength``: the largest k whose prediction strength (Tibshirani &
+  Walther, 2005) is at least 0.8; 1 when none is.
+
+Knee detection is never applied to silhouette or Calinski-Harabasz curves (they
+are not convex decreasing curves), and differences of the curves are never used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["METRICS", "DEFAULT_METRICS", "PS_THRESHOLD", "knee", "best_of", "gap_1se", "ps_pick", "pick"]
+
+#: Criterion name -> (pick name, rule, label).  Docs, checks and error messages
+#: are generated from this mapping.
+METRICS: dict[str, tuple[str, str, str]] = {
+    "inertia": ("inertia_knee", "knee", "inertia (within-cluster sum of squares)"),
+    "gap": ("gap", "1se", "gap statistic (Tibshirani et al. 2001)"),
+    "silhouette": ("silhouette", "max", "mean silhouette coefficient"),
+    "calinski_harabasz": ("calinski_harabasz", "max", "Calinski-Harabasz index"),
+    "davies_bouldin": ("davies_bouldin", "min", "Davies-Bouldin index"),
+    "prediction_strength": ("prediction_strength", "threshold", "prediction strength (Tibshirani & Walther 2005)"),
+}
+
+#: What :func:`~nbparallel.choose_k` computes unless told otherwise.
+DEFAULT_METRICS = tuple(METRICS)
+
+#: Prediction strength a k needs to count as stable (Tibshirani & Walther suggest 0.8 to 0.9).
+PS_THRESHOLD = 0.8
+
+#: A curve that falls by less than this share of its k = 1 value is flat.
+FLAT = 1e-9
+
+
+def knee(ks: list[int], inertia: np.ndarray, total_ss: float) -> tuple[int | None, str | None]:
+    """The knee of the inertia curve, with ``(1, total_ss)`` as its first point.
+
+    Parameters
+    ----------
+    ks : list of int
+        The k of ``inertia``, ascending (1 may be among them).
+    inertia : ndarray
+        Inertia per k.
+    total_ss : float
+        The inertia of one cluster: the total sum of squares.
+
+    Returns
+    -------
+    (int or None, str or None)
+        The knee, or ``None`` and why there is none.  The flat-curve test is
+        relative to ``total_ss``, so it does not depend on the data's scale.
+
+    Examples
+    --------
+    >>> knee([2, 3, 4, 5], np.array([10.0, 9.0, 8.5, 8.2]), 100.0)
+    (2, None)
+    """
+    from kneed import KneeLocator
+
+    pairs = sorted({1: total_ss, **{k: float(v) for k, v in zip(ks, inertia)}}.items())
+    x = np.array([p[0] for p in pairs], dtype=float)
+    y = np.array([p[1] for p in pairs])
+    if total_ss <= 0:
+        return None, "X is constant: every point is the same, so there is one cluster"
+    if not np.all(np.isfinite(y)) or (total_ss - y.min()) <= FLAT * total_ss:
+        return None, "the inertia curve is flat: the data shows no cluster structure over these k"
+    if len(x) < 3:
+        return None, "the knee needs at least 2 values of k besides k = 1"
+    found = KneeLocator(x, y, curve="convex", direction="decreasing", S=1.0).knee
+    if found is None or int(found) == 1:
+        return None, "Kneedle found no knee in the inertia curve: it falls about evenly, so no k stands out"
+    return int(found), None
+
+
+def best_of(ks: list[int], values: np.ndarray, how: str, name: str) -> tuple[int | None, str | None]:
+    """The k with the highest (``how="max"``) or lowest (``"min"``) finite value.
+
+    Examples
+    --------
+    >>> best_of([2, 3, 4], np.array([0.2, 0.7, 0.5]), "max", "silhouette")
+    (3, None)
+    """
+    if np.all(np.isnan(values)):
+        return None, f"{name} is undefined for every k"
+    idx = int(np.nanargmax(values) if how == "max" else np.nanargmin(values))
+    return ks[idx], None
+
+
+def gap_1se(ks: list[int], gap: np.ndarray, s: np.ndarray) -> tuple[int | None, str | None]:
+    """Tibshirani's 1-SE rule: the smallest k with ``gap(k) >= gap(next k) - s(next k)``.
+
+    Parameters
+    ----------
+    ks : list of int
+        Ascending, starting at 1.
+    gap : ndarray
+        ``E*[log W*_k] - log W_k`` per k.
+    s : ndarray
+        The reference spread times ``sqrt(1 + 1/B)``.
+
+    Returns
+    -------
+    (int or None, str or None)
+
+    Examples
+    --------
+    >>> gap_1se([1, 2, 3, 4], np.array([0.0, 0.9, 0.95, 0.96]), np.full(4, 0.1))
+    (2, None)
+    >>> gap_1se([1, 2, 3], np.array([0.1, 0.05, 0.0]), np.full(3, 0.05))
+    (1, None)
+    """
+    finite = np.isfinite(gap)
+    if not finite.any():
+        return None, "the gap statistic is undefined for every k"
+    for i in range(len(ks) - 1):
+        if finite[i] and finite[i + 1] and gap[i] >= gap[i + 1] - s[i + 1]:
+            return ks[i], None
+    return ks[int(np.flatnonzero(finite)[-1])], None
+
+
+def ps_pick(ks: list[int], ps: np.ndarray, threshold: float = PS_THRESHOLD) -> tuple[int | None, str | None]:
+    """The largest k whose prediction strength reaches ``threshold`` (1 when none does).
+
+    Examples
+    --------
+    >>> ps_pick([2, 3, 4, 5], np.array([0.95, 0.9, 0.5, 0.4]))
+    (3, None)
+    >>> ps_pick([2, 3], np.array([0.5, 0.4]))
+    (1, None)
+    """
+    good = [k for k, v in zip(ks, ps) if np.isfinite(v) and v >= threshold]
+    return (max(good) if good else 1), None
+
+
+def pick(
+    metric: str, ks: list[int], values: np.ndarray, *, total_ss: float = 0.0, spread: np.ndarray | None = None
+) -> tuple[int | None, str | None]:
+    """One criterion's k from its curve over ``ks`` (see the module docstring).
+
+    Examples
+    --------
+    >>> pick("davies_bouldin", [2, 3], np.array([0.9, 0.4]))
+    (3, None)
+    """
+    rule = METRICS[metric][1]
+    if rule == "knee":
+        return knee(ks, values, total_ss)
+    if rule == "1se":
+        return gap_1se(ks, values, spread if spread is not None else np.zeros_like(values))
+    if rule == "threshold":
+        return ps_pick(ks, values)
+    return best_of(ks, values, rule, metric)

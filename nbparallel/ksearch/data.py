@@ -1,0 +1,177 @@
+"""Input checks for the k-searches, and ``X`` shared with the workers.
+
+``X`` may be a numpy array (or anything ``np.asarray`` takes), a pandas or polars
+DataFrame, a pyarrow Table, or a scipy.sparse matrix.  Nothing is imported for a
+kind of data unless ``X`` is of that kind.  Sparse data stays sparse (KMeans fits
+it natively); only small subsamples are made dense.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_X", "check_k", "is_sparse", "total_ss", "n_distinct_rows", "dense_rows"]
+
+#: Arrays larger than this are shared with workers through one memory-mapped file.
+
+
+def _module(X: Any) -> str:
+    return type(X).__module__ or ""
+
+
+def is_sparse(X: Any) -> bool:
+    """Whether ``X`` is a scipy.sparse matrix or array (scipy is imported only if it could be).
+
+    Examples
+    --------
+    >>> is_sparse(np.eye(2))
+    False
+    """
+    if not _module(X).startswith("scipy.sparse"):
+        return False
+    import scipy.sparse
+
+    return bool(scipy.sparse.issparse(X))
+
+
+def _numeric(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(
+            f"X must be numeric, got dtype {arr.dtype}; encode categorical columns "
+            "(e.g. sklearn.preprocessing.OneHotEncoder) or drop them first"
+        )
+    return arr
+
+
+def _check_finite(values: np.ndarray, rows: np.ndarray) -> None:
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad_rows = np.unique(rows[~finite])
+        raise ValueError(
+            f"X contains NaN or infinite values in {len(bad_rows)} row(s) (first: {bad_rows[:5].tolist()}); "
+            "drop or impute them first (e.g. sklearn.impute.SimpleImputer)"
+        )
+
+
+def _to_dense(X: Any) -> np.ndarray:
+    module = _module(X)
+    if module.startswith("polars"):
+        return _numeric(X.to_numpy())
+    if module.startswith("pyarrow"):
+        if hasattr(X, "columns") and hasattr(X, "num_rows"):  # Table / RecordBatch
+            if X.num_columns == 0:
+                return np.empty((X.num_rows, 0))
+            cols = [_numeric(np.asarray(col.to_numpy())) for col in X.columns]
+            return np.column_stack(cols)
+        return np.asarray(X)
+    if hasattr(X, "to_numpy") and hasattr(X, "columns"):  # pandas
+        return _numeric(X.to_numpy())
+    return _numeric(np.asarray(X))
+
+
+def check_X(X: Any) -> Any:
+    """``X`` as a float64 ndarray, or a float64 CSR matrix when it is sparse; clear errors otherwise.
+
+    Parameters
+    ----------
+    X : array-like, DataFrame (pandas, polars), pyarrow Table or scipy.sparse matrix
+
+    Returns
+    -------
+    ndarray or scipy.sparse.csr_matrix
+
+    Examples
+    --------
+    >>> check_X([[1, 2], [3, 4]]).dtype
+    dtype('float64')
+    """
+    if is_sparse(X):
+        import scipy.sparse
+
+        csr = scipy.sparse.csr_matrix(X, dtype=np.float64)
+        csr.sum_duplicates()
+        rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+        _check_finite(csr.data, rows)
+        return csr
+    arr = _to_dense(X)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features), got {arr.ndim}-D with shape {arr.shape}; "
+            "for a single feature use X.reshape(-1, 1)"
+        )
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    _check_finite(arr, np.broadcast_to(np.arange(arr.shape[0])[:, None], arr.shape))
+    return arr
+
+
+def check_k(k: Iterable[int], n_samples: int) -> list[int]:
+    """The cluster counts to try, sorted; 1 is allowed (the no-structure baseline).
+
+    Examples
+    --------
+    >>> check_k(range(5, 1, -1), 100)
+    [2, 3, 4, 5]
+    """
+    try:
+        ks = sorted({int(v) for v in k})
+    except (TypeError, ValueError):
+        raise ValueError(f"k must be an iterable of ints such as range(2, 15), got {k!r}") from None
+    if not ks:
+        raise ValueError("k is empty; pass the cluster counts to try, e.g. range(2, 15)")
+    if ks[0] < 1:
+        raise ValueError(f"every k must be at least 1 (got {ks[0]}); pass e.g. range(2, 15)")
+    if ks[-1] >= n_samples:
+        raise ValueError(
+            f"X has {n_samples} samples, too few for k up to {ks[-1]}: each k needs more samples "
+            f"than clusters; use k below {n_samples} or more data"
+        )
+    return ks
+
+
+def total_ss(X: Any) -> float:
+    """Sum of squared distances to the mean: the inertia of one cluster (k = 1).
+
+    Examples
+    --------
+    >>> total_ss(np.array([[0.0], [2.0]]))
+    2.0
+    """
+    if is_sparse(X):
+        mean = np.asarray(X.mean(axis=0)).ravel()
+        return max(0.0, float(X.multiply(X).sum() - X.shape[0] * mean @ mean))
+    return float(((X - X.mean(axis=0)) ** 2).sum())
+
+
+def n_distinct_rows(X: Any, at_most: int) -> int:
+    """Distinct rows of ``X``, counted up to ``at_most`` (cheap when there are many).
+
+    Examples
+    --------
+    >>> n_distinct_rows(np.array([[1.0], [1.0], [2.0]]), 10)
+    2
+    """
+    if is_sparse(X):
+        X = X.toarray() if X.shape[0] * X.shape[1] <= 50_000_000 else None
+        if X is None:  # too big to check cheaply; KMeans' result is checked per k instead
+            return at_most
+    # distinct rows among the first few thousand: enough to tell "fewer than k"
+    head = X[: max(at_most * 50, 5_000)]
+    found = len(np.unique(head, axis=0))
+    if found >= at_most:
+        return found
+    return len(np.unique(X, axis=0))
+
+
+def dense_rows(X: Any, rows: np.ndarray | None) -> np.ndarray:
+    """The given rows of ``X`` (all when ``None``) as a dense float64 array."""
+    part = X if rows is None else X[rows]
+    return part.toarray() if is_sparse(part) else np.asarray(part, dtype=np.float64)
+
+
+def _nbytes(X: Any) -> int:
+    if is_sparse(X):
+        return int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
+    return int(getattr(X, "nbytes", 0))
