@@ -16,9 +16,12 @@ import os
 import pickle
 import tempfile
 import types
+from collections.abc import Sequence
 from typing import Any
 
 import joblib
+
+from ..worker.task import ChunkOutcome, ChunkTask
 
 __all__ = ["ChunkCache", "function_key", "value_key"]
 
@@ -121,6 +124,16 @@ class ChunkCache:
             except OSError:
                 pass
             return False, None
+
+    def lookup(self, tasks: Sequence[ChunkTask]) -> tuple[list[ChunkOutcome], dict[int, str]]:
+        """The outcomes of the ``tasks`` stored here, and every task's entry name (to store the rest)."""
+        keys, hits = {}, []
+        for task in tasks:
+            keys[task.index] = key = self.key(task.payload)
+            hit, value = self.get(key)
+            if hit:
+                hits.append(ChunkOutcome(task.index, task.start, task.stop, value=value))
+        return hits, keys
 
     def put(self, key: str, value: Any) -> None:
         """Store a chunk's value atomically (a crash leaves no half-written entry)."""

@@ -12,70 +12,35 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..data.shared import materialize, remove_folder
-from ..errors import ChunkFailure, JobCancelled, annotate
+from ..data.shared import remove_folder
+from ..errors import ChunkFailure, JobCancelled
 from ..tracebacks import render_traceback, user_frames
 from ..worker.board import CANCEL
 from ..worker.task import ChunkOutcome, ChunkTask
-from . import registry, supervisor
+from . import lifecycle, registry, supervisor
 from .attempt import Attempt
+from .lifecycle import call_safely
+from .partial import PartialResult, partial_of
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
     from ..options import RunOptions
 
-__all__ = ["Job", "PartialResult", "STATUSES"]
+__all__ = ["Job", "PartialResult", "STATUSES"]  # PartialResult: from .partial
 
 log = logging.getLogger("nbparallel")
 
 STATUSES = ("pending", "running", "done", "failed", "cancelled")
 
 _ids = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class PartialResult:
-    """What finished chunks computed, and which items that covers.
-
-    Attributes
-    ----------
-    value : object
-        The finished chunks' results merged as the full result would be
-        (for ``pmap``: the results of the covered items, in order).
-    items : list of (int, int)
-        ``[start, stop)`` item ranges the value covers.
-    missing : list of (int, int)
-        Item ranges still missing (failed, cancelled or never run).
-    """
-
-    value: Any
-    items: list[tuple[int, int]]
-    missing: list[tuple[int, int]]
-
-    @property
-    def complete(self) -> bool:
-        """Whether every item is covered."""
-        return not self.missing
-
-
-def _ranges(bounds: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for start, stop in sorted(bounds):
-        if out and out[-1][1] == start:
-            out[-1] = (out[-1][0], stop)
-        elif stop > start:
-            out.append((start, stop))
-    return out
 
 
 class Job:
@@ -242,12 +207,8 @@ class Job:
         ([2, 5], [(0, 2)], [(2, 4)])
         """
         if self.status == "done":
-            return PartialResult(self._result, _ranges([(t.start, t.stop) for t in self.tasks]), [])
-        ok = [o for _, o in sorted(self._outcomes.items()) if o.ok]
-        value = self.finalize(materialize([o.value for o in ok], consume=False)) if ok else None
-        covered = {o.index for o in ok}
-        missing = _ranges([(t.start, t.stop) for t in self.tasks if t.index not in covered])
-        return PartialResult(value, _ranges([(o.start, o.stop) for o in ok]), missing)
+            return PartialResult(self._result, [(0, self.n_items)] if self.n_items else [], [])
+        return partial_of(self.tasks, self._outcomes, self.finalize)
 
     # -- observers -----------------------------------------------------------------------
     def subscribe(self, observer: Callable[[ChunkOutcome | None], Any]) -> None:
@@ -262,133 +223,16 @@ class Job:
     # -- running -----------------------------------------------------------------------
     def start(self, tasks: Sequence[ChunkTask] | None = None) -> Job:
         """Start an execution of ``tasks`` (default: all chunks); returns at once."""
-        from ..data.cache import ChunkCache
-
-        with self._lock:
-            if self._finished is not None and not self._finished.done():
-                raise RuntimeError(f"job {self.id} is already running")
-            self._finished, self._settled = Future(), Future()
-            self._finished.set_running_or_notify_cancel()
-            self.cancel_requested = False
-            self._killed_for_timeout = set()
-        todo = list(self.tasks if tasks is None else tasks)
-        self.started_at, self.finished_at = time.perf_counter(), None
-        try:
-            if self.options.cache is not None:
-                self._cache = ChunkCache(
-                    self.options.cache, self.func, (todo[0].mode if todo else "", self.options.seed)
-                )
-                todo = self._read_cache(todo)
-            func = self.backend.prepare(self.func, self.label)
-        except BaseException as exc:  # nothing ran: the job ends failed, with the cause
-            self._error = exc
-            self._end()
-            raise
-        log.info(
-            "job %s (%s) started: %d items in %d chunks on %d %s worker(s)",
-            self.id,
-            self.label,
-            self.n_items,
-            len(self.tasks),
-            self.n_jobs,
-            self.backend.name,
-        )
-        attempt = self._attempt = Attempt(self, todo, self.backend, self.n_jobs, func)
-        attempt.finished.add_done_callback(lambda _f: self._end())
-        if self.options.timeout is not None:
-            supervisor.watch(self)
-        attempt.start()
+        lifecycle.begin(self, list(self.tasks if tasks is None else tasks))
         return self
-
-    def _read_cache(self, tasks: list[ChunkTask]) -> list[ChunkTask]:
-        todo = []
-        for task in tasks:
-            self._cache_keys[task.index] = key = self._cache.key(task.payload)
-            hit, value = self._cache.get(key)
-            if hit:
-                self.n_cached += 1
-                self._record(ChunkOutcome(task.index, task.start, task.stop, value=value))
-            else:
-                todo.append(task)
-        if self.n_cached:
-            log.info("job %s: %d of %d chunks read from the cache", self.id, self.n_cached, len(self.tasks))
-        return todo
 
     def _record(self, outcome: ChunkOutcome) -> None:
         """A chunk ended for good in this execution (called once per chunk and attempt)."""
-        self._outcomes[outcome.index] = outcome
-        if outcome.ok and self._cache is not None and outcome.index in self._cache_keys:
-            self._cache.put(self._cache_keys[outcome.index], outcome.value)
-        if outcome.error is not None:
-            log.warning(
-                "job %s: chunk %d failed (attempt %d): %s: %s",
-                self.id,
-                outcome.index,
-                outcome.attempts,
-                type(outcome.error).__name__,
-                outcome.error,
-            )
-        self._notify(outcome)
+        lifecycle.record(self, outcome)
 
     def _retrying(self, outcome: ChunkOutcome) -> None:
-        self.n_retries += 1
-        log.warning(
-            "job %s: chunk %d failed (attempt %d): %s: %s; retrying chunk(s) [%d]",
-            self.id,
-            outcome.index,
-            outcome.attempts,
-            type(outcome.error).__name__,
-            outcome.error,
-            outcome.index,
-        )
-
-    def _end(self) -> None:
-        """The execution is over: decide the status, merge, run hooks, resolve ``finished``."""
-        self.finished_at = time.perf_counter()
-        failures = [o for _, o in sorted(self._outcomes.items()) if o.error is not None]
-        if self._error is None and failures:
-            self._error = annotate([self._failure(o) for o in failures], self.n_total, self)
-        if self._error is not None:
-            self._status = "failed"
-        elif (
-            self.cancel_requested
-            or len(self._outcomes) < len(self.tasks)
-            or any(o.cancelled for o in self._outcomes.values())
-        ):
-            self._status = "cancelled"
-        else:
-            try:
-                self._result = self.finalize([self._outcomes[i].value for i in range(len(self.tasks))])
-                self._status = "done"
-            except Exception as exc:  # merging failed: keep the parts, report why
-                self._error, self._status = exc, "failed"
-        if self._status == "done":
-            remove_folder(self.shared_folder)  # kept otherwise: partial_result/retry_failed need it
-        log.info(
-            "job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache",
-            self.id,
-            self.label,
-            self._status,
-            self.elapsed,
-            self.n_ok,
-            self.n_total,
-            self.n_retries,
-            self.n_cached,
-        )
-        if self._status == "done":
-            for hook in list(self._hooks):  # before anyone waiting on the job wakes up
-                try:
-                    hook(self._result)
-                except Exception as exc:  # a hook's bug must not break the job
-                    print(f"nbparallel: hook {hook!r} of job {self.id} raised {exc!r}", file=sys.stderr)
-        self._notify(None)
-        assert self._finished is not None
-        with self._lock:
-            self._finished.set_result(None)
-            callbacks = list(self._callbacks)
-        for callback in callbacks:
-            _call_safely(callback, self)
-        self._settled.set_result(None)
+        """A chunk failed and runs again (``retries``)."""
+        lifecycle.retrying(self, outcome)
 
     # -- control -----------------------------------------------------------------------
     def cancel(self) -> bool:
@@ -468,7 +312,7 @@ class Job:
             if not self.done():
                 self._callbacks.append(fn)
                 return
-        _call_safely(fn, self)
+        call_safely(fn, self)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the job has finished (``False`` if ``timeout`` seconds passed first)."""
@@ -536,10 +380,3 @@ class Job:
         from ..display.pump import show
 
         show(self)
-
-
-def _call_safely(fn: Callable[[Job], Any], job: Job) -> None:
-    try:
-        fn(job)
-    except Exception as exc:  # a callback's bug must not break the job
-        print(f"nbparallel: done-callback {fn!r} of job {job.id} raised {exc!r}", file=sys.stderr)

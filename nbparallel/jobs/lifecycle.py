@@ -1,0 +1,158 @@
+"""A job's lifecycle: starting an execution, recording chunks, deciding how it ended.
+
+The :class:`~.job.Job` handle delegates here, so it stays a handle: what it
+shows and what the user can do with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from ..data.cache import ChunkCache
+from ..data.shared import remove_folder
+from ..errors import annotate
+from ..worker.task import ChunkOutcome, ChunkTask
+from . import supervisor
+from .attempt import Attempt
+
+if TYPE_CHECKING:
+    from .job import Job
+
+__all__ = ["begin", "record", "retrying", "conclude", "call_safely"]
+
+log = logging.getLogger("nbparallel")
+
+
+def begin(job: Job, todo: list[ChunkTask]) -> None:
+    """Start an execution of ``todo``: cache look-ups and packing here, in the caller's thread."""
+    with job._lock:
+        if job._finished is not None and not job._finished.done():
+            raise RuntimeError(f"job {job.id} is already running")
+        job._finished, job._settled = Future(), Future()
+        job._finished.set_running_or_notify_cancel()
+        job.cancel_requested = False
+        job._killed_for_timeout = set()
+        job.started_at, job.finished_at = time.perf_counter(), None
+    try:
+        if job.options.cache is not None:
+            job._cache = ChunkCache(job.options.cache, job.func, (todo[0].mode if todo else "", job.options.seed))
+            todo = _read_cache(job, todo)
+        func = job.backend.prepare(job.func, job.label)
+    except BaseException as exc:  # nothing ran: the job ends failed, with the cause
+        job._error = exc
+        conclude(job)
+        raise
+    log.info(
+        "job %s (%s) started: %d items in %d chunks on %d %s worker(s)",
+        job.id,
+        job.label,
+        job.n_items,
+        len(job.tasks),
+        job.n_jobs,
+        job.backend.name,
+    )
+    attempt = job._attempt = Attempt(job, todo, job.backend, job.n_jobs, func)
+    attempt.finished.add_done_callback(lambda _f: conclude(job))
+    if job.options.timeout is not None:
+        supervisor.watch(job)
+    attempt.start()
+
+
+def _read_cache(job: Job, tasks: list[ChunkTask]) -> list[ChunkTask]:
+    hits, job._cache_keys = job._cache.lookup(tasks)
+    for outcome in hits:
+        record(job, outcome)
+    job.n_cached += len(hits)
+    if hits:
+        log.info("job %s: %d of %d chunks read from the cache", job.id, len(hits), len(job.tasks))
+    return [t for t in tasks if t.index not in {o.index for o in hits}]
+
+
+def record(job: Job, outcome: ChunkOutcome) -> None:
+    """A chunk ended for good in this execution: keep it, cache it, tell the observers."""
+    job._outcomes[outcome.index] = outcome
+    if outcome.ok and job._cache is not None and outcome.index in job._cache_keys:
+        job._cache.put(job._cache_keys[outcome.index], outcome.value)
+    if outcome.error is not None:
+        log.warning(
+            "job %s: chunk %d failed (attempt %d): %s: %s",
+            job.id,
+            outcome.index,
+            outcome.attempts,
+            type(outcome.error).__name__,
+            outcome.error,
+        )
+    job._notify(outcome)
+
+
+def retrying(job: Job, outcome: ChunkOutcome) -> None:
+    """A chunk failed and will run again."""
+    job.n_retries += 1
+    log.warning(
+        "job %s: chunk %d failed (attempt %d): %s: %s; retrying chunk(s) [%d]",
+        job.id,
+        outcome.index,
+        outcome.attempts,
+        type(outcome.error).__name__,
+        outcome.error,
+        outcome.index,
+    )
+
+
+def conclude(job: Job) -> None:
+    """The execution is over: decide the status, merge, run hooks, resolve ``finished``."""
+    job.finished_at = time.perf_counter()
+    failures = [o for _, o in sorted(job._outcomes.items()) if o.error is not None]
+    if job._error is None and failures:
+        job._error = annotate([job._failure(o) for o in failures], job.n_total, job)
+    if job._error is not None:
+        job._status = "failed"
+    elif (
+        job.cancel_requested or len(job._outcomes) < len(job.tasks) or any(o.cancelled for o in job._outcomes.values())
+    ):
+        job._status = "cancelled"
+    else:
+        try:
+            job._result = job.finalize([job._outcomes[i].value for i in range(len(job.tasks))])
+            job._status = "done"
+        except Exception as exc:  # merging failed: keep the parts, report why
+            job._error, job._status = exc, "failed"
+    if job._status == "done":
+        remove_folder(job.shared_folder)  # kept otherwise: partial_result/retry_failed need it
+    log.info(
+        "job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache",
+        job.id,
+        job.label,
+        job._status,
+        job.elapsed,
+        job.n_ok,
+        job.n_total,
+        job.n_retries,
+        job.n_cached,
+    )
+    if job._status == "done":
+        for hook in list(job._hooks):  # before anyone waiting on the job wakes up
+            try:
+                hook(job._result)
+            except Exception as exc:  # a hook's bug must not break the job
+                print(f"nbparallel: hook {hook!r} of job {job.id} raised {exc!r}", file=sys.stderr)
+    job._notify(None)
+    assert job._finished is not None
+    with job._lock:
+        job._finished.set_result(None)
+        callbacks = list(job._callbacks)
+    for callback in callbacks:
+        call_safely(callback, job)
+    job._settled.set_result(None)
+
+
+def call_safely(fn: Callable[[Job], Any], job: Job) -> None:
+    try:
+        fn(job)
+    except Exception as exc:  # a callback's bug must not break the job
+        print(f"nbparallel: done-callback {fn!r} of job {job.id} raised {exc!r}", file=sys.stderr)
