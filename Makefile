@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 LOCK   ?= requirements/lock.txt
-EXTRAS := test,lint,dask,e2e,docs
+EXTRAS := test,lint,dask,e2e,docs,bench
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 

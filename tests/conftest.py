@@ -79,10 +79,14 @@ def no_workers_left_after_suite():
 @pytest.fixture(scope="module")
 def shell():
     """A real IPython shell (not a kernel) with nbparallel's magics loaded."""
+    import sys
+
     from IPython.core.interactiveshell import InteractiveShell
 
+    main = sys.modules["__main__"]  # the shell replaces it; spawned processes need the real one
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "nbparallel")
     yield ip
     ip.reset()
     InteractiveShell.clear_instance()
+    sys.modules["__main__"] = main

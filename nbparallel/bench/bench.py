@@ -1,9 +1,8 @@
 """``python -m nbparallel bench``: every speed claim of the project, measured in one run.
 
-Each workload runs sequentially, with the hand-written recipe
-(``np.array_split`` + ``joblib.Parallel`` + concatenation) and with ``pmap``, in
-one process on the same warm worker pool; results are checked equal and the
-timings printed as ratios.
+The runtime core against its peers (:mod:`.core`), the k-search against the
+sequential loop, the first call in a fresh process, and a 1 GiB array.  Results
+are checked equal and the timings printed as ratios.
 """
 
 from __future__ import annotations
@@ -12,137 +11,19 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..api import pmap
 from ..config import effective_n_jobs
-from .workloads import bogosort, recipe, skewed_data, skewed_work, trivial, uniform_data
+from .core import format_core, run_core_bench
 
-__all__ = ["run_bench", "Timing"]
-
-
-@dataclass
-class Timing:
-    """Wall times (seconds, median over ``repeats``) of one workload, and their ratios."""
-
-    workload: str
-    description: str
-    repeats: int
-    sequential: float
-    recipe: float
-    pmap: float
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def recipe_speedup(self) -> float:
-        return self.sequential / self.recipe
-
-    @property
-    def pmap_speedup(self) -> float:
-        return self.sequential / self.pmap
-
-    @property
-    def pmap_vs_recipe(self) -> float:
-        """How many times faster ``pmap`` is than the recipe (>1 is better)."""
-        return self.recipe / self.pmap
-
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.update(
-            recipe_speedup=self.recipe_speedup,
-            pmap_speedup=self.pmap_speedup,
-            pmap_vs_recipe=self.pmap_vs_recipe,
-        )
-        return out
+__all__ = ["main", "bench_ksearch", "bench_first_call", "bench_large_array"]
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     value = fn()
     return time.perf_counter() - start, value
-
-
-def _compare(
-    name: str,
-    description: str,
-    func: Callable[[Any], Any],
-    data: Any,
-    n_jobs: int,
-    repeats: int,
-) -> Timing:
-    """Time the three ways in turn (interleaved over repeats) and check they agree."""
-    runs: dict[str, list[float]] = {"sequential": [], "recipe": [], "pmap": []}
-    ways: dict[str, Callable[[], Any]] = {
-        "sequential": lambda: [func(x) for x in data],
-        "recipe": lambda: recipe(func, data, n_jobs),
-        "pmap": lambda: pmap(func, data, n_jobs=n_jobs, progress=False),
-    }
-    reference = None
-    for _ in range(repeats):
-        for way, fn in ways.items():
-            seconds, value = _timed(fn)
-            runs[way].append(seconds)
-            value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
-            if reference is None:
-                reference = value
-            elif value != reference:
-                raise AssertionError(f"{name}: {way} gave a different result than sequential")
-    med = {way: statistics.median(t) for way, t in runs.items()}
-    return Timing(name, description, repeats, med["sequential"], med["recipe"], med["pmap"])
-
-
-def run_bench(n_jobs: int | None = None, *, quick: bool = False) -> list[Timing]:
-    """Run the benchmark workloads and return their timings.
-
-    Parameters
-    ----------
-    n_jobs : int, optional
-        Workers (default: all cores).
-    quick : bool, default=False
-        Smaller workloads, for a smoke test; ratios are then not meaningful.
-
-    Returns
-    -------
-    list of Timing
-
-    Examples
-    --------
-    >>> [t.workload for t in run_bench(n_jobs=1, quick=True)]
-    ['uniform', 'skewed', 'overhead']
-    """
-    n = effective_n_jobs(n_jobs)
-    scale = 10 if quick else 1
-    # Warm the pool once for both contenders: they share joblib's reusable executor.
-    pmap(trivial, range(4 * n), n_jobs=n, progress=False)
-    recipe(trivial, list(range(4 * n)), n)
-    timings = [
-        _compare(
-            "uniform",
-            f"bogosort of {400 // scale} random rows of 7 ints",
-            bogosort,
-            uniform_data(400 // scale),
-            n,
-            repeats=1 if quick else 3,
-        ),
-        _compare(
-            "skewed",
-            f"{200 // scale} items, cost growing linearly with the index",
-            skewed_work,
-            skewed_data(200 // scale),
-            n,
-            repeats=1 if quick else 3,
-        ),
-        _compare(
-            "overhead",
-            "10,000 trivial items (x + 1), warm pool",
-            trivial,
-            list(range(10_000)),
-            n,
-            repeats=5 if quick else 25,
-        ),
-    ]
-    return timings
 
 
 @dataclass
@@ -317,23 +198,6 @@ def format_large(t: LargeArrayTiming) -> str:
     return "\n".join(lines)
 
 
-def format_table(timings: list[Timing], n_jobs: int) -> str:
-    """The timings as a plain-text table with ratios."""
-    lines = [
-        f"nbparallel bench: {n_jobs} workers; times are medians in seconds; "
-        "'x seq' = speed-up over sequential, 'x recipe' = speed-up over the hand-written recipe",
-        f"{'workload':<10} {'sequential':>10} {'recipe':>9} {'x seq':>6} {'pmap':>9} {'x seq':>6} {'x recipe':>9}",
-    ]
-    for t in timings:
-        lines.append(
-            f"{t.workload:<10} {t.sequential:>10.4f} {t.recipe:>9.4f} {t.recipe_speedup:>6.2f} "
-            f"{t.pmap:>9.4f} {t.pmap_speedup:>6.2f} {t.pmap_vs_recipe:>9.2f}"
-        )
-    for t in timings:
-        lines.append(f"  {t.workload}: {t.description} (median of {t.repeats})")
-    return "\n".join(lines)
-
-
 def format_ksearch(t: KSearchTiming) -> str:
     """The k-search timing as text."""
     return "\n".join(
@@ -350,7 +214,7 @@ def format_ksearch(t: KSearchTiming) -> str:
 
 def main(args: Any) -> int:
     n = effective_n_jobs(args.n_jobs)
-    timings = run_bench(n, quick=args.quick)
+    timings = run_core_bench(n, quick=args.quick)
     ksearch = bench_ksearch(n, quick=args.quick)
     latency = bench_first_call(1 if args.quick else 3)
     large = bench_large_array(n, 2**24 if args.quick else 2**30)
@@ -359,7 +223,7 @@ def main(args: Any) -> int:
             json.dumps(
                 {
                     "n_jobs": n,
-                    "timings": [t.as_dict() for t in timings],
+                    "core": [asdict(t) for t in timings],
                     "ksearch": ksearch.as_dict(),
                     "first_call": latency,
                     "large_array": large.as_dict(),
@@ -368,7 +232,7 @@ def main(args: Any) -> int:
             )
         )
     else:
-        print(format_table(timings, n))
+        print(format_core(timings, n))
         print(format_ksearch(ksearch))
         print(
             f"first pmap in a fresh process (100 trivial items): cold pool {latency['cold'] * 1000:.0f} ms, "

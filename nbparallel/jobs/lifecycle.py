@@ -85,7 +85,7 @@ def record(job: Job, outcome: ChunkOutcome) -> None:
             outcome.index,
             outcome.attempts,
             type(outcome.error).__name__,
-            outcome.error,
+            str(outcome.error),  # text, not the exception: a kept log record must not keep the job
         )
     job._notify(outcome)
 
@@ -99,7 +99,7 @@ def retrying(job: Job, outcome: ChunkOutcome) -> None:
         outcome.index,
         outcome.attempts,
         type(outcome.error).__name__,
-        outcome.error,
+        str(outcome.error),
         outcome.index,
     )
 

@@ -73,7 +73,8 @@ class Board:
         path = os.path.join(folder, "board")
         with open(path, "wb") as fh:  # written, not mapped: a full disk is an OSError, not SIGBUS
             fh.write(bytes(n_rows * 7 * 8))
-        return cls(np.memmap(path, dtype=np.int64, mode="r+", shape=(n_rows, 7)), path)
+        rows = np.memmap(path, dtype=np.int64, mode="r+", shape=(n_rows, 7))
+        return cls(rows.view(np.ndarray), path)  # a plain view: memmap indexing is slow on the hot path
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self.path is None:
@@ -144,5 +145,5 @@ def attach(path: str) -> Board:
     board = _attached.get(path)
     if board is None:
         rows = np.memmap(path, dtype=np.int64, mode="r+")
-        board = _attached[path] = Board(rows.reshape(-1, 7), path)
+        board = _attached[path] = Board(rows.view(np.ndarray).reshape(-1, 7), path)
     return board

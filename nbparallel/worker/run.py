@@ -167,6 +167,15 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
 
 def _serialize_value(outcome: ChunkOutcome) -> None:
     """Pickle the value here, so a result that cannot be pickled is reported by chunk."""
+    try:  # the C pickler first: much faster for many small values (numpy scalars, say)
+        outcome.value_bytes = pickle.dumps(outcome.value, protocol=5)
+    except Exception:
+        _serialize_dynamic(outcome)
+    outcome.value = None
+
+
+def _serialize_dynamic(outcome: ChunkOutcome) -> None:
+    """Values plain pickle cannot take (lambdas, classes made in a notebook): cloudpickle."""
     import cloudpickle
 
     try:
@@ -179,4 +188,3 @@ def _serialize_value(outcome: ChunkOutcome) -> None:
                 "(numbers, arrays, lists, dicts) instead of objects such as open files, locks or generators"
             )
         )
-    outcome.value = None

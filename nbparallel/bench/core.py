@@ -1,0 +1,233 @@
+"""The runtime core against its peers, side by side in one process: per-call cost, many cheap
+items, a function reading a big global, and the uniform/skewed workloads.
+
+Peers (each warm unless said otherwise): a raw loky ``ProcessPoolExecutor.map``
+(``chunksize`` = items / (4 x workers)), a ``multiprocessing`` fork ``Pool``
+made per call (the way a fork pool sees notebook state), mpire's ``WorkerPool``
+with ``keep_alive`` (when installed: the ``bench`` extra) and the seed recipe
+(``np.array_split`` + ``joblib.Parallel``).  Every result is checked equal to
+the sequential one.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..api import pmap
+from .workloads import bogosort, recipe, skewed_data, skewed_work, trivial, uniform_data
+
+__all__ = ["CoreTiming", "run_core_bench", "format_core", "TARGETS"]
+
+#: What the runtime-core issue asks for, per workload: (peer, how, bound).
+TARGETS: dict[str, tuple[str, str, float]] = {
+    "call-3": ("absolute", "ms <=", 2.0),
+    "10k-list": ("loky", "x peer <=", 1.5),
+    "10k-array": ("recipe", "x peer <=", 1.0),
+    "global-100MB": ("fork", "x peer <=", 2.0),
+    "50k-10us": ("sequential", "speed-up >=", 1.8),
+    "uniform": ("sequential", "speed-up >=", 1.85),
+    "skewed": ("sequential", "speed-up >=", 1.85),
+}
+
+
+@dataclass
+class CoreTiming:
+    """Median seconds of one workload for each contender (``None``: not available)."""
+
+    workload: str
+    description: str
+    repeats: int
+    times: dict[str, float | None] = field(default_factory=dict)
+
+    def verdict(self) -> str:
+        """The workload's target, and whether this run met it."""
+        peer, how, bound = TARGETS[self.workload]
+        ours = self.times["nbparallel"]
+        assert ours is not None
+        if peer == "absolute":
+            value = ours * 1000
+            ok = value <= bound
+        elif how.startswith("speed-up"):
+            value = (self.times["sequential"] or 0.0) / ours
+            ok = value >= bound
+        else:
+            other = self.times.get(peer)
+            if other is None:
+                return f"target {how} {bound} vs {peer}: peer not available"
+            value = ours / other
+            ok = value <= bound
+        return f"{'met' if ok else 'MISSED'}: {value:.2f} ({how} {bound}{'' if peer == 'absolute' else ' vs ' + peer})"
+
+
+def _ten_us(x: int) -> int:
+    end = time.perf_counter() + 1e-5
+    while time.perf_counter() < end:
+        pass
+    return x
+
+
+_BIG_GLOBAL_SOURCE = """
+def read_big(i):
+    return float(BIG[(i * 7919) % BIG.shape[0]])
+"""
+
+
+def _notebook_function(big: np.ndarray) -> Callable[[int], float]:
+    """A function defined as in a notebook (module ``__main__``) that reads a 100 MB global."""
+    main = sys.modules["__main__"]
+    namespace = main.__dict__
+    namespace["BIG"] = big
+    exec(compile(_BIG_GLOBAL_SOURCE, "<bench cell>", "exec"), namespace)
+    func: Callable[[int], float] = namespace["read_big"]
+    return func
+
+
+@contextmanager
+def _peers(n: int) -> Iterator[dict[str, Any]]:
+    from loky import ProcessPoolExecutor
+
+    pools: dict[str, Any] = {"loky": ProcessPoolExecutor(n)}
+    list(pools["loky"].map(trivial, range(4 * n)))
+    try:
+        from mpire import WorkerPool
+
+        pools["mpire"] = WorkerPool(n_jobs=n, keep_alive=True)
+        pools["mpire"].map(trivial, range(4 * n))
+    except ImportError:
+        pass
+    try:
+        yield pools
+    finally:
+        pools["loky"].shutdown(wait=True)
+        if "mpire" in pools:
+            pools["mpire"].terminate()
+
+
+def _chunksize(items: Any, n: int) -> int:
+    return max(1, math.ceil(len(items) / (4 * n)))
+
+
+def _contenders(func: Callable[[Any], Any], data: Any, n: int, pools: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    ways: dict[str, Callable[[], Any]] = {
+        "sequential": lambda: [func(x) for x in data],
+        "nbparallel": lambda: pmap(func, data, n_jobs=n, progress=False),
+        "loky": lambda: list(pools["loky"].map(func, data, chunksize=_chunksize(data, n))),
+        "fork": lambda: _fork_map(func, data, n),
+        "recipe": lambda: recipe(func, data, n),
+    }
+    if "mpire" in pools:
+        ways["mpire"] = lambda: pools["mpire"].map(func, [(x,) for x in data])  # mpire unpacks rows
+    return ways
+
+
+def _fork_map(func: Callable[[Any], Any], data: Any, n: int) -> list[Any]:
+    with multiprocessing.get_context("fork").Pool(n) as pool:
+        return pool.map(func, data, chunksize=_chunksize(data, n))
+
+
+def _plain(values: Any) -> list[Any]:
+    return [v.tolist() if hasattr(v, "tolist") else v for v in values]
+
+
+def _measure(
+    name: str, description: str, func: Callable[[Any], Any], data: Any, n: int, pools: dict[str, Any], repeats: int
+) -> CoreTiming:
+    ways = _contenders(func, data, n, pools)
+    runs: dict[str, list[float]] = {way: [] for way in ways}
+    reference = _plain(ways["sequential"]())
+    for _ in range(repeats):
+        for way, run in ways.items():
+            start = time.perf_counter()
+            value = run()
+            runs[way].append(time.perf_counter() - start)
+            if _plain(value) != reference:
+                raise AssertionError(f"{name}: {way} gave a different result than sequential")
+    times: dict[str, float | None] = {way: statistics.median(t) for way, t in runs.items()}
+    times.setdefault("mpire", None)
+    return CoreTiming(name, description, repeats, times)
+
+
+def run_core_bench(n: int, *, quick: bool = False) -> list[CoreTiming]:
+    """Measure every core workload against the peers.
+
+    Parameters
+    ----------
+    n : int
+        Workers.
+    quick : bool, default=False
+        Small workloads and few repeats (a smoke test; ratios are not meaningful).
+
+    Returns
+    -------
+    list of CoreTiming
+    """
+    scale = 10 if quick else 1
+    reps = 3 if quick else 15
+    big = np.arange(100 * 2**20 // 8 // scale, dtype=np.float64)
+    read_big = _notebook_function(big)
+    pmap(trivial, range(4 * n), n_jobs=n, progress=False)  # our pool warm, like the peers'
+    with _peers(n) as pools:
+        return [
+            _measure("call-3", "a call on 3 trivial items", trivial, [1, 2, 3], n, pools, reps * 3),
+            _measure("10k-list", "10,000 trivial items, list", trivial, list(range(10_000)), n, pools, reps),
+            _measure("10k-array", "10,000 trivial items, ndarray", trivial, np.arange(10_000), n, pools, reps),
+            _measure(
+                "global-100MB",
+                f"function reading a {big.nbytes // 2**20} MB global, 1,000 items",
+                read_big,
+                list(range(1000)),
+                n,
+                pools,
+                max(3, reps // 3),
+            ),
+            _measure(
+                "50k-10us", f"{50_000 // scale:,} items of ~10 us", _ten_us, list(range(50_000 // scale)), n, pools, 3
+            ),
+            _measure(
+                "uniform",
+                f"bogosort of {400 // scale} rows of 7",
+                bogosort,
+                uniform_data(400 // scale),
+                n,
+                pools,
+                1 if quick else 3,
+            ),
+            _measure(
+                "skewed",
+                f"{200 // scale} items, cost growing with the index",
+                skewed_work,
+                skewed_data(200 // scale),
+                n,
+                pools,
+                1 if quick else 3,
+            ),
+        ]
+
+
+def _cell(seconds: float | None) -> str:
+    return f"{'-':>12}" if seconds is None else f"{seconds * 1000:>12.2f}"
+
+
+def format_core(timings: list[CoreTiming], n: int) -> str:
+    """The core timings as a table (ms), the ratio against each workload's target peer, and the verdict."""
+    peers = ["sequential", "nbparallel", "loky", "mpire", "fork", "recipe"]
+    lines = [
+        f"runtime core vs peers, {n} workers, warm pools, medians in ms "
+        "(fork: a new fork Pool per call; -: peer not installed)",
+        f"{'workload':<13}" + "".join(f"{p:>12}" for p in peers) + "  target",
+    ]
+    for t in timings:
+        cells = "".join(_cell(t.times.get(p)) for p in peers)
+        lines.append(f"{t.workload:<13}{cells}  {t.verdict()}")
+    lines += [f"  {t.workload}: {t.description} (median of {t.repeats})" for t in timings]
+    return "\n".join(lines)

@@ -1,0 +1,116 @@
+"""The runtime core: functions shipped once by content, stale code never runs, jobs the
+user dropped free their memory, workers deaf to SIGINT from the start and gone with
+their parent."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import psutil
+import pytest
+from IPython.utils.capture import capture_output
+
+import nbparallel as nbp
+from nbparallel.backends import get_backend, worker_pids
+from nbparallel.backends.shipping import pack
+from nbparallel.data.shared import shared_root
+
+
+def run(shell, code):
+    with capture_output() as captured:
+        result = shell.run_cell(code)
+    if not result.success:
+        raise AssertionError(f"cell failed: {result.error_in_exec}\n{captured.stdout}{captured.stderr}")
+    return shell.user_ns
+
+
+def test_editing_a_function_or_a_global_never_runs_stale_code(shell):
+    ns = run(shell, "import nbparallel as nbp\nFACTOR = 2\ndef scale(x):\n    return x * FACTOR\n")
+    assert nbp.pmap(ns["scale"], range(6), n_jobs=2, progress=False) == [0, 2, 4, 6, 8, 10]
+    run(shell, "FACTOR = 3")  # a global it reads, rebound
+    assert nbp.pmap(ns["scale"], range(6), n_jobs=2, progress=False) == [0, 3, 6, 9, 12, 15]
+    ns = run(shell, "def scale(x):\n    return x * FACTOR + 1\n")  # the function, edited
+    assert nbp.pmap(ns["scale"], range(3), n_jobs=2, progress=False) == [1, 4, 7]
+
+
+def test_a_big_global_changed_in_place_is_seen_by_the_workers(shell):
+    ns = run(shell, "import numpy as np\nBIG = np.zeros(2**18)\ndef at(i):\n    return float(BIG[i])\n")
+    assert nbp.pmap(ns["at"], range(4), n_jobs=2, progress=False) == [0.0] * 4
+    run(shell, "BIG[:4] = 7.0")  # same object, new content
+    assert nbp.pmap(ns["at"], range(4), n_jobs=2, progress=False) == [7.0] * 4
+
+
+def test_a_big_global_travels_as_a_reference_not_inside_each_chunk(shell):
+    ns = run(shell, "import numpy as np\nTABLE = np.arange(2**21, dtype=np.float64)\ndef look(i):\n    return TABLE[i]\n")
+    packed = pack(ns["look"], label="look", share=True)
+    assert packed.blob is not None and len(packed.blob) < 10_000  # 16 MiB of table: only a reference
+    assert nbp.pmap(ns["look"], [0, 5, 2**21 - 1], n_jobs=2, progress=False) == [0.0, 5.0, 2**21 - 1.0]
+
+
+def _shm_folders():
+    return [n for n in os.listdir(shared_root()) if n.startswith(f"nbparallel-shm-{os.getpid()}-")]
+
+
+def boom(chunk):
+    raise ValueError("no")
+
+
+def test_dropped_failed_jobs_do_not_keep_their_shared_copies():
+    before = len(_shm_folders())
+    for _ in range(4):
+        big = np.ones(3 * 2**21)  # 48 MiB: shared through /dev/shm
+        with pytest.raises(ValueError):
+            nbp.pmap_chunks(boom, big, n_jobs=2, progress=False)
+        del big
+    gc.collect()
+    assert len(_shm_folders()) - before <= 1  # only the last job is kept, for last_job()
+
+
+def test_workers_ignore_sigint_from_the_moment_they_start():
+    nbp.shutdown()
+    nbp.warm(2, wait=True)
+    pids = worker_pids()
+    for pid in pids:
+        os.kill(pid, signal.SIGINT)  # a kernel interrupt reaches the whole process group
+    time.sleep(0.5)
+    assert worker_pids() == pids
+    assert nbp.pmap(abs, [-1, -2, -3], n_jobs=2, progress=False) == [1, 2, 3]
+
+
+def test_workers_exit_when_their_parent_is_killed(tmp_path):
+    script = textwrap.dedent(
+        """
+        import sys, time
+        import nbparallel as nbp
+        from nbparallel.backends import worker_pids
+        nbp.warm(2, wait=True)
+        print(" ".join(map(str, worker_pids())), flush=True)
+        time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2
+        proc.kill()  # SIGKILL: no atexit, no clean-up of its own
+        proc.wait(10)
+        gone = psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=8)[1]
+        assert not gone, f"workers outlived their parent: {gone}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_backends_say_what_they_can_do():
+    loky, threads = get_backend("loky"), get_backend("threading")
+    assert loky.processes and loky.can_interrupt and loky.can_kill_workers and loky.shares_memory
+    assert not threads.processes and threads.serial_seeds
+    assert loky.for_workers(1) is threads  # one worker: in-process, no pickling
