@@ -48,7 +48,9 @@ def test_a_big_global_changed_in_place_is_seen_by_the_workers(shell):
 
 
 def test_a_big_global_travels_as_a_reference_not_inside_each_chunk(shell):
-    ns = run(shell, "import numpy as np\nTABLE = np.arange(2**21, dtype=np.float64)\ndef look(i):\n    return TABLE[i]\n")
+    ns = run(
+        shell, "import numpy as np\nTABLE = np.arange(2**21, dtype=np.float64)\ndef look(i):\n    return TABLE[i]\n"
+    )
     packed = pack(ns["look"], label="look", share=True)
     assert packed.blob is not None and len(packed.blob) < 10_000  # 16 MiB of table: only a reference
     assert nbp.pmap(ns["look"], [0, 5, 2**21 - 1], n_jobs=2, progress=False) == [0.0, 5.0, 2**21 - 1.0]

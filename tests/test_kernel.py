@@ -138,7 +138,10 @@ print(sorted(line for line in shown.splitlines()))
 def test_foreground_worker_output_is_ordinary_cell_output_even_with_the_widget(kernel):
     _, kc = kernel
     check(*run(kc, "import nbparallel as nbp\ndef loud(x):\n    print('saw', x)\n    return x\n"))
-    reply, outputs = run(kc, "nbp.pmap(loud, range(4), chunks=2, n_jobs=2, progress=True)\nprint(nbp.last_job().widget.children[2].outputs)")
+    reply, outputs = run(
+        kc,
+        "nbp.pmap(loud, range(4), chunks=2, n_jobs=2, progress=True)\nprint(nbp.last_job().widget.children[2].outputs)",
+    )
     check(reply, outputs)
     text = stdout(outputs)
     assert "[chunk 0] saw 0" in text and "[chunk 1] saw 3" in text  # stream output: saved with the notebook
