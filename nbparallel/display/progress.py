@@ -104,15 +104,11 @@ class ProgressSink(Protocol):
 class NoProgress:
     """Shows nothing (worker output is still kept on the job)."""
 
-    def __init__(self, echo: Callable[[str], None] | None = None) -> None:
-        self._echo = echo
-
     def update(self, state: ProgressState) -> None:
         pass
 
     def output(self, chunk: int, text: str) -> None:
-        if self._echo is not None:
-            self._echo(text)
+        pass
 
     def close(self, state: ProgressState) -> None:
         pass
@@ -279,7 +275,6 @@ def make_progress(
     desc: str = "nbparallel",
     background: bool = False,
     on_cancel: Callable[[], Any] | None = None,
-    echo: Callable[[str], None] | None = None,
 ) -> ProgressSink:
     """Pick the progress front end.
 
@@ -298,8 +293,6 @@ def make_progress(
         Background jobs show their display at once.
     on_cancel : callable, optional
         Wired to the widget's Cancel button.
-    echo : callable, optional
-        Where worker output goes when nothing is displayed.
 
     Returns
     -------
@@ -312,7 +305,7 @@ def make_progress(
     'NoProgress'
     """
     if mode is False:
-        return NoProgress(echo)
+        return NoProgress()
     delay = 0.0 if (background or mode in (True, "widget", "tqdm")) else SHOW_AFTER
     want_widget = mode == "widget" or (mode != "tqdm" and in_kernel())
     if want_widget:
