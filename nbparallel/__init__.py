@@ -28,10 +28,12 @@ from .errors import (
     JobCancelled,
     JobInterrupted,
     RemoteTraceback,
+    SplitGroupWarning,
     UnpicklableResult,
     WorkerDied,
     WorkerError,
 )
+from .groups import pmap_groups
 from .jobs.job import Job, PartialResult
 from .jobs.registry import jobs, last_job
 
@@ -53,6 +55,7 @@ __all__ = [
     # plain API
     "pmap",
     "pmap_chunks",
+    "pmap_groups",
     # notebook cells
     "run_cell",
     # choosing k
@@ -80,6 +83,7 @@ __all__ = [
     "seed_item",
     "ChunkFailure",
     "RemoteTraceback",
+    "SplitGroupWarning",
     "WorkerError",
     # building blocks
     "partition",

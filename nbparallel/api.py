@@ -82,6 +82,7 @@ def plan(
     *,
     mode: str,
     finalize: Callable[[list[Any]], Any],
+    bounds: Callable[[int], list[tuple[int, int]]] | None = None,
 ) -> Job:
     """Validate everything in the caller's thread, then build the job (nothing runs yet).
 
@@ -97,6 +98,9 @@ def plan(
         ``func`` per item (``pmap``) or per chunk (``pmap_chunks``).
     finalize : callable
         Merges the chunk results into the call's result.
+    bounds : callable, optional
+        ``bounds(n_workers)`` gives the chunks' ``(start, stop)`` rows (say, never
+        splitting a group); by default they follow ``options``.
 
     Returns
     -------
@@ -113,13 +117,16 @@ def plan(
     n_items = aligned_length(datas)  # rows of every kind (len() fails on sparse matrices)
     kinds = [kind_of(d) for d in datas]
     label = getattr(func, "__name__", type(func).__name__)
-    bounds = plan_bounds(
-        n_items,
-        n_workers,
-        chunks=options.chunks,
-        chunk_size=options.chunk_size,
-        default="guided" if mode == "items" else "even",
-    )
+    if bounds is not None:
+        chunk_rows = bounds(n_workers)
+    else:
+        chunk_rows = plan_bounds(
+            n_items,
+            n_workers,
+            chunks=options.chunks,
+            chunk_size=options.chunk_size,
+            default="guided" if mode == "items" else "even",
+        )
     shared_folder = None
     if backend.shares_memory and backend.processes:  # last: nothing after this may fail
         datas, shared_folder = _share_large_arrays(datas, mode)
@@ -133,7 +140,7 @@ def plan(
         ChunkTask(
             i, a, b, payload(a, b), mode, star, seed=options.seed, share_folder=result_folder, timeout=options.timeout
         )
-        for i, (a, b) in enumerate(bounds)
+        for i, (a, b) in enumerate(chunk_rows)
     ]
     return Job(
         func,

@@ -14,6 +14,7 @@ __all__ = [
     "JobCancelled",
     "JobInterrupted",
     "RemoteTraceback",
+    "SplitGroupWarning",
     "UnpicklableResult",
     "WorkerDied",
     "WorkerError",
@@ -31,6 +32,10 @@ class RemoteTraceback(Exception):
 
     def __str__(self) -> str:
         return "\n\n" + self.text.rstrip()
+
+
+class SplitGroupWarning(UserWarning):
+    """Merged chunk results look like per-group results of groups split across chunks."""
 
 
 class ChunkTimeout(TimeoutError):

@@ -18,12 +18,13 @@ from __future__ import annotations
 import functools
 import linecache
 import os
+import sys
 import traceback
 import types
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, ParamSpec, TypeVar
 
-__all__ = ["Frame", "remote_frames", "render_traceback", "code_origins", "user_frames"]
+__all__ = ["Frame", "remote_frames", "render_traceback", "code_origins", "user_frames", "user_stacklevel"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -229,3 +230,19 @@ def user_frames(func: Callable[P, R]) -> Callable[P, R]:
             raise
 
     return entry
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for ``warnings.warn`` that points at the user's code (the caller of nbparallel).
+
+    Examples
+    --------
+    >>> user_stacklevel() >= 1
+    True
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and _ours(frame.f_code.co_filename):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level

@@ -37,6 +37,7 @@ TARGETS: dict[str, tuple[str, str, float]] = {
     "50k-10us": ("sequential", "speed-up >=", 1.8),
     "uniform": ("sequential", "speed-up >=", 1.85),
     "skewed": ("sequential", "speed-up >=", 1.85),
+    "groups": ("sequential", "speed-up >=", 1.7),
 }
 
 
@@ -135,6 +136,40 @@ def _fork_map(func: Callable[[Any], Any], data: Any, n: int) -> list[Any]:
         return pool.map(func, data, chunksize=_chunksize(data, n))
 
 
+def group_work(group: Any) -> float:
+    """A per-group task whose cost grows with the group's key (skewed groups)."""
+    key = int(group.name)  # pandas gives each group its key as ``.name``
+    total = 0.0
+    for _ in range(20 * (key + 1)):
+        total += float(group["x"].sum())
+    return total
+
+
+def _groups(n: int, scale: int, repeats: int) -> CoreTiming:
+    """``pmap_groups`` against sequential ``groupby.apply`` on skewed groups."""
+    import pandas as pd
+
+    from ..groups import pmap_groups
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"k": rng.integers(0, 40 // scale, 4000), "x": rng.normal(size=4000)})
+    ways: dict[str, Callable[[], Any]] = {
+        "sequential": lambda: df.groupby("k").apply(group_work),
+        "nbparallel": lambda: pmap_groups(group_work, df, "k", n_jobs=n, progress=False),
+    }
+    runs: dict[str, list[float]] = {way: [] for way in ways}
+    reference = ways["sequential"]()
+    for _ in range(repeats):
+        for way, run in ways.items():
+            start = time.perf_counter()
+            value = run()
+            runs[way].append(time.perf_counter() - start)
+            if not np.allclose(value.to_numpy(), reference.to_numpy()):
+                raise AssertionError(f"groups: {way} differs from groupby.apply")
+    times: dict[str, float | None] = {way: statistics.median(t) for way, t in runs.items()}
+    return CoreTiming("groups", f"{40 // scale} groups of 4,000 rows, cost growing with the key", repeats, times)
+
+
 def _plain(values: Any) -> list[Any]:
     return [v.tolist() if hasattr(v, "tolist") else v for v in values]
 
@@ -211,6 +246,7 @@ def run_core_bench(n: int, *, quick: bool = False) -> list[CoreTiming]:
                 pools,
                 1 if quick else 3,
             ),
+            _groups(n, scale, 1 if quick else 3),
         ]
 
 

@@ -7,15 +7,20 @@ when the user's code already imported them and are never imported here.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import operator
 import sys
-from collections.abc import Callable, Sequence
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
 
+from ..errors import SplitGroupWarning
+from ..tracebacks import user_stacklevel
 from .shared import SharedArray, concat_shared, materialize
 
 __all__ = ["merge", "MERGE_MODES"]
@@ -57,7 +62,45 @@ def _kind_name(part: Any) -> str:
 def _concat_pandas(parts: list[Any]) -> Any:
     import pandas as pd
 
-    return pd.concat(parts)
+    merged = pd.concat(parts)
+    if len(parts) > 1 and not merged.index.is_unique and all(p.index.is_unique for p in parts):
+        # every chunk's result has unique labels, the merged one repeats some: the
+        # chunks computed per-group results for parts of the same groups
+        repeated = merged.index[merged.index.duplicated()].unique()[:3].tolist()
+        _note(
+            f"the merged chunk results repeat index labels that no single chunk repeats ({repeated}...): "
+            "a group was probably split across chunks, so a groupby ran on parts of a group and the "
+            "halves were concatenated. Keep groups whole: %%parallel --split DF --by KEY, or "
+            "nbp.pmap_groups(func, df, by)"
+        )
+    return merged
+
+
+_notes = threading.local()
+
+
+@contextlib.contextmanager
+def collect_notes() -> Iterator[list[str]]:
+    """Collect what merging has to warn about, instead of warning in this thread.
+
+    A job merges in whichever thread finished its last chunk; the job warns in the
+    caller's thread when its result is read (:meth:`nbparallel.Job.result`).
+    """
+    previous = getattr(_notes, "items", None)
+    items: list[str] = []
+    _notes.items = items
+    try:
+        yield items
+    finally:
+        _notes.items = previous
+
+
+def _note(message: str) -> None:
+    items = getattr(_notes, "items", None)
+    if items is None:
+        warnings.warn(SplitGroupWarning(message), stacklevel=user_stacklevel())
+    else:
+        items.append(message)
 
 
 def _concat_polars(parts: list[Any]) -> Any:

@@ -14,6 +14,7 @@ import itertools
 import logging
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future
@@ -21,8 +22,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
 from ..data.shared import remove_folder
-from ..errors import ChunkFailure, JobCancelled
-from ..tracebacks import render_traceback, user_frames
+from ..errors import ChunkFailure, JobCancelled, SplitGroupWarning
+from ..tracebacks import render_traceback, user_frames, user_stacklevel
 from ..worker.board import CANCEL
 from ..worker.task import ChunkOutcome, ChunkTask
 from . import lifecycle, registry, supervisor
@@ -117,6 +118,7 @@ class Job:
         self._cache_keys: dict[int, str] = {}
         self._lock = threading.RLock()
         self._display: Any = None
+        self._notes: list[str] = []  # warnings from merging, given to whoever reads the result
         registry.register(self)
 
     # -- state ---------------------------------------------------------------------
@@ -350,6 +352,9 @@ class Job:
             display.join(5.0)  # the display shows the final state before the result is handed out
         if self._error is not None:
             raise self._error
+        notes, self._notes = self._notes, []
+        for note in notes:
+            warnings.warn(SplitGroupWarning(note), stacklevel=user_stacklevel())
         if self._status == "cancelled":
             raise JobCancelled(
                 f"job {self.id} was cancelled after {self.n_ok} of {self.n_total} chunks finished; "

@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..data.cache import ChunkCache
+from ..data.merge import collect_notes
 from ..data.shared import remove_folder
 from ..errors import annotate
 from ..worker.task import ChunkOutcome, ChunkTask
@@ -118,7 +119,9 @@ def conclude(job: Job) -> None:
         job._status = "cancelled"
     else:
         try:
-            job._result = job.finalize([job._outcomes[i].value for i in range(len(job.tasks))])
+            with collect_notes() as notes:
+                job._result = job.finalize([job._outcomes[i].value for i in range(len(job.tasks))])
+            job._notes = notes  # warned in the caller's thread, by result()
             job._status = "done"
         except Exception as exc:  # merging failed: keep the parts, report why
             job._error, job._status = exc, "failed"

@@ -14,12 +14,15 @@ import builtins
 import dataclasses
 import itertools
 import linecache
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..api import plan
 from ..backends import get_backend
+from ..data.groups import group_bounds, group_layout
 from ..data.merge import MERGE_MODES
 from ..data.merge import merge as merge_parts
 from ..display.pump import follow
@@ -136,6 +139,52 @@ def _check_sendable(name: str, value: Any) -> None:
         ) from None
 
 
+def _by_groups(
+    by: str | Sequence[str], split: Sequence[str], datas: list[Any], finalize: Callable[[list[Any]], dict[str, Any]]
+) -> tuple[list[Any], Callable[[int], list[tuple[int, int]]], Callable[[list[Any]], dict[str, Any]]]:
+    """``--by``: the split variables reordered group by group, chunk bounds between groups, and a
+    merge that puts row-wise outputs back in input order."""
+    if not split:
+        raise CellError("--by needs --split: name the DataFrame whose groups must stay whole")
+    keys = [by] if isinstance(by, str) else list(by)
+    frame = datas[0]
+    missing = [k for k in keys if k not in getattr(frame, "columns", ())]
+    if missing:
+        raise CellError(f"--by {', '.join(missing)}: not a column of --split variable {split[0]!r}")
+    layout = group_layout(frame, keys[0] if len(keys) == 1 else keys)
+    order = layout.order
+    inverse = np.argsort(order, kind="stable")
+    reordered = [_take_rows(d, order) for d in datas]
+    index = getattr(reordered[0], "index", None)
+
+    def restore(parts: list[Any]) -> dict[str, Any]:
+        merged = finalize(parts)
+        return {var: _in_input_order(value, index, inverse, len(keys)) for var, value in merged.items()}
+
+    return reordered, lambda n_workers: group_bounds(layout.sizes, 4 * n_workers), restore
+
+
+def _take_rows(data: Any, order: np.ndarray) -> Any:
+    if hasattr(data, "iloc"):
+        return data.iloc[order]
+    if isinstance(data, np.ndarray) or type(data).__module__.split(".")[0] == "polars":
+        return data[order]
+    return [data[i] for i in order]
+
+
+def _in_input_order(value: Any, index: Any, inverse: np.ndarray, n_keys: int) -> Any:
+    """Row-wise values back in the input's order; per-group pandas values sorted by key."""
+    if hasattr(value, "iloc"):
+        if index is not None and len(value) == len(index) and value.index.equals(index):
+            return value.iloc[inverse]
+        return value.sort_index(
+            level=list(range(min(n_keys, value.index.nlevels))), sort_remaining=False, kind="stable"
+        )
+    if isinstance(value, (list, np.ndarray)) and len(value) == len(inverse):
+        return value[inverse] if isinstance(value, np.ndarray) else [value[i] for i in inverse]
+    return value
+
+
 @user_frames
 def run_cell(
     body: str,
@@ -145,6 +194,7 @@ def run_cell(
     out: Sequence[str] = (),
     merge: str = "auto",
     name: str = "_job",
+    by: str | Sequence[str] | None = None,
     **options: Any,
 ) -> Job | None:
     """Run ``body`` over chunks of the ``split`` variables and merge ``out`` back.
@@ -164,6 +214,11 @@ def run_cell(
         assigned in ``namespace``.
     merge : {"auto", "concat", "sum", "list"}, default="auto"
         How each ``out`` variable is merged.
+    by : str or sequence of str, optional
+        Column(s) of the first ``split`` variable (a DataFrame): chunks never
+        split a group, so a ``groupby`` in the body equals the whole-data
+        result. Row-wise ``out`` values come back in the input's row order,
+        per-group ones sorted by key, as ``groupby`` gives them.
     name : str, default="_job"
         Where a background job (``background=True``) is stored; the ``out``
         variables are assigned when it finishes.
@@ -243,7 +298,11 @@ def run_cell(
     inputs: list[Any] = datas if split else [range(1)]  # no split: one chunk, the body runs once
     if not split:
         run = dataclasses.replace(run, chunks=1, chunk_size=None)
-    job = plan(runner, tuple(inputs), run, mode="chunk", finalize=finalize)
+    bounds: Callable[[int], list[tuple[int, int]]] | None = None
+    merge_all: Callable[[list[Any]], dict[str, Any]] = finalize
+    if by is not None:
+        inputs, bounds, merge_all = _by_groups(by, split, datas, finalize)
+    job = plan(runner, tuple(inputs), run, mode="chunk", finalize=merge_all, bounds=bounds)
 
     job._on_success(namespace.update)  # assigned before job.result() / await return
     if run.background:

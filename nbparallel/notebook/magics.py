@@ -51,6 +51,12 @@ class ParallelMagics(Magics):
         choices=["auto", "concat", "sum", "list"],
         help="how --out variables are merged (default: auto = concatenate)",
     )
+    @argument(
+        "--by",
+        metavar="KEYS",
+        help="comma-separated columns of the (first) --split DataFrame: chunks never split a group, "
+        "so a groupby in the body equals the whole-data result",
+    )
     @argument("--name", default="_job", help="variable that holds the job with --bg (default: _job)")
     @run_option_arguments
     @cell_magic
@@ -81,6 +87,7 @@ class ParallelMagics(Magics):
                 out=_names(args.out),
                 merge=args.merge,
                 name=args.name,
+                by=_names(args.by) or None,
                 **options,
             )
         except CellError as err:

@@ -1,0 +1,141 @@
+"""``pmap_groups``: a function per group of rows, in parallel, never splitting a group."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .api import plan
+from .data.groups import group_bounds, group_layout
+from .display.pump import follow
+from .options import RunOptions
+from .tracebacks import user_frames
+
+__all__ = ["pmap_groups"]
+
+#: Chunks per worker: whole groups, largest first, so small groups fill the gaps at the end.
+CHUNKS_PER_WORKER = 4
+
+
+def _is_polars(data: Any) -> bool:
+    return type(data).__module__.split(".")[0] == "polars"
+
+
+def _key_columns(by: Any) -> list[str] | None:
+    if isinstance(by, str):
+        return [by]
+    if isinstance(by, (list, tuple)) and all(isinstance(b, str) for b in by):
+        return list(by)
+    return None
+
+
+class _ApplyGroups:
+    """What each worker runs on a chunk of whole groups: the library's own group-apply."""
+
+    def __init__(self, func: Callable[[Any], Any], by: Any, polars: bool) -> None:
+        self.func = func
+        self.by = by  # column name(s); ``None`` when the keys come as a second input
+        self.polars = polars
+        self.__name__ = getattr(func, "__name__", "pmap_groups")
+
+    def __call__(self, chunk: Any, keys: Any = None) -> Any:
+        if not self.polars:
+            return chunk.groupby(self.by if keys is None else np.asarray(keys), sort=True).apply(self.func)
+        if keys is None:
+            return [self.func(g) for _, g in chunk.group_by(self.by, maintain_order=True)]
+        keys = np.asarray(keys)
+        cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1  # groups are contiguous in a chunk
+        edges = [0, *cuts.tolist(), len(keys)]
+        return [self.func(chunk[a:b]) for a, b in itertools.pairwise(edges) if b > a]
+
+
+@user_frames
+def pmap_groups(
+    func: Callable[[Any], Any],
+    data: Any,
+    by: Any,
+    *,
+    n_jobs: int | None = None,
+    backend: str | None = None,
+    progress: bool | str | None = None,
+    background: bool = False,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    timeout: float | None = None,
+    cache: Any = None,
+    seed: int | None = None,
+) -> Any:
+    """``data.groupby(by).apply(func)`` in parallel: each worker gets whole groups.
+
+    Groups are packed into chunks largest first (about four chunks per worker),
+    so one big group does not leave the other workers idle at the end.
+
+    Parameters
+    ----------
+    func : callable
+        Called once per group with that group's rows.
+    data : pandas.DataFrame or polars.DataFrame
+        The rows.
+    by : str, list of str, or array-like
+        Column name(s), or one key per row.
+    n_jobs, backend, progress, background, retries, retry_delay, timeout, cache, seed
+        As for :func:`~nbparallel.pmap`.
+
+    Returns
+    -------
+    object or Job
+        pandas: equal to ``data.groupby(by).apply(func)`` (pandas' own rules for
+        scalar, Series and DataFrame results, group keys kept, keys sorted).
+        polars: equal to ``data.group_by(by, maintain_order=True).map_groups(func)``
+        (``func`` returns a DataFrame). The job when ``background=True``.
+
+    Examples
+    --------
+    >>> import pandas as pd, nbparallel as nbp
+    >>> df = pd.DataFrame({"k": ["a", "b", "a", "c"], "x": [1, 2, 3, 4]})
+    >>> nbp.pmap_groups(lambda g: g.x.sum(), df, "k", n_jobs=2, progress=False).to_dict()
+    {'a': 4, 'b': 2, 'c': 4}
+    """
+    options = RunOptions(
+        n_jobs=n_jobs,
+        backend=backend,
+        progress=progress,
+        background=background,
+        retries=retries,
+        retry_delay=retry_delay,
+        timeout=timeout,
+        cache=cache,
+        seed=seed,
+    )
+    polars = _is_polars(data)
+    layout = group_layout(data, by)
+    columns = _key_columns(by)
+    rows = data[layout.order] if polars else data.iloc[layout.order]
+    datas: tuple[Any, ...] = (rows,) if columns is not None else (rows, np.asarray(by)[layout.order])
+    ranks = layout.ranks
+    n_levels = len(columns) if columns is not None else 1
+
+    def finalize(parts: list[Any]) -> Any:
+        if polars:
+            import polars as pl
+
+            per_group = [r for part in parts for r in part]  # in layout order
+            ordered = [per_group[i] for i in np.argsort(ranks, kind="stable")]
+            return pl.concat(ordered) if ordered else data.clear()
+        import pandas as pd
+
+        merged = pd.concat([p for p in parts if len(p)]) if any(len(p) for p in parts) else parts[0]
+        return merged.sort_index(level=list(range(n_levels)), sort_remaining=False, kind="stable")
+
+    job = plan(
+        _ApplyGroups(func, columns[0] if columns is not None and isinstance(by, str) else columns, polars),
+        datas,
+        options,
+        mode="chunk",
+        finalize=finalize,
+        bounds=lambda n_workers: group_bounds(layout.sizes, CHUNKS_PER_WORKER * n_workers),
+    )
+    return follow(job, background=background)
