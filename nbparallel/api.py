@@ -131,7 +131,16 @@ def plan(
     result_folder = shared_folder if mode == "chunk" else None
     tasks = [
         ChunkTask(
-            i, a, b, payload(a, b), mode, star, seed=options.seed, share_folder=result_folder, timeout=options.timeout
+            i,
+            a,
+            b,
+            payload(a, b),
+            mode,
+            star,
+            seed=options.seed,
+            share_folder=result_folder,
+            timeout=options.timeout,
+            collect=options.errors == "collect",
         )
         for i, (a, b) in enumerate(bounds)
     ]

@@ -11,6 +11,7 @@ from typing import Any
 __all__ = [
     "ChunkFailure",
     "ChunkTimeout",
+    "Failed",
     "JobCancelled",
     "JobInterrupted",
     "RemoteTraceback",
@@ -76,6 +77,44 @@ class ChunkFailure:
         if self.item is not None:
             return f"item {self.item} ({self.item_repr}) in {where}"
         return where
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An item that raised, in its place in the results (``errors="collect"``).
+
+    Attributes
+    ----------
+    exception : BaseException
+        What the function raised on this item.
+    index : int
+        The item's position in the input.
+    item_repr : str
+        A short ``repr`` of the item.
+    traceback : str
+        The worker traceback, as text.
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> out = nbp.pmap(lambda x: 1 // x, [1, 0, 2], n_jobs=1, progress=False, errors="collect")
+    >>> out[0], out[1], out[2]
+    (1, Failed(item 1 (0): ZeroDivisionError: integer division or modulo by zero), 0)
+    >>> isinstance(out[1].exception, ZeroDivisionError)
+    True
+    """
+
+    exception: BaseException
+    index: int
+    item_repr: str
+    traceback: str = ""
+
+    def __repr__(self) -> str:
+        return f"Failed(item {self.index} ({self.item_repr}): {type(self.exception).__name__}: {self.exception})"
+
+    def describe(self, n_chunks: int = 0) -> str:
+        """Where it failed, in words (as :meth:`ChunkFailure.describe`)."""
+        return f"item {self.index} ({self.item_repr})"
 
 
 class JobCancelled(Exception):

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..data.cache import ChunkCache
 from ..data.shared import remove_folder
-from ..errors import annotate
+from ..errors import Failed, annotate
 from ..worker.task import ChunkOutcome, ChunkTask
 from . import supervisor
 from .attempt import Attempt
@@ -28,8 +29,15 @@ __all__ = ["begin", "record", "retrying", "conclude", "call_safely"]
 log = logging.getLogger("nbparallel")
 
 
-def begin(job: Job, todo: list[ChunkTask]) -> None:
-    """Start an execution of ``todo``: cache look-ups and packing here, in the caller's thread."""
+def begin(job: Job, todo: Iterable[ChunkTask], gate: Callable[[], bool] | None = None) -> None:
+    """Start an execution of ``todo``: cache look-ups and packing here, in the caller's thread.
+
+    ``todo`` is a list, or a lazy iterator of chunks (a stream; ``gate`` says
+    when the stream's consumer has room for more).
+    """
+    from ..worker.setup import new_call
+
+    new_call()  # per-worker setups in this process look at their code again
     with job._lock:
         if job._finished is not None and not job._finished.done():
             raise RuntimeError(f"job {job.id} is already running")
@@ -39,7 +47,7 @@ def begin(job: Job, todo: list[ChunkTask]) -> None:
         job._killed_for_timeout = set()
         job.started_at, job.finished_at = time.perf_counter(), None
     try:
-        if job.options.cache is not None:
+        if job.options.cache is not None and isinstance(todo, list):
             job._cache = ChunkCache(job.options.cache, job.func, (todo[0].mode if todo else "", job.options.seed))
             todo = _read_cache(job, todo)
         func = job.backend.prepare(job.func, job.label)
@@ -48,15 +56,15 @@ def begin(job: Job, todo: list[ChunkTask]) -> None:
         conclude(job)
         raise
     log.info(
-        "job %s (%s) started: %d items in %d chunks on %d %s worker(s)",
+        "job %s (%s) started: %s items in %s chunks on %d %s worker(s)",
         job.id,
         job.label,
-        job.n_items,
-        len(job.tasks),
+        job.total_items if job.total_items is not None else "a stream of",
+        len(todo) if isinstance(todo, list) else "growing",
         job.n_jobs,
         job.backend.name,
     )
-    attempt = job._attempt = Attempt(job, todo, job.backend, job.n_jobs, func)
+    attempt = job._attempt = Attempt(job, todo, job.backend, job.n_jobs, func, gate=gate)
     attempt.finished.add_done_callback(lambda _f: conclude(job))
     if job.options.timeout is not None:
         supervisor.watch(job)
@@ -75,8 +83,10 @@ def _read_cache(job: Job, tasks: list[ChunkTask]) -> list[ChunkTask]:
 
 def record(job: Job, outcome: ChunkOutcome) -> None:
     """A chunk ended for good in this execution: keep it, cache it, tell the observers."""
-    job._outcomes[outcome.index] = outcome
-    if outcome.ok and job._cache is not None and outcome.index in job._cache_keys:
+    if outcome.n_failed and outcome.ok:
+        job._failed_items.extend(v for v in outcome.value if isinstance(v, Failed))
+    job._keep(outcome)
+    if outcome.ok and not outcome.n_failed and job._cache is not None and outcome.index in job._cache_keys:
         job._cache.put(job._cache_keys[outcome.index], outcome.value)
     if outcome.error is not None:
         log.warning(
@@ -122,6 +132,15 @@ def conclude(job: Job) -> None:
             job._status = "done"
         except Exception as exc:  # merging failed: keep the parts, report why
             job._error, job._status = exc, "failed"
+    if job._status == "done" and job._failed_items:
+        total = job.total_items
+        warnings.warn(
+            f"nbparallel: {len(job._failed_items)} of {total if total is not None else 'the'} items of job "
+            f"{job.id} failed and are nbparallel.Failed records in the results; job.errors lists them, "
+            "job.retry_failed(fixed_func) reruns only them",
+            UserWarning,
+            stacklevel=2,
+        )
     if job._status == "done":
         remove_folder(job.shared_folder)  # kept otherwise: partial_result/retry_failed need it
     log.info(
