@@ -5,7 +5,7 @@ Worker-side code raises and packages these; it defines none of its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -92,7 +92,9 @@ class Failed:
     item_repr : str
         A short ``repr`` of the item.
     traceback : str
-        The worker traceback, as text.
+        The worker traceback, as text (with source lines, rendered in the kernel).
+    frames : list
+        The worker traceback's frames, as recorded.
 
     Examples
     --------
@@ -108,6 +110,7 @@ class Failed:
     index: int
     item_repr: str
     traceback: str = ""
+    frames: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return f"Failed(item {self.index} ({self.item_repr}): {type(self.exception).__name__}: {self.exception})"

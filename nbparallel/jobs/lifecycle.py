@@ -6,9 +6,11 @@ shows and what the user can do with it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..data.cache import ChunkCache
 from ..data.shared import remove_folder
 from ..errors import Failed, annotate
+from ..tracebacks import render_traceback
 from ..worker.task import ChunkOutcome, ChunkTask
 from . import supervisor
 from .attempt import Attempt
@@ -84,7 +87,7 @@ def _read_cache(job: Job, tasks: list[ChunkTask]) -> list[ChunkTask]:
 def record(job: Job, outcome: ChunkOutcome) -> None:
     """A chunk ended for good in this execution: keep it, cache it, tell the observers."""
     if outcome.n_failed and outcome.ok:
-        job._failed_items.extend(v for v in outcome.value if isinstance(v, Failed))
+        _render_failed(job, outcome.value)
     job._keep(outcome)
     if outcome.ok and not outcome.n_failed and job._cache is not None and outcome.index in job._cache_keys:
         job._cache.put(job._cache_keys[outcome.index], outcome.value)
@@ -98,6 +101,16 @@ def record(job: Job, outcome: ChunkOutcome) -> None:
             outcome.error,
         )
     job._notify(outcome)
+
+
+def _render_failed(job: Job, values: list[Any]) -> None:
+    """Failed records get their traceback with source lines (this process knows the notebook's code)."""
+    for i, value in enumerate(values):
+        if isinstance(value, Failed):
+            exc_only = "".join(traceback.format_exception_only(type(value.exception), value.exception))
+            text = render_traceback(value.frames, exc_only, job.func)
+            values[i] = value = dataclasses.replace(value, traceback=text)
+            job._failed_items.append(value)
 
 
 def retrying(job: Job, outcome: ChunkOutcome) -> None:
@@ -136,8 +149,7 @@ def conclude(job: Job) -> None:
         total = job.total_items
         warnings.warn(
             f"nbparallel: {len(job._failed_items)} of {total if total is not None else 'the'} items of job "
-            f"{job.id} failed and are nbparallel.Failed records in the results; job.errors lists them, "
-            "job.retry_failed(fixed_func) reruns only them",
+            f"{job.id} failed and are nbparallel.Failed records in the results (job.errors lists them)",
             UserWarning,
             stacklevel=2,
         )

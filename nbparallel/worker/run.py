@@ -113,8 +113,8 @@ def _collecting(func: Any, star: bool, item: Any, position: int, outcome: ChunkO
     except Exception as exc:  # a cancel or timeout is a BaseException: it still stops the chunk
         outcome.n_failed += 1
         exc_only = "".join(traceback.format_exception_only(type(exc), exc))
-        text = render_traceback(remote_frames(exc), exc_only)
-        return Failed(_picklable(exc), position, _repr.repr(item), text)
+        frames = remote_frames(exc)
+        return Failed(_picklable(exc), position, _repr.repr(item), render_traceback(frames, exc_only), frames)
 
 
 def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
