@@ -192,7 +192,9 @@ def test_errors_collect_in_streams_and_the_magic_option():
 
 def test_errors_collect_on_chunks_runs_every_chunk_then_lists_the_failures():
     with pytest.raises(ZeroDivisionError) as info:
-        nbp.pmap_chunks(lambda c: [1 // v for v in c], [1, 0, 2, 0, 3], chunks=5, n_jobs=2, progress=False, errors="collect")
+        nbp.pmap_chunks(
+            lambda c: [1 // v for v in c], [1, 0, 2, 0, 3], chunks=5, n_jobs=2, progress=False, errors="collect"
+        )
     job = info.value.job
     assert job.n_done == 5 and [e.index for e in job.errors] == [1, 3]
 

@@ -28,7 +28,7 @@ from ..worker.task import ChunkOutcome, ChunkTask
 from . import lifecycle, registry, supervisor
 from .attempt import Attempt
 from .lifecycle import call_safely
-from .partial import PartialResult, partial_of
+from .partial import PartialResult, counts_of, partial_of
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -139,13 +139,7 @@ class Job:
 
     def _counts(self) -> tuple[int, int, int, int]:
         """Items done, chunks done, chunks failed, items failed (for the progress display)."""
-        outcomes = list(self._outcomes.values())
-        return (
-            sum(o.stop - o.start for o in outcomes if not o.cancelled),
-            sum(not o.cancelled for o in outcomes),  # interrupted chunks did not finish
-            sum(o.error is not None for o in outcomes),
-            len(self._failed_items),
-        )
+        return counts_of(list(self._outcomes.values()), len(self._failed_items))
 
     def _keep(self, outcome: ChunkOutcome) -> None:
         """Keep a chunk's outcome on the job (a stream keeps only its failures)."""
@@ -188,10 +182,8 @@ class Job:
     @property
     def errors(self) -> list[ChunkFailure | Failed]:
         """Failed chunks in chunk order, then (``errors="collect"``) the failed items in item order."""
-        chunks: list[ChunkFailure | Failed] = [
-            self._failure(o) for _, o in sorted(self._outcomes.items()) if o.error is not None
-        ]
-        return chunks + sorted(self._failed_items, key=lambda f: f.index)
+        chunks = [self._failure(o) for _, o in sorted(self._outcomes.items()) if o.error is not None]
+        return [*chunks, *sorted(self._failed_items, key=lambda f: f.index)]
 
     def _failure(self, o: ChunkOutcome) -> ChunkFailure:
         assert o.error is not None

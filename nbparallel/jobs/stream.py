@@ -195,9 +195,7 @@ class StreamJob(Job):
             self._done[1] += 1
             self._done[2] += outcome.ok
         self.sizer.observe(outcome.elapsed, outcome.stop - outcome.start)
-        if self.keep:
-            self._outcomes[outcome.index] = outcome
-        elif not outcome.ok:  # failures are kept (job.errors); results are handed out, not kept
+        if self.keep or not outcome.ok:
             self._outcomes[outcome.index] = outcome
 
     def start(self, tasks: Any = None) -> Job:
@@ -295,7 +293,7 @@ class Stream:
         if outcome.cancelled or outcome.value is None:
             return None
         values, outcome.value = outcome.value, None  # handed out: the stream keeps nothing
-        return values  # type: ignore[no-any-return]
+        return values
 
     def _wait(self) -> None:
         display = self._display
@@ -357,5 +355,5 @@ class Stream:
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:  # noqa: S110 - never raise from a finalizer (interpreter shutdown)
+        except Exception:  # never raise from a finalizer (interpreter shutdown)
             pass

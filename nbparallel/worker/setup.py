@@ -79,13 +79,14 @@ class PerWorker(Generic[T]):
         self._key = key
         self._blob = blob
         self._generation = -1
+        self._fixed = func is None  # shipped to a worker: its key is the kernel's, never recomputed here
         if func is not None:
             functools.update_wrapper(self, func)
 
     @property
     def key(self) -> str:
         """The content hash the value is kept under (code and what it reads)."""
-        if self._func is not None and (self._key is None or self._generation != _generation):
+        if not self._fixed and (self._key is None or self._generation != _generation):
             self._key, self._blob = _key_of(self._func)
             self._generation = _generation
         assert self._key is not None
@@ -100,10 +101,10 @@ class PerWorker(Generic[T]):
         return self._func
 
     def __call__(self) -> T:
-        return _value(self.key, lambda: self._setup()())  # type: ignore[no-any-return]
+        return _value(self.key, lambda: self._setup()())
 
     def __reduce__(self) -> tuple[Any, ...]:
-        key = self.key  # what the workers key the value by: fresh for every pickling
+        key = self.key  # what the workers key the value by (the kernel's hash of the setup)
         return (_shipped, (key, self._blob))
 
     def __repr__(self) -> str:
