@@ -62,6 +62,10 @@ def _peak_growth(way: str, n: int, n_jobs: int) -> float:
     return float(done.stdout.split()[-1])
 
 
+def _total(results: Any) -> int:
+    return sum(results)
+
+
 def bench_streaming(n_jobs: int, *, quick: bool = False) -> dict[str, Any]:
     """Throughput of ``imap`` vs ``pmap`` vs joblib's generator, and peak RSS growth of each.
 
@@ -98,11 +102,11 @@ def bench_streaming(n_jobs: int, *, quick: bool = False) -> dict[str, Any]:
         seconds[name] = time.perf_counter() - began
         assert total == full, f"{name} computed {total}, expected {full}"
 
-    full = sum(pmap(work, range(n), n_jobs=n_jobs, progress=False))
-    assert sum(pmap(work, range(min(n, 1000)), n_jobs=n_jobs, progress=False)) == want
-    timed("pmap", lambda: sum(pmap(work, range(n), n_jobs=n_jobs, progress=False)))
-    timed("imap", lambda: sum(imap(work, range(n), n_jobs=n_jobs, progress=False)))
-    timed("imap unordered", lambda: sum(imap(work, range(n), n_jobs=n_jobs, progress=False, ordered=False)))
+    full = _total(pmap(work, range(n), n_jobs=n_jobs, progress=False))
+    assert _total(pmap(work, range(min(n, 1000)), n_jobs=n_jobs, progress=False)) == want
+    timed("pmap", lambda: _total(pmap(work, range(n), n_jobs=n_jobs, progress=False)))
+    timed("imap", lambda: _total(imap(work, range(n), n_jobs=n_jobs, progress=False)))
+    timed("imap unordered", lambda: _total(imap(work, range(n), n_jobs=n_jobs, progress=False, ordered=False)))
     for batch in (1, 256):
         par = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=batch)
         timed(f"joblib generator, batch {batch}", lambda par=par: sum(par(delayed(work)(x) for x in range(n))))

@@ -87,6 +87,7 @@ class PerWorker(Generic[T]):
     def key(self) -> str:
         """The content hash the value is kept under (code and what it reads)."""
         if not self._fixed and (self._key is None or self._generation != _generation):
+            assert self._func is not None
             self._key, self._blob = _key_of(self._func)
             self._generation = _generation
         assert self._key is not None
