@@ -25,6 +25,7 @@ from .display.progress import in_kernel
 from .errors import (
     ChunkFailure,
     ChunkTimeout,
+    Failed,
     JobCancelled,
     JobInterrupted,
     RemoteTraceback,
@@ -43,7 +44,9 @@ from .ksearch import KSearchResult, choose_k, elbow_search, silhouette_search
 # -- notebook cells -----------------------------------------------------------------
 from .notebook.cell import run_cell
 from .options import RunOptions
+from .streaming import imap
 from .worker.run import seed_item
+from .worker.setup import per_worker
 
 __version__ = "0.1.0"
 
@@ -56,6 +59,8 @@ __all__ = [
     "pmap",
     "pmap_chunks",
     "pmap_groups",
+    "imap",
+    "per_worker",
     # notebook cells
     "run_cell",
     # choosing k
@@ -82,6 +87,7 @@ __all__ = [
     "last_job",
     "seed_item",
     "ChunkFailure",
+    "Failed",
     "RemoteTraceback",
     "SplitGroupWarning",
     "WorkerError",

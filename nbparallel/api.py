@@ -138,7 +138,16 @@ def plan(
     result_folder = shared_folder if mode == "chunk" else None
     tasks = [
         ChunkTask(
-            i, a, b, payload(a, b), mode, star, seed=options.seed, share_folder=result_folder, timeout=options.timeout
+            i,
+            a,
+            b,
+            payload(a, b),
+            mode,
+            star,
+            seed=options.seed,
+            share_folder=result_folder,
+            timeout=options.timeout,
+            collect=options.errors == "collect",
         )
         for i, (a, b) in enumerate(chunk_rows)
     ]
@@ -202,6 +211,7 @@ def pmap(
     timeout: float | None = None,
     cache: Any = None,
     seed: int | None = None,
+    errors: str = "raise",
 ) -> list[T] | Job:
     """Parallel ``[func(x) for x in data]``, order kept.
 
@@ -215,7 +225,8 @@ def pmap(
     func : callable
         Called once per item (``func(x)``; ``func(x, y, ...)`` with several inputs).
     data : ndarray, list, tuple, range, DataFrame, Series or iterator
-        The items (rows of arrays and DataFrames). Iterators are read into a list.
+        The items (rows of arrays and DataFrames). Iterators (generators, files)
+        are read lazily, a few chunks ahead, and not kept: only the results are.
     *more_data
         Further inputs of the same length, zipped with ``data`` like ``map``.
     n_jobs : int, optional
@@ -254,6 +265,12 @@ def pmap(
         (see :func:`~nbparallel.seed_item`): results do not depend on
         ``n_jobs``, chunking or backend. Threads share those generators, so
         on the threading backend seeded items run one at a time.
+    errors : {"raise", "collect"}, default="raise"
+        ``"raise"``: the first failing item stops the job and its exception
+        is raised. ``"collect"``: a failing item becomes an
+        :class:`~nbparallel.Failed` record in its place, every other item is
+        computed, a one-line warning says how many failed; ``job.errors``
+        lists them and ``job.retry_failed(fixed_func)`` reruns only them.
 
     Returns
     -------
@@ -277,10 +294,6 @@ def pmap(
     >>> job.result()
     [1, 2]
     """
-    datas = tuple(_materialise(d) for d in (data, *more_data))
-    for d in datas:
-        if kind_of(d).pmap_refusal:  # tables iterate columns, not rows (the message says what to do)
-            raise TypeError(kind_of(d).pmap_refusal)
     options = RunOptions(
         n_jobs=n_jobs,
         chunks=chunks,
@@ -293,7 +306,18 @@ def pmap(
         timeout=timeout,
         cache=cache,
         seed=seed,
+        errors=errors,
     )
+    datas = (data, *more_data)
+    if any(isinstance(d, Iterator) for d in datas):
+        if chunks is None and cache is None:  # read lazily: memory goes to the results only
+            from .streaming import plan_stream
+
+            return follow(plan_stream(func, datas, options, keep=True), background=background)
+        datas = tuple(_materialise(d) for d in datas)  # chunks= and cache= need the length
+    for d in datas:
+        if kind_of(d).pmap_refusal:  # tables iterate columns, not rows (the message says what to do)
+            raise TypeError(kind_of(d).pmap_refusal)
     job = plan(func, datas, options, mode="items", finalize=_chain)
     if job.n_items == 0 and not background:
         return []
@@ -317,6 +341,7 @@ def pmap_chunks(
     timeout: float | None = None,
     cache: Any = None,
     seed: int | None = None,
+    errors: str = "raise",
 ) -> Any:
     """Call ``func`` on whole chunks in parallel and merge the results.
 
@@ -337,6 +362,10 @@ def pmap_chunks(
         As for :func:`pmap`; by default there are ``4 * n_jobs`` equal chunks.
     seed : int, optional
         Seeds ``random`` and NumPy once per chunk, from the chunk's first item index.
+    errors : {"raise", "collect"}, default="raise"
+        ``"collect"``: a failing chunk does not stop the others; the job then
+        fails listing every failed chunk (``job.errors``), and
+        ``job.retry_failed(fixed_func)`` reruns only those.
 
     Returns
     -------
@@ -366,6 +395,7 @@ def pmap_chunks(
         timeout=timeout,
         cache=cache,
         seed=seed,
+        errors=errors,
     )
     job = plan(func, (data, *more_data), options, mode="chunk", finalize=lambda parts: merge_parts(parts, how))
     return follow(job, background=background)

@@ -5,12 +5,13 @@ Worker-side code raises and packages these; it defines none of its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
     "ChunkFailure",
     "ChunkTimeout",
+    "Failed",
     "JobCancelled",
     "JobInterrupted",
     "RemoteTraceback",
@@ -81,6 +82,47 @@ class ChunkFailure:
         if self.item is not None:
             return f"item {self.item} ({self.item_repr}) in {where}"
         return where
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An item that raised, in its place in the results (``errors="collect"``).
+
+    Attributes
+    ----------
+    exception : BaseException
+        What the function raised on this item.
+    index : int
+        The item's position in the input.
+    item_repr : str
+        A short ``repr`` of the item.
+    traceback : str
+        The worker traceback, as text (with source lines, rendered in the kernel).
+    frames : list
+        The worker traceback's frames, as recorded.
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> out = nbp.pmap(lambda x: 1 // x, [1, 0, 2], n_jobs=1, progress=False, errors="collect")
+    >>> out[0], out[1], out[2]
+    (1, Failed(item 1 (0): ZeroDivisionError: integer division or modulo by zero), 0)
+    >>> isinstance(out[1].exception, ZeroDivisionError)
+    True
+    """
+
+    exception: BaseException
+    index: int
+    item_repr: str
+    traceback: str = ""
+    frames: list[Any] = field(default_factory=list, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        return f"Failed(item {self.index} ({self.item_repr}): {type(self.exception).__name__}: {self.exception})"
+
+    def describe(self, n_chunks: int = 0) -> str:
+        """Where it failed, in words (as :meth:`ChunkFailure.describe`)."""
+        return f"item {self.index} ({self.item_repr})"
 
 
 class JobCancelled(Exception):

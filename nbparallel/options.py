@@ -15,7 +15,10 @@ from typing import Any
 
 from .config import PROGRESS_MODES, get_config, validate_n_jobs, validate_progress
 
-__all__ = ["RunOptions", "magic_arguments", "options_from_magic"]
+__all__ = ["RunOptions", "magic_arguments", "options_from_magic", "ERROR_MODES"]
+
+#: What a failing item does: stop the job (``"raise"``) or become a Failed record (``"collect"``).
+ERROR_MODES = ("raise", "collect")
 
 
 def _opt(*flags: str, help: str, **argparse: Any) -> dict[str, Any]:
@@ -88,6 +91,15 @@ class RunOptions:
     seed: int | None = field(
         default=None, metadata=_opt("--seed", type=int, help="seed random and numpy per item (reproducible for any -n)")
     )
+    errors: str = field(
+        default="raise",
+        metadata=_opt(
+            "--errors",
+            choices=["raise", "collect"],
+            help="raise: the first failure stops the job; collect: a failing item becomes an nbparallel.Failed "
+            "record and every other item is computed",
+        ),
+    )
 
     def __post_init__(self) -> None:
         import joblib
@@ -112,6 +124,8 @@ class RunOptions:
         t = self.timeout
         if t is not None and (not isinstance(t, (int, float)) or isinstance(t, bool) or t <= 0):
             raise ValueError(f"timeout must be seconds > 0 (per chunk) or None, got {t!r}")
+        if self.errors not in ERROR_MODES:
+            raise ValueError(f"errors must be one of {', '.join(map(repr, ERROR_MODES))}, got {self.errors!r}")
         s = self.seed
         if s is not None and (isinstance(s, bool) or not isinstance(s, int) or s < 0):
             raise ValueError(f"seed must be a non-negative int or None, got {s!r}")

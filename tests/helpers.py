@@ -15,9 +15,13 @@ def spin(seconds: float) -> float:
 
 
 def ignores_interrupts(seconds: float) -> float:
-    """Busy-wait with SIGUSR1 blocked: stands in for native code that never returns to Python."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+    """Busy-wait with SIGUSR1 ignored: stands in for native code that never returns to Python.
+
+    Ignored process-wide (not masked in this thread): any thread of the worker,
+    OpenMP's included, could otherwise take the signal and the handler would run.
+    """
+    previous = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     try:
         return spin(seconds)
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR1])
+        signal.signal(signal.SIGUSR1, previous)

@@ -144,3 +144,7 @@ def test_importing_nbparallel_does_not_import_dask():
     code = "import sys, nbparallel; nbparallel.pmap(abs, [-1], n_jobs=1, progress=False); print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_imap_on_dask(client):
+    assert list(nbp.imap(lambda x: x + 1, iter(range(50)), backend="dask", progress=False)) == list(range(1, 51))

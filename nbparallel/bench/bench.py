@@ -239,4 +239,7 @@ def main(args: Any) -> int:
             f"warmed pool {latency['warm'] * 1000:.0f} ms: warming saves {latency['cold'] / latency['warm']:.1f}x"
         )
         print(format_large(large))
+    from .streaming import bench_streaming, format_streaming  # issue 14: the streaming workload
+
+    print(format_streaming(bench_streaming(n, quick=args.quick)))
     return 0

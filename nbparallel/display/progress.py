@@ -42,11 +42,12 @@ class ProgressState:
 
     status: str
     done_items: int
-    total_items: int
+    total_items: int | None  # None: a stream whose length is unknown
     done_chunks: int
     total_chunks: int
     failed_chunks: int
     elapsed: float
+    failed_items: int = 0  # errors="collect": items that became Failed records
 
     @property
     def rate(self) -> float:
@@ -56,7 +57,7 @@ class ProgressState:
     @property
     def eta(self) -> float | None:
         """Seconds left at the current rate (``None`` before the first chunk)."""
-        if self.done_items == 0 or self.rate == 0:
+        if self.done_items == 0 or self.rate == 0 or self.total_items is None:
             return None
         return (self.total_items - self.done_items) / self.rate
 
@@ -76,20 +77,29 @@ def describe(state: ProgressState) -> str:
     --------
     >>> describe(ProgressState("running", 50, 100, 2, 8, 0, 5.0))
     'chunks 2/8 · 10.0 items/s · 0:05 elapsed · ETA 0:05'
+    >>> describe(ProgressState("running", 1200, None, 9, 11, 0, 2.0, failed_items=3))
+    '1,200 items · 600 items/s · 0:02 elapsed · 3 items failed'
     """
     rate = state.rate
     rate_text = f"{rate:,.0f}" if rate >= 100 else f"{rate:.1f}"
     parts = [
-        f"chunks {state.done_chunks}/{state.total_chunks}",
+        f"chunks {state.done_chunks}/{state.total_chunks}"
+        if state.total_items is not None
+        else f"{state.done_items:,} items",
         f"{rate_text} items/s",
         f"{_clock_text(state.elapsed)} elapsed",
     ]
-    if state.status == "running":
+    if state.total_items is None:
+        if state.status != "running":
+            parts.append(state.status)
+    elif state.status == "running":
         parts.append(f"ETA {_clock_text(state.eta)}")
     else:
         parts.append(state.status)
     if state.failed_chunks:
         parts.append(f"{state.failed_chunks} failed")
+    if state.failed_items:
+        parts.append(f"{state.failed_items} items failed")
     return " · ".join(parts)
 
 
@@ -117,7 +127,7 @@ class NoProgress:
 class TextProgress:
     """A tqdm text bar on stderr counting items, with chunk and failure counts."""
 
-    def __init__(self, total_items: int, total_chunks: int, *, desc: str, delay: float) -> None:
+    def __init__(self, total_items: int | None, total_chunks: int, *, desc: str, delay: float) -> None:
         from tqdm import tqdm
 
         self.bar = tqdm(
@@ -132,13 +142,15 @@ class TextProgress:
         self._last: tuple[int, int, int] | None = None
 
     def update(self, state: ProgressState) -> None:
-        seen = (state.done_items, state.done_chunks, state.failed_chunks)
+        seen = (state.done_items, state.done_chunks, state.failed_chunks + state.failed_items)
         if seen == self._last:
             return  # nothing new: no redraw (tqdm redraws on every call)
         self._last = seen
-        postfix = f"chunks {state.done_chunks}/{state.total_chunks}"
+        postfix = f"chunks {state.done_chunks}/{state.total_chunks}" if state.total_items is not None else ""
         if state.failed_chunks:
             postfix += f", {state.failed_chunks} failed"
+        if state.failed_items:
+            postfix += f", {state.failed_items} items failed"
         self.bar.set_postfix_str(postfix, refresh=False)
         self.bar.update(state.done_items - self.bar.n)  # honours tqdm's ``delay``
 
@@ -173,7 +185,7 @@ class WidgetProgress:
 
     def __init__(
         self,
-        total_items: int,
+        total_items: int | None,
         total_chunks: int,
         *,
         desc: str = "nbparallel",
@@ -193,7 +205,7 @@ class WidgetProgress:
         self.bar = w.FloatProgress(
             value=0,
             min=0,
-            max=max(total_items, 1),
+            max=max(total_items or 1, 1),
             bar_style="",
             layout=w.Layout(flex="1 1 auto", width="auto", min_width="120px"),
         )
@@ -233,10 +245,13 @@ class WidgetProgress:
 
     def update(self, state: ProgressState) -> None:
         self._maybe_show()
+        if state.total_items is None:  # no total: a full bar while running, the text counts
+            self.bar.max = max(state.done_items, 1)
+            self.bar.bar_style = "info" if not (state.failed_chunks or state.failed_items) else "warning"
         self.bar.value = state.done_items
         self.text.value = describe(state)
-        if state.failed_chunks:
-            self.bar.bar_style = "warning"
+        if state.failed_chunks or state.failed_items:
+            self.bar.bar_style = "warning"  # amber
 
     def output(self, chunk: int, text: str) -> None:
         self.show()  # output is worth showing even for quick work
@@ -246,6 +261,8 @@ class WidgetProgress:
     def close(self, state: ProgressState) -> None:
         self.update(state)
         self.bar.bar_style = BAR_STYLES.get(state.status, "")
+        if state.status == "done" and state.failed_items:
+            self.bar.bar_style = "warning"  # amber: done, with items kept as Failed records
         self.button.disabled = True
         if state.status != "done":
             self.button.description = state.status
@@ -270,7 +287,7 @@ def in_kernel() -> bool:
 def make_progress(
     mode: bool | str | None,
     *,
-    total_items: int,
+    total_items: int | None,
     total_chunks: int,
     desc: str = "nbparallel",
     background: bool = False,
@@ -286,7 +303,7 @@ def make_progress(
         With ``"auto"``/``None`` foreground work shows nothing for its first
         :data:`SHOW_AFTER` seconds.
     total_items, total_chunks : int
-        What the display counts up to.
+        What the display counts up to (``total_items=None``: unknown, a stream).
     desc : str, default="nbparallel"
         Label.
     background : bool, default=False
@@ -318,13 +335,14 @@ def make_progress(
 
 def state_of(job: Any) -> ProgressState:
     """A snapshot of a :class:`~nbparallel.Job` for display."""
-    outcomes = list(job.outcomes.values())
+    done_items, done_chunks, failed_chunks, failed_items = job._counts()
     return ProgressState(
         status=job.status,
-        done_items=sum(o.stop - o.start for o in outcomes if not o.cancelled),
-        total_items=job.n_items,
-        done_chunks=sum(not o.cancelled for o in outcomes),  # interrupted chunks did not finish
+        done_items=done_items,
+        total_items=job.total_items,
+        done_chunks=done_chunks,
         total_chunks=job.n_total,
-        failed_chunks=sum(o.error is not None for o in outcomes),
+        failed_chunks=failed_chunks,
         elapsed=job.elapsed,
+        failed_items=failed_items,
     )

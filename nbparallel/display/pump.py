@@ -87,7 +87,7 @@ class Display:
 
             self.sink = make_progress(
                 self.job.options.progress,
-                total_items=self.job.n_items,
+                total_items=self.job.total_items,
                 total_chunks=self.job.n_total,
                 desc=self.job.label,
                 background=self.background,

@@ -4,6 +4,11 @@ An :class:`Attempt` keeps a few chunks in flight per worker and is driven by the
 chunks' futures: each finished chunk records its outcome on the job and submits
 the next one, so a call needs no thread of its own.  ``retry_failed`` makes a
 new attempt over the chunks still missing; nothing is reset by hand.
+
+The tasks are a list, or a lazy iterator of chunks (a stream, see
+:mod:`~nbparallel.jobs.stream`): it is read only when a chunk may be sent, and
+a ``gate`` (the stream's consumer) can hold reading back until it has taken
+the results already delivered; :meth:`Attempt.kick` then sends more.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import dataclasses
 import functools
 import logging
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError, Future
 from typing import TYPE_CHECKING, Any
 
@@ -45,13 +51,28 @@ class Attempt:
     the attempt was stopped and the chunks in flight have ended.
     """
 
-    def __init__(self, job: Job, tasks: list[ChunkTask], backend: Backend, n_workers: int, func: Any) -> None:
+    def __init__(
+        self,
+        job: Job,
+        tasks: Iterable[ChunkTask],
+        backend: Backend,
+        n_workers: int,
+        func: Any,
+        *,
+        gate: Callable[[], bool] | None = None,
+    ) -> None:
         self.job = job
         self.backend = backend
         self.n_workers = n_workers
         self.func = func
         self.finished: Future[None] = Future()
-        self._queue = collections.deque(tasks)
+        lazy = isinstance(tasks, Iterator)
+        self._queue: collections.deque[ChunkTask] = collections.deque(() if lazy else tasks)
+        self._source: Iterator[ChunkTask] | None = tasks if lazy else None  # type: ignore[assignment]
+        self._source_lock = threading.Lock()  # the source is read by one thread at a time, outside _lock
+        self._pulling = 0
+        self._gate = gate
+        self._fail_fast = job.options.errors == "raise"
         self._in_flight: dict[int, _InFlight] = {}
         self._tries: collections.Counter[int] = collections.Counter()
         self._resubmits: collections.Counter[int] = collections.Counter()
@@ -75,6 +96,10 @@ class Attempt:
             self.job._record(outcome)  # its retry will not come: the failure stands
         self._maybe_finish()
 
+    def kick(self) -> None:
+        """Send more chunks if there is room (the stream's consumer took some results)."""
+        self._fill()
+
     def in_flight(self) -> list[tuple[int, int]]:
         """``(chunk, board row)`` of the chunks submitted and not yet ended."""
         with self._lock:
@@ -84,10 +109,12 @@ class Attempt:
     def _fill(self) -> None:
         board = self.backend.board
         while True:
+            task = self._take()
+            if task is None:
+                break
             with self._lock:
-                if self._stopping or not self._queue or len(self._in_flight) >= self._window:
+                if self._stopping:
                     break
-                task = self._queue.popleft()
                 slot = board.acquire(self.job.id, task.index) if board is not None else -1
                 flight = self._in_flight[task.index] = _InFlight(task, slot, self.backend.kills)
             sent = dataclasses.replace(
@@ -104,6 +131,39 @@ class Attempt:
                 continue
             future.add_done_callback(functools.partial(self._on_done, flight))
         self._maybe_finish()
+
+    def _take(self) -> ChunkTask | None:
+        """The next chunk to send: a retry first, then the next one of the source; ``None``: not now."""
+        with self._lock:
+            if self._stopping or len(self._in_flight) + self._pulling >= self._window:
+                return None
+            if self._queue:
+                return self._queue.popleft()
+            if self._source is None or (self._gate is not None and not self._gate()):
+                return None
+            self._pulling += 1
+        task = None
+        try:
+            with self._source_lock:
+                source = self._source
+                task = next(source, None) if source is not None else None
+                if task is None:
+                    self._source = None  # read to the end
+        except Exception as exc:  # the input itself raised: the job fails with it
+            self._source = None
+            self._input_failed(exc)
+        finally:
+            with self._lock:
+                self._pulling -= 1
+        return task
+
+    def _input_failed(self, exc: BaseException) -> None:
+        index = self.job.n_total
+        outcome = ChunkOutcome(index, 0, 0)
+        outcome.error, outcome.exc_only = exc, f"{type(exc).__name__}: {exc}\n"
+        exc.add_note(f"nbparallel: reading the input of job {self.job.id} raised this (in the kernel)")
+        self.job._record(outcome)
+        self.stop()
 
     def _not_sent(self, task: ChunkTask, exc: BaseException) -> ChunkOutcome:
         outcome = ChunkOutcome(task.index, task.start, task.stop)
@@ -189,7 +249,7 @@ class Attempt:
             self._later(task, outcome)
             return
         self.job._record(outcome)
-        if outcome.error is not None or outcome.cancelled:
+        if (outcome.error is not None and self._fail_fast) or outcome.cancelled:
             self.stop()  # fail fast: running chunks end, no new ones start
         else:
             self._fill()
@@ -218,7 +278,12 @@ class Attempt:
 
     def _maybe_finish(self) -> None:
         with self._lock:
-            done = not self._in_flight and not self._waiting and (self._stopping or not self._queue)
+            done = (
+                not self._in_flight
+                and not self._waiting
+                and not self._pulling
+                and (self._stopping or (not self._queue and self._source is None))
+            )
             if not done or self.finished.done():
                 return
             self.finished.set_result(None)

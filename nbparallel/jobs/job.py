@@ -22,14 +22,14 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
 from ..data.shared import remove_folder
-from ..errors import ChunkFailure, JobCancelled, SplitGroupWarning
+from ..errors import ChunkFailure, Failed, JobCancelled, SplitGroupWarning
 from ..tracebacks import render_traceback, user_frames, user_stacklevel
 from ..worker.board import CANCEL
 from ..worker.task import ChunkOutcome, ChunkTask
 from . import lifecycle, registry, supervisor
 from .attempt import Attempt
 from .lifecycle import call_safely
-from .partial import PartialResult, partial_of
+from .partial import PartialResult, counts_of, partial_of
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -104,6 +104,7 @@ class Job:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._outcomes: dict[int, ChunkOutcome] = {}
+        self._failed_items: list[Failed] = []  # errors="collect": items that raised, in their place
         self._killed_for_timeout: set[int] = set()
         self._attempt: Attempt | None = None
         self._finished: Future[None] | None = None
@@ -132,6 +133,19 @@ class Job:
     def done(self) -> bool:
         """Whether the job has finished (done, failed or cancelled)."""
         return self._finished is not None and self._finished.done()
+
+    @property
+    def total_items(self) -> int | None:
+        """Items in all, ``None`` while unknown (a stream over an input without a length)."""
+        return self.n_items
+
+    def _counts(self) -> tuple[int, int, int, int]:
+        """Items done, chunks done, chunks failed, items failed (for the progress display)."""
+        return counts_of(list(self._outcomes.values()), len(self._failed_items))
+
+    def _keep(self, outcome: ChunkOutcome) -> None:
+        """Keep a chunk's outcome on the job (a stream keeps only its failures)."""
+        self._outcomes[outcome.index] = outcome
 
     @property
     def n_total(self) -> int:
@@ -168,9 +182,10 @@ class Job:
         return state_of(self).eta if not self.done() else 0.0
 
     @property
-    def errors(self) -> list[ChunkFailure]:
-        """Failed chunks in chunk order."""
-        return [self._failure(o) for _, o in sorted(self._outcomes.items()) if o.error is not None]
+    def errors(self) -> list[ChunkFailure | Failed]:
+        """Failed chunks in chunk order, then (``errors="collect"``) the failed items in item order."""
+        chunks = [self._failure(o) for _, o in sorted(self._outcomes.items()) if o.error is not None]
+        return [*chunks, *sorted(self._failed_items, key=lambda f: f.index)]
 
     def _failure(self, o: ChunkOutcome) -> ChunkFailure:
         assert o.error is not None
@@ -293,6 +308,10 @@ class Job:
         if not self.done():
             raise RuntimeError(f"job {self.id} is still {self.status}; wait for it or cancel it first")
         if self._status == "done":
+            if self._failed_items:  # errors="collect": only the items that raised run again
+                from .collect import retry_items
+
+                return retry_items(self, func, background=background)
             return self if background else self._result
         if func is not None:
             self.func = func

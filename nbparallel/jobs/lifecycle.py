@@ -6,17 +6,21 @@ shows and what the user can do with it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
-from collections.abc import Callable
+import traceback
+import warnings
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..data.cache import ChunkCache
 from ..data.merge import collect_notes
 from ..data.shared import remove_folder
-from ..errors import annotate
+from ..errors import Failed, annotate
+from ..tracebacks import render_traceback
 from ..worker.task import ChunkOutcome, ChunkTask
 from . import supervisor
 from .attempt import Attempt
@@ -29,8 +33,15 @@ __all__ = ["begin", "record", "retrying", "conclude", "call_safely"]
 log = logging.getLogger("nbparallel")
 
 
-def begin(job: Job, todo: list[ChunkTask]) -> None:
-    """Start an execution of ``todo``: cache look-ups and packing here, in the caller's thread."""
+def begin(job: Job, todo: Iterable[ChunkTask], gate: Callable[[], bool] | None = None) -> None:
+    """Start an execution of ``todo``: cache look-ups and packing here, in the caller's thread.
+
+    ``todo`` is a list, or a lazy iterator of chunks (a stream; ``gate`` says
+    when the stream's consumer has room for more).
+    """
+    from ..worker.setup import new_call
+
+    new_call()  # per-worker setups in this process look at their code again
     with job._lock:
         if job._finished is not None and not job._finished.done():
             raise RuntimeError(f"job {job.id} is already running")
@@ -40,7 +51,7 @@ def begin(job: Job, todo: list[ChunkTask]) -> None:
         job._killed_for_timeout = set()
         job.started_at, job.finished_at = time.perf_counter(), None
     try:
-        if job.options.cache is not None:
+        if job.options.cache is not None and isinstance(todo, list):
             job._cache = ChunkCache(job.options.cache, job.func, (todo[0].mode if todo else "", job.options.seed))
             todo = _read_cache(job, todo)
         func = job.backend.prepare(job.func, job.label)
@@ -49,15 +60,15 @@ def begin(job: Job, todo: list[ChunkTask]) -> None:
         conclude(job)
         raise
     log.info(
-        "job %s (%s) started: %d items in %d chunks on %d %s worker(s)",
+        "job %s (%s) started: %s items in %s chunks on %d %s worker(s)",
         job.id,
         job.label,
-        job.n_items,
-        len(job.tasks),
+        job.total_items if job.total_items is not None else "a stream of",
+        len(todo) if isinstance(todo, list) else "growing",
         job.n_jobs,
         job.backend.name,
     )
-    attempt = job._attempt = Attempt(job, todo, job.backend, job.n_jobs, func)
+    attempt = job._attempt = Attempt(job, todo, job.backend, job.n_jobs, func, gate=gate)
     attempt.finished.add_done_callback(lambda _f: conclude(job))
     if job.options.timeout is not None:
         supervisor.watch(job)
@@ -76,8 +87,10 @@ def _read_cache(job: Job, tasks: list[ChunkTask]) -> list[ChunkTask]:
 
 def record(job: Job, outcome: ChunkOutcome) -> None:
     """A chunk ended for good in this execution: keep it, cache it, tell the observers."""
-    job._outcomes[outcome.index] = outcome
-    if outcome.ok and job._cache is not None and outcome.index in job._cache_keys:
+    if outcome.n_failed and outcome.ok:
+        _render_failed(job, outcome.value)
+    job._keep(outcome)
+    if outcome.ok and not outcome.n_failed and job._cache is not None and outcome.index in job._cache_keys:
         job._cache.put(job._cache_keys[outcome.index], outcome.value)
     if outcome.error is not None:
         log.warning(
@@ -89,6 +102,16 @@ def record(job: Job, outcome: ChunkOutcome) -> None:
             str(outcome.error),  # text, not the exception: a kept log record must not keep the job
         )
     job._notify(outcome)
+
+
+def _render_failed(job: Job, values: list[Any]) -> None:
+    """Failed records get their traceback with source lines (this process knows the notebook's code)."""
+    for i, value in enumerate(values):
+        if isinstance(value, Failed):
+            exc_only = "".join(traceback.format_exception_only(type(value.exception), value.exception))
+            text = render_traceback(value.frames, exc_only, job.func)
+            values[i] = value = dataclasses.replace(value, traceback=text)
+            job._failed_items.append(value)
 
 
 def retrying(job: Job, outcome: ChunkOutcome) -> None:
@@ -125,6 +148,14 @@ def conclude(job: Job) -> None:
             job._status = "done"
         except Exception as exc:  # merging failed: keep the parts, report why
             job._error, job._status = exc, "failed"
+    if job._status == "done" and job._failed_items:
+        total = job.total_items
+        warnings.warn(
+            f"nbparallel: {len(job._failed_items)} of {total if total is not None else 'the'} items of job "
+            f"{job.id} failed and are nbparallel.Failed records in the results (job.errors lists them)",
+            UserWarning,
+            stacklevel=2,
+        )
     if job._status == "done":
         remove_folder(job.shared_folder)  # kept otherwise: partial_result/retry_failed need it
     log.info(

@@ -9,7 +9,7 @@ from typing import Any
 from ..data.shared import materialize
 from ..worker.task import ChunkOutcome, ChunkTask
 
-__all__ = ["PartialResult", "partial_of"]
+__all__ = ["PartialResult", "partial_of", "counts_of"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,13 @@ def partial_of(
     covered = {o.index for o in ok}
     missing = _ranges([(t.start, t.stop) for t in tasks if t.index not in covered])
     return PartialResult(value, _ranges([(o.start, o.stop) for o in ok]), missing)
+
+
+def counts_of(outcomes: list[ChunkOutcome], failed_items: int) -> tuple[int, int, int, int]:
+    """Items done, chunks done, chunks failed, items failed (for the progress display)."""
+    return (
+        sum(o.stop - o.start for o in outcomes if not o.cancelled),
+        sum(not o.cancelled for o in outcomes),  # interrupted chunks did not finish
+        sum(o.error is not None for o in outcomes),
+        failed_items,
+    )

@@ -16,8 +16,8 @@ import time
 import traceback
 from typing import Any
 
-from ..errors import ChunkTimeout, UnpicklableResult, WorkerError
-from ..tracebacks import remote_frames
+from ..errors import ChunkTimeout, Failed, UnpicklableResult, WorkerError
+from ..tracebacks import remote_frames, render_traceback
 from .capture import Capture
 from .control import ChunkCancelled, ChunkTimedOut, Running, check
 from .functions import resolve
@@ -92,7 +92,10 @@ def _call(func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any]) -> N
         with seeded:
             if task.seed is not None:
                 seed_item(task.seed, position)
-            values.append(func(*item) if task.star else func(item))
+            if task.collect:
+                values.append(_collecting(func, task.star, item, position, outcome))
+            else:
+                values.append(func(*item) if task.star else func(item))
         now = time.monotonic()
         if now > next_check:
             if board is not None:
@@ -101,6 +104,17 @@ def _call(func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any]) -> N
                 raise ChunkTimedOut()
             next_check = now + _CHECK_EVERY
     outcome.value = values
+
+
+def _collecting(func: Any, star: bool, item: Any, position: int, outcome: ChunkOutcome) -> Any:
+    """``func`` on one item; an exception becomes a :class:`~nbparallel.Failed` record instead."""
+    try:
+        return func(*item) if star else func(item)
+    except Exception as exc:  # a cancel or timeout is a BaseException: it still stops the chunk
+        outcome.n_failed += 1
+        exc_only = "".join(traceback.format_exception_only(type(exc), exc))
+        frames = remote_frames(exc)
+        return Failed(_picklable(exc), position, _repr.repr(item), render_traceback(frames, exc_only), frames)
 
 
 def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:

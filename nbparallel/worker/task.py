@@ -36,6 +36,7 @@ class ChunkTask:
     serialize: bool = False  # pickle the value in the worker (process backends)
     serial_seeds: bool = False  # seeded items run one at a time (threads share the global generators)
     timeout: float | None = None  # the chunk checks it between items too (backends that cannot interrupt)
+    collect: bool = False  # errors="collect": a failing item becomes a Failed record in its place
     board: Board | None = None
     slot: int = -1
 
@@ -59,6 +60,7 @@ class ChunkOutcome:
     pid: int = field(default_factory=os.getpid)
     value_bytes: bytes | None = None
     attempts: int = 1
+    n_failed: int = 0  # items that became Failed records (errors="collect")
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,79 @@
+"""``errors="collect"``: running only the items that became Failed records again."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..data.partition import kind_of
+from ..worker.task import ChunkTask
+
+if TYPE_CHECKING:
+    from .job import Job
+
+__all__ = ["retry_items"]
+
+
+def _item_task(job: Job, number: int, index: int) -> ChunkTask:
+    """A one-item chunk for item ``index`` (same position, so the same seed as before)."""
+    starts = [t.start for t in job.tasks]
+    task = job.tasks[bisect.bisect_right(starts, index) - 1]
+    if task.payload is None:
+        raise TypeError(
+            f"job {job.id} read its input from an iterator once and did not keep it, so its failed items "
+            "cannot run again; the Failed records in the result say which items they are (index, item_repr)"
+        )
+    a, b = index - task.start, index - task.start + 1
+    pieces = task.payload if task.star else (task.payload,)
+    taken = tuple(kind_of(p).take(p, a, b) for p in pieces)
+    return ChunkTask(
+        number,
+        index,
+        index + 1,
+        taken if task.star else taken[0],
+        "items",
+        task.star,
+        seed=task.seed,
+        timeout=task.timeout,
+        collect=True,
+    )
+
+
+def retry_items(job: Job, func: Callable[..., Any] | None, *, background: bool) -> Any:
+    """Run the failed items of a finished ``errors="collect"`` job again, and put their values in place.
+
+    The job's result list is updated where the items now succeed (an item that
+    fails again stays a Failed record); ``job.errors`` then lists what still
+    failed.  Returns the full result, or with ``background=True`` the job that
+    reruns the items (the parent's result is updated when it finishes).
+    """
+    from ..display.pump import follow
+    from .job import Job
+
+    failed = sorted(job._failed_items, key=lambda f: f.index)
+    tasks = [_item_task(job, number, f.index) for number, f in enumerate(failed)]
+    if func is not None:
+        job.func = func
+    rerun = Job(
+        job.func,
+        tasks,
+        lambda parts: [v for part in parts for v in part],
+        options=job.options,
+        backend=job.backend,
+        n_workers=job.n_jobs,
+        n_items=len(tasks),
+        label=f"{job.label} (failed items of job {job.id})",
+    )
+
+    def put_back(values: list[Any]) -> None:
+        result = job._result
+        for f, value in zip(failed, values, strict=True):
+            result[f.index] = value
+        job._failed_items = list(rerun._failed_items)
+
+    rerun._on_success(put_back)
+    if background:
+        return follow(rerun, background=True)
+    follow(rerun, background=False)
+    return job._result
