@@ -68,10 +68,8 @@ class LocalProcesses(Backend):
     @property
     def board(self) -> Board:
         with self._lock:
-            if self._board is None:
-                from ..data.shared import process_folder
-
-                self._board = Board.in_file(process_folder())
+            if self._board is None or not os.path.exists(self._board.path or ""):
+                self._board = _new_board()
             return self._board
 
     def for_workers(self, n_workers: int) -> Backend:
@@ -147,6 +145,20 @@ class LocalProcesses(Backend):
             ex, self._executor = self._executor, None
         if ex is not None:
             ex.shutdown(wait=True, kill_workers=True)
+
+
+def _new_board() -> Board:
+    """A board in this process's folder; on disk when shared memory has no room for it."""
+    import atexit
+
+    from ..data.shared import new_folder, process_folder, remove_folder
+
+    try:
+        return Board.in_file(process_folder())
+    except OSError:
+        folder = new_folder(disk=True)
+        atexit.register(remove_folder, folder)
+        return Board.in_file(folder)
 
 
 #: Called in every worker when the pool is warmed (say, imports a later call needs).

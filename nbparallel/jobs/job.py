@@ -252,7 +252,7 @@ class Job:
         if attempt is None or self.done():
             return False
         self.cancel_requested = True
-        board = self.backend.board
+        board = attempt.board
         for _chunk, slot in attempt.in_flight():
             if board is not None:
                 board.flag(slot, CANCEL)  # a queued chunk sees it when it starts

@@ -6,6 +6,8 @@ shows and what the user can do with it.
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import logging
 import sys
 import time
@@ -43,6 +45,7 @@ def begin(job: Job, todo: list[ChunkTask]) -> None:
             job._cache = ChunkCache(job.options.cache, job.func, (todo[0].mode if todo else "", job.options.seed))
             todo = _read_cache(job, todo)
         func = job.backend.prepare(job.func, job.label)
+        attempt = job._attempt = Attempt(job, todo, job.backend, job.n_jobs, func)
     except BaseException as exc:  # nothing ran: the job ends failed, with the cause
         job._error = exc
         conclude(job)
@@ -56,11 +59,15 @@ def begin(job: Job, todo: list[ChunkTask]) -> None:
         job.n_jobs,
         job.backend.name,
     )
-    attempt = job._attempt = Attempt(job, todo, job.backend, job.n_jobs, func)
     attempt.finished.add_done_callback(lambda _f: conclude(job))
-    if job.options.timeout is not None:
-        supervisor.watch(job)
-    attempt.start()
+    try:
+        if job.options.timeout is not None:
+            supervisor.watch(job)
+        attempt.start()
+    except BaseException as exc:  # starting failed part way: what was sent ends, then the job fails
+        job._error = exc
+        attempt.stop()
+        raise
 
 
 def _read_cache(job: Job, tasks: list[ChunkTask]) -> list[ChunkTask]:
@@ -123,7 +130,12 @@ def conclude(job: Job) -> None:
         except Exception as exc:  # merging failed: keep the parts, report why
             job._error, job._status = exc, "failed"
     if job._status == "done":
-        remove_folder(job.shared_folder)  # kept otherwise: partial_result/retry_failed need it
+        # The inputs are no longer needed: the chunks' slices of the shared copy would keep
+        # its deleted file mapped (RAM in /dev/shm) as long as the job lives.
+        job.tasks = [dataclasses.replace(t, payload=None) for t in job.tasks]
+        if job.shared_folder is not None:
+            remove_folder(job.shared_folder)  # kept otherwise: partial_result/retry_failed need it
+            gc.collect()  # slices of the copy may sit in reference cycles (futures, callbacks) for a while
     log.info(
         "job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache",
         job.id,
