@@ -29,8 +29,6 @@ def test_large_input_and_output_round_trip(big):
     assert job.shared_folder is not None  # chunks were slices of one shared copy
     assert not mine()  # the shared folder went with the finished job
     assert job.tasks[0].payload is None  # and nothing keeps its deleted file mapped
-    maps = open("/proc/self/maps").read()
-    assert os.path.basename(job.shared_folder) not in maps
 
 
 def test_in_place_changes_stay_in_the_worker(big):
