@@ -5,8 +5,8 @@ lives in the kernel's process group: killing the group (a container stop, some
 kernel managers, ``kill -9 -PGID``) kills it too.  The janitor is a tiny process
 in a session of its own, started once per process that owns folders.  It waits
 on a pipe whose only writer is its owner; when the pipe closes (however the
-owner died), it removes the owner's folders whose ``.owner`` lock it can take,
-then exits.  It uses the standard library only and runs as a script
+owner died), it removes the owner's folders whose ``.owner`` lock it can take
+and loky's named semaphores of the owner, then exits.  It uses the standard library only and runs as a script
 (``python -I -S janitor.py``), so it costs a few megabytes, not an interpreter
 with NumPy.
 """
@@ -121,7 +121,22 @@ def _main(argv: list[str]) -> None:
     prefixes = tuple(f"{p}{owner}-" for p in os.environ.get("NBPARALLEL_JANITOR_PREFIXES", "").split(":") if p)
     for root in folder_roots:
         sweep(root, prefixes)
+    _unlink_semaphores(owner)
     os._exit(0)
+
+
+def _unlink_semaphores(owner: str) -> None:
+    """loky's named semaphores of the dead owner (its resource tracker died with the group)."""
+    try:
+        names = os.listdir("/dev/shm")
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(f"sem.loky-{owner}-"):
+            try:
+                os.unlink(os.path.join("/dev/shm", name))
+            except OSError:
+                pass
 
 
 if __name__ == "__main__":
