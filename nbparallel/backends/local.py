@@ -102,6 +102,8 @@ class LocalProcesses(Backend):
 
     def submit(self, func: Any, task: ChunkTask, n_workers: int) -> Future[ChunkOutcome]:
         future: Future[ChunkOutcome] = self.executor(n_workers).submit(run_chunk, func, task)
+        if not _exit_hook:
+            _abandon_at_exit()  # after loky's own hook, which it registers on its first submit
         return future
 
     def prefetch(self, n_workers: int) -> int:
@@ -145,6 +147,39 @@ class LocalProcesses(Backend):
             ex, self._executor = self._executor, None
         if ex is not None:
             ex.shutdown(wait=True, kill_workers=True)
+
+    def abandon(self) -> None:
+        with self._lock:
+            ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=False, kill_workers=True)
+
+
+_exit_hook = False
+
+
+def _abandon_at_exit() -> None:
+    """At exit, cancel running jobs and kill the workers before loky's hook waits for their chunks.
+
+    Thread-pool exit hooks run before :mod:`atexit`'s, last registered first;
+    loky registers its own on the pool's first submit, so this one, registered
+    just after, runs before it.
+    """
+    global _exit_hook
+    if _exit_hook:
+        return
+    from ..jobs.registry import abandon_all
+
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is None:
+            raise RuntimeError("no thread exit hooks")
+        register(abandon_all)
+    except RuntimeError:  # already shutting down, or another Python: the ordinary hook
+        import atexit
+
+        atexit.register(abandon_all)
+    _exit_hook = True
 
 
 def _new_board() -> Board:
