@@ -121,7 +121,7 @@ class Failed:
         return f"Failed(item {self.index} ({self.item_repr}): {type(self.exception).__name__}: {self.exception})"
 
     def describe(self, n_chunks: int = 0) -> str:
-        """Where it failed, in words (as :meth:`ChunkFailure.describe`)."""
+        """Where it failed, in words (as ``ChunkFailure.describe``)."""
         return f"item {self.index} ({self.item_repr})"
 
 
