@@ -263,9 +263,27 @@ def test_cache_is_read_and_written_in_the_kernel(client, tmp_path):
     assert nbp.last_job().n_cached == 3
 
 
-def test_magic_runs_on_the_cluster(client, shell):
-    shell.user_ns.update(xs=list(range(10)), offset=3)
-    shell.run_cell_magic(
-        "parallel", "--split xs --out ys --backend dask --no-progress", "ys = [x + offset for x in xs]"
-    )
-    assert shell.user_ns["ys"] == [x + 3 for x in range(10)]
+def test_magic_runs_on_the_cluster(client):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    main = sys.modules["__main__"]  # an IPython shell replaces it; dask's LocalCluster tests need it back
+    ip = InteractiveShell.instance()
+    try:
+        ip.run_line_magic("load_ext", "nbparallel")
+        ip.user_ns.update(xs=list(range(10)), offset=3)
+        ip.run_cell_magic(
+            "parallel", "--split xs --out ys --backend dask --no-progress", "ys = [x + offset for x in xs]"
+        )
+        assert ip.user_ns["ys"] == [x + 3 for x in range(10)]
+    finally:
+        ip.reset()
+        InteractiveShell.clear_instance()
+        sys.modules["__main__"] = main
+
+
+def test_a_chunk_in_native_code_is_released_at_its_timeout(client):
+    began = time.monotonic()
+    with pytest.raises(nbp.ChunkTimeout, match="its task was released"):
+        nbp.pmap(time.sleep, [4.0], timeout=1, backend="dask", progress=False)  # C code: no interrupt lands
+    assert time.monotonic() - began <= 8.0
+    time.sleep(3.0)  # its worker thread is busy until the call returns
