@@ -52,6 +52,10 @@ SCATTER_CHUNKS_ABOVE = 1 * 2**20
 _RUNNING, _QUEUED, _FREE = 2, 1, 0
 
 
+_clients_lock = threading.Lock()
+_clients: dict[str, Any] = {}  # scheduler address -> the Client nbparallel opened to it
+
+
 def dask_client() -> Any:
     """The dask.distributed Client to run on: the current one, or one at ``config(dask_address=...)``.
 
@@ -76,7 +80,11 @@ def dask_client() -> Any:
     except ValueError:
         client = None
     if address is not None:
-        return Client(address, set_as_default=False)
+        with _clients_lock:
+            client = _clients.get(address)
+            if client is None or client.status not in ("running", "connecting", "newly-created"):
+                client = _clients[address] = Client(address, set_as_default=False)  # one per address
+        return client
     raise RuntimeError(
         "backend='dask' needs a dask.distributed Client and there is none: start one first, e.g.\n"
         "    from dask.distributed import Client\n"
