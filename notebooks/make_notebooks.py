@@ -557,21 +557,85 @@ sorted_rows = [bogosort(r) for r in rows]
     code("""
 print(sorted_rows == local)
 """),
-    md("""
-## What behaves differently on dask
-
-- **Errors, retries, seeds, worker output, finished results kept**: the same.
-- **Cancel and timeouts**: queued chunks never start; a running chunk stops
-  between two items when its workers share this machine's file system (a
-  `LocalCluster`). A single long call (`pmap_chunks`, or one slow item) runs to
-  its end: dask cannot interrupt a running task, and nbparallel does not signal
-  or kill dask's worker processes.
-- **Data**: the function and every chunk larger than 1 kB are scattered to the
-  cluster once (joblib's dask backend), not sent again with every task.
-"""),
     code("""
 client.close()
 cluster.close()
+"""),
+    md("""
+## A cluster at a scheduler address
+
+A real cluster is a `dask scheduler` and `dask worker` processes, usually on
+other machines: nothing nbparallel sends them names a file on this one. Here
+we start one with dask's own command line on 127.0.0.1 (as you would on each
+host) and point nbparallel at the scheduler's address.
+"""),
+    code("""
+import json, os, subprocess, sys, tempfile
+from pathlib import Path
+
+dask_cli = str(Path(sys.executable).with_name("dask"))
+folder = tempfile.mkdtemp()
+scheduler_file = os.path.join(folder, "scheduler.json")
+quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                           "--scheduler-file", scheduler_file], **quiet)]
+while not os.path.exists(scheduler_file):
+    time.sleep(0.1)
+time.sleep(0.2)
+address = json.loads(Path(scheduler_file).read_text())["address"]
+procs += [subprocess.Popen([dask_cli, "worker", address, "--nthreads", "1", "--host", "127.0.0.1",
+                            "--no-dashboard", "--local-directory", folder], **quiet) for _ in range(2)]
+client = Client(address)  # or, without a Client of your own: nbp.config(dask_address=address)
+client.wait_for_workers(2, timeout=60)
+print("connected to a scheduler on 127.0.0.1 with", len(client.nthreads()), "workers")
+"""),
+    code("""
+print(nbp.pmap(bogosort, rows, backend="dask", progress=False) == local)
+"""),
+    md("""
+Cancel and timeouts stop a chunk running on a remote worker, even one stuck in
+a Python loop that never returns: the worker's thread gets an exception. A call
+in native code that never comes back to Python cannot be interrupted: at its
+timeout (or 1.5 s after a cancel) its task is *released*, the job goes on, and
+that worker thread stays busy until the call returns.
+"""),
+    code("""
+def stuck(x):
+    while True:
+        pass
+
+began = time.monotonic()
+try:
+    nbp.pmap(stuck, [1], timeout=2, backend="dask", progress=False)
+except nbp.ChunkTimeout as err:
+    print(type(err).__name__, "after less than 8 s:", time.monotonic() - began < 8)
+
+job = nbp.pmap(stuck, range(2), chunks=2, backend="dask", background=True, progress=False)
+time.sleep(1)
+asked = time.monotonic()
+job.cancel(); job.wait()
+print(job.status, "within 5 s:", time.monotonic() - asked < 5)
+"""),
+    md("""
+## What behaves differently on dask
+
+- **Errors, retries, seeds, worker output, finished results kept, the cache**
+  (read and written here, in the kernel): the same.
+- **A worker that dies**: its chunk runs again with `retries=` (a default
+  scheduler may also re-run it by itself first). nbparallel never kills dask
+  workers.
+- **Data**: the function is packed once per call (scattered once when large);
+  each chunk over 1 MiB is scattered straight to a worker. Nothing goes through
+  `/dev/shm` or a shared file system.
+"""),
+    code("""
+client.close()
+for p in procs[::-1]:
+    p.terminate()
+for p in procs:
+    p.wait(30)
+import shutil
+shutil.rmtree(folder, ignore_errors=True)
 """),
 ]
 

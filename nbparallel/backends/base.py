@@ -2,7 +2,7 @@
 
 Code outside :mod:`nbparallel.backends` never compares backend names: it asks a
 backend what it can do (``processes``, ``can_interrupt``, ``shares_memory``,
-``can_kill_workers``, ``serial_seeds``) and calls its methods.
+``can_kill_workers``, ``can_release``, ``serial_seeds``) and calls its methods.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ class Backend(ABC):
     shares_memory: ClassVar[bool] = False
     #: A chunk that ignores its interrupt can have its worker killed.
     can_kill_workers: ClassVar[bool] = False
+    #: A chunk that ignores its interrupt can be released: its future ends, its worker lives on.
+    can_release: ClassVar[bool] = False
     #: Seeded items run one at a time (threads share ``random``'s and NumPy's generators).
     serial_seeds: ClassVar[bool] = False
 
@@ -71,6 +73,13 @@ class Backend(ABC):
 
     def kill(self, pid: int) -> None:
         """End a worker whose chunk ignores its interrupt (``can_kill_workers`` only)."""
+        return None  # a backend without this capability does nothing
+
+    def release_chunk(self, row: Row) -> None:
+        """Give up on the chunk of ``row``, which ignored its interrupt (``can_release`` only).
+
+        Its future ends with an error that :meth:`lost_worker` recognises.
+        """
         return None  # a backend without this capability does nothing
 
     def lost_worker(self, error: BaseException) -> str | None:

@@ -1,21 +1,39 @@
 """A dask.distributed cluster: the current ``Client``, or the scheduler at ``config(dask_address=...)``.
 
 Chunks are ``client.submit`` futures.  Nothing sent to a worker names a path on
-this machine: the function travels inside the task (scattered once per call when
-it is large), and cancel goes through a dask ``Event`` per chunk that workers
-look at between items.  A chunk's ``timeout`` is checked by the chunk itself
-between items.  A running call that never returns to Python cannot be stopped,
-and nbparallel never kills dask workers.
+this machine: the function travels inside the task (scattered once per call
+when it is large), a large chunk is scattered to the cluster (straight to a
+worker, not through the scheduler), and results come back as the futures'
+results.  Control goes through dask itself:
+
+* a chunk tells the kernel it started (its board row, its thread and its
+  worker's address) with a dask event (``Worker.log_event``) that the kernel
+  subscribes to, so the kernel's supervisor sees running chunks and their
+  timeouts as on the local backends;
+* cancel sets a dask ``Event`` per row, which a chunk looks at when it starts
+  and between items;
+* a running chunk is interrupted by ``client.run`` on its worker, which raises
+  an asynchronous exception in the thread running it (only if that thread still
+  runs that chunk);
+* a chunk that ignores the interrupt (a call in native code that never returns
+  to Python) is *released*: its future is cancelled and the job goes on, but
+  the worker's thread stays busy until the call returns.  nbparallel never
+  kills dask workers.
 """
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
+import logging
 import threading
+import time
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
-from ..worker.board import CANCEL, Board, Row
+from ..worker.board import CANCEL, CHUNK, JOB, STARTED, STATE, TID, Board, Row
+from ..worker.control import ChunkCancelled, ChunkTimedOut, flag_exception
 from ..worker.run import run_chunk
 from ..worker.task import ChunkOutcome, ChunkTask
 from .base import Backend, register_backend
@@ -23,8 +41,19 @@ from .shipping import pack
 
 __all__ = ["Dask", "dask_client"]
 
+log = logging.getLogger("nbparallel")
+
 #: Pickled functions larger than this are scattered to the cluster once per call.
 SCATTER_ABOVE = 64 * 2**10
+
+#: Chunks larger than this (dask's ``sizeof``) are scattered instead of sent inside the task.
+SCATTER_CHUNKS_ABOVE = 1 * 2**20
+
+_RUNNING, _QUEUED, _FREE = 2, 1, 0
+
+
+_clients_lock = threading.Lock()
+_clients: dict[str, Any] = {}  # scheduler address -> the Client nbparallel opened to it
 
 
 def dask_client() -> Any:
@@ -51,7 +80,11 @@ def dask_client() -> Any:
     except ValueError:
         client = None
     if address is not None:
-        return Client(address, set_as_default=False)
+        with _clients_lock:
+            client = _clients.get(address)
+            if client is None or client.status not in ("running", "connecting", "newly-created"):
+                client = _clients[address] = Client(address, set_as_default=False)  # one per address
+        return client
     raise RuntimeError(
         "backend='dask' needs a dask.distributed Client and there is none: start one first, e.g.\n"
         "    from dask.distributed import Client\n"
@@ -61,27 +94,59 @@ def dask_client() -> Any:
     )
 
 
+# -- in a worker: which thread runs which row ----------------------------------------------
+_here_lock = threading.Lock()
+_here: dict[tuple[str, int], int] = {}  # (board token, slot) -> thread running its chunk
+
+
+def _set_async_exc(tid: int, exc: type[BaseException] | None) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), ctypes.py_object(exc) if exc else None)
+
+
+async def _interrupt_here(token: str, slot: int, flags: int) -> bool:
+    """On a worker (``client.run``, in its event loop): raise in the thread running row ``slot``, if one still does."""
+    exc = flag_exception(flags)
+    with _here_lock:
+        tid = _here.get((token, slot))
+        if tid is None or exc is None:
+            return False
+        _set_async_exc(tid, exc)
+        return True
+
+
 class DaskBoard(Board):
-    """Cancel flags as dask ``Event`` objects, one per chunk in flight (no shared memory)."""
+    """The rows of chunks on a cluster; cancel flags as dask ``Event`` objects, no shared memory.
+
+    The kernel's board keeps the rows; a worker's copy (what a task unpickles)
+    reports its row's start and end as dask events, and reads cancel flags from
+    dask ``Event`` objects.
+    """
 
     def __init__(self, token: str, n_rows: int = 4096) -> None:
         import numpy as np
 
         super().__init__(np.zeros((n_rows, 7), dtype=np.int64))
         self.token = token
+        self.where: dict[int, str] = {}  # slot -> address of the worker running it (kernel side)
         self._set: set[int] = set()
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_remote_board, (self.token,))
+
+    @property
+    def topic(self) -> str:
+        """The dask event topic that workers report their rows on."""
+        return f"nbparallel-{self.token}"
 
     def _event(self, slot: int) -> Any:
         from distributed import Event
 
         return Event(f"nbparallel-{self.token}-{slot}")
 
+    # -- the kernel's side ------------------------------------------------------------
     def flag(self, slot: int, bit: int) -> None:
         super().flag(slot, bit)
-        if slot >= 0 and bit & CANCEL:
+        if slot >= 0 and bit & CANCEL and slot not in self._set:
             self._set.add(slot)
             self._event(slot).set()
 
@@ -89,23 +154,75 @@ class DaskBoard(Board):
         if slot in self._set:
             self._set.discard(slot)
             self._event(slot).clear()
+        self.where.pop(slot, None)
         super().release(slot)
 
-    def running(self, job: int) -> list[Row]:
-        return []  # rows are not reported back: nothing to interrupt
+    def on_event(self, event: tuple[float, Any]) -> None:
+        """A worker reported a row (called in the client's event loop)."""
+        what, slot, job, chunk, tid, address = event[1]
+        if not 0 <= slot < len(self.rows):
+            return
+        row = self.rows[slot]
+        if row[STATE] == _FREE or row[JOB] != job or row[CHUNK] != chunk:
+            return  # a report from a chunk that ended already
+        if what == "begin":
+            self.where[slot] = address
+            row[TID], row[STARTED] = tid, time.time_ns()  # the kernel's clock: workers' may differ
+            row[STATE] = _RUNNING
+        elif row[STATE] == _RUNNING:
+            row[STATE] = _QUEUED
+
+    # -- a worker's side --------------------------------------------------------------
+    def _report(self, what: str, slot: int) -> None:
+        from distributed import get_worker
+
+        worker = get_worker()
+        worker.log_event(self.topic, [what, slot, self._job, self._chunk, threading.get_ident(), worker.address])
 
     def begin(self, slot: int) -> None:
-        pass
+        with _here_lock:
+            _here[(self.token, slot)] = threading.get_ident()
+        self._report("begin", slot)
 
     def end(self, slot: int) -> None:
-        pass
+        caught: BaseException | None = None
+        while True:  # an interrupt sent just before the chunk ended is raised here, or cleared
+            try:
+                with _here_lock:
+                    _here.pop((self.token, slot), None)
+                    _set_async_exc(threading.get_ident(), None)
+                break
+            except (ChunkCancelled, ChunkTimedOut) as exc:
+                caught = exc
+        self._report("end", slot)
+        if caught is not None:
+            raise caught
 
     def flags(self, slot: int) -> int:
+        if len(self.rows):  # the kernel's board
+            return super().flags(slot)
         return CANCEL if self._event(slot).is_set() else 0
+
+    _job = 0
+    _chunk = 0
 
 
 def _remote_board(token: str) -> DaskBoard:
     return DaskBoard(token, n_rows=0)
+
+
+def _run(func: Any, task: ChunkTask, job: int, payload: Any = None) -> ChunkOutcome:
+    """On a worker: run one chunk (``payload`` is the chunk's data when it was scattered)."""
+    if payload is not None:
+        task = dataclasses.replace(task, payload=payload)
+    board = task.board
+    if isinstance(board, DaskBoard):
+        board._job, board._chunk = job, task.index
+    return run_chunk(func, task)
+
+
+class DaskWorkerLost(Exception):
+    """A chunk's dask future ended without an outcome: its worker died, or it was released."""
 
 
 @register_backend
@@ -116,14 +233,26 @@ class Dask(Backend):
     description = "a dask.distributed cluster (the current Client, or config(dask_address=...))"
     processes = True
     local = False
+    can_interrupt = True
+    can_release = True
 
     def __init__(self) -> None:
         self._board = DaskBoard(uuid.uuid4().hex)
         self._lock = threading.Lock()
+        self._subscribed: Any = None  # the client whose events reach the board
+        self._futures: dict[int, tuple[Any, Future[ChunkOutcome]]] = {}  # slot -> (dask future, ours)
 
     @property
     def board(self) -> Board:
         return self._board
+
+    def _client(self) -> Any:
+        client = dask_client()
+        with self._lock:
+            if self._subscribed is not client:
+                client.subscribe_topic(self._board.topic, self._board.on_event)
+                self._subscribed = client
+        return client
 
     def workers(self, n_jobs: int | None) -> int:
         from ..config import effective_n_jobs, get_config
@@ -140,22 +269,78 @@ class Dask(Backend):
         return packed
 
     def submit(self, func: Any, task: ChunkTask, n_workers: int) -> Future[ChunkOutcome]:
-        remote = dask_client().submit(run_chunk, func, task, pure=False)
+        from dask.sizeof import sizeof
+
+        client = self._client()
+        job = int(self._board.rows[task.slot, JOB]) if task.slot >= 0 else 0
+        if sizeof(task.payload) > SCATTER_CHUNKS_ABOVE:
+            payload = client.scatter(task.payload, hash=False)  # client to worker, not via the scheduler
+            remote = client.submit(_run, func, dataclasses.replace(task, payload=None), job, payload, pure=False)
+        else:
+            remote = client.submit(_run, func, task, job, pure=False)
         future: Future[ChunkOutcome] = Future()
         future.set_running_or_notify_cancel()
+        if task.slot >= 0:
+            with self._lock:
+                self._futures[task.slot] = (remote, future)
 
         def copy(done: Any) -> None:
+            with self._lock:
+                if self._futures.get(task.slot, (None,))[0] is done:
+                    del self._futures[task.slot]
             try:
-                future.set_result(done.result())
+                value: Any = done.result()
             except BaseException as exc:
-                future.set_exception(exc)
+                _settle(future, exc=self._lost(exc))
+            else:
+                _settle(future, value=value)
 
         remote.add_done_callback(copy)
         return future
 
-    def lost_worker(self, error: BaseException) -> str | None:
+    @staticmethod
+    def _lost(exc: BaseException) -> BaseException:
+        """dask's ways of saying a worker died become :class:`DaskWorkerLost`."""
+        from distributed import KilledWorker
+        from distributed.client import FutureCancelledError
+        from distributed.comm.core import CommClosedError
+
+        if isinstance(exc, KilledWorker):
+            return DaskWorkerLost(f"dask reports the worker running it died ({exc})")
+        if isinstance(exc, (CommClosedError, FutureCancelledError)):
+            return DaskWorkerLost(f"the cluster lost it: {type(exc).__name__}: {exc}")
+        return exc
+
+    def interrupt(self, row: Row, flags: int) -> None:
+        address = self._board.where.get(row.slot)
+        if address is None:
+            return
         try:
-            from distributed import KilledWorker
-        except ImportError:
-            return None
-        return f"dask reports its workers died running it ({error})" if isinstance(error, KilledWorker) else None
+            self._client().run(_interrupt_here, self._board.token, row.slot, flags, workers=[address], wait=False)
+        except Exception as exc:  # the worker is gone: its future ends on its own
+            log.info("interrupting chunk %d on %s failed: %s", row.chunk, address, exc)
+
+    def release_chunk(self, row: Row) -> None:
+        with self._lock:
+            entry = self._futures.pop(row.slot, None)
+        if entry is None:
+            return
+        remote, future = entry
+        _settle(future, exc=DaskWorkerLost("it ignored its interrupt (native code?) and its task was released"))
+        try:
+            remote.cancel()
+        except Exception:
+            pass
+
+    def lost_worker(self, error: BaseException) -> str | None:
+        return str(error) if isinstance(error, DaskWorkerLost) else None
+
+
+def _settle(future: Future[ChunkOutcome], value: Any = None, exc: BaseException | None = None) -> None:
+    try:
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
+    except InvalidStateError:  # released already
+        pass

@@ -206,7 +206,8 @@ class Attempt:
             outcome.fail(
                 ChunkTimeout(
                     f"chunk {task.index} (items {task.start}-{task.stop - 1}) ran longer than the "
-                    f"{self.job.options.timeout} s timeout, ignored the interrupt, and its worker was killed"
+                    f"{self.job.options.timeout} s timeout, ignored the interrupt, and "
+                    + ("its worker was killed" if self.backend.can_kill_workers else "its task was released")
                 )
             )
             return outcome

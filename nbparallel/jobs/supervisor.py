@@ -87,9 +87,13 @@ def _look_at(job: Job) -> None:
             _flagged[key] = now
             if backend.can_interrupt:
                 backend.interrupt(row, board.flags(row.slot))
-        elif backend.can_kill_workers and now - flagged > KILL_AFTER:
+        elif (backend.can_kill_workers or backend.can_release) and now - flagged > KILL_AFTER:
             if not job.cancel_requested:
                 job._killed_for_timeout.add(row.chunk)
-            log.warning("job %s: chunk %d ignored its interrupt; killing its worker %d", job.id, row.chunk, row.pid)
-            backend.kill(row.pid)
+            if backend.can_kill_workers:
+                log.warning("job %s: chunk %d ignored its interrupt; killing its worker %d", job.id, row.chunk, row.pid)
+                backend.kill(row.pid)
+            else:
+                log.warning("job %s: chunk %d ignored its interrupt; releasing it", job.id, row.chunk)
+                backend.release_chunk(row)
             _flagged[key] = now + 3600  # killed once
