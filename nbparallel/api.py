@@ -294,20 +294,7 @@ def pmap(
     >>> job.result()
     [1, 2]
     """
-    options = RunOptions(
-        n_jobs=n_jobs,
-        chunks=chunks,
-        chunk_size=chunk_size,
-        backend=backend,
-        progress=progress,
-        background=background,
-        retries=retries,
-        retry_delay=retry_delay,
-        timeout=timeout,
-        cache=cache,
-        seed=seed,
-        errors=errors,
-    )
+    options = RunOptions.from_arguments(locals())
     datas = (data, *more_data)
     if any(isinstance(d, Iterator) for d in datas):
         if chunks is None and cache is None:  # read lazily: memory goes to the results only
@@ -383,19 +370,6 @@ def pmap_chunks(
     how = merge
     if not callable(how) and how not in MERGE_MODES:
         raise ValueError(f"unknown merge {how!r}; choose one of {', '.join(map(repr, MERGE_MODES))} or pass a callable")
-    options = RunOptions(
-        n_jobs=n_jobs,
-        chunks=chunks,
-        chunk_size=chunk_size,
-        backend=backend,
-        progress=progress,
-        background=background,
-        retries=retries,
-        retry_delay=retry_delay,
-        timeout=timeout,
-        cache=cache,
-        seed=seed,
-        errors=errors,
-    )
+    options = RunOptions.from_arguments(locals())
     job = plan(func, (data, *more_data), options, mode="chunk", finalize=lambda parts: merge_parts(parts, how))
     return follow(job, background=background)

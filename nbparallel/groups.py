@@ -99,17 +99,7 @@ def pmap_groups(
     >>> nbp.pmap_groups(lambda g: g.x.sum(), df, "k", n_jobs=2, progress=False).to_dict()
     {'a': 4, 'b': 2, 'c': 4}
     """
-    options = RunOptions(
-        n_jobs=n_jobs,
-        backend=backend,
-        progress=progress,
-        background=background,
-        retries=retries,
-        retry_delay=retry_delay,
-        timeout=timeout,
-        cache=cache,
-        seed=seed,
-    )
+    options = RunOptions.from_arguments(locals())
     polars = _is_polars(data)
     layout = group_layout(data, by)
     columns = _key_columns(by)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -130,6 +130,21 @@ class RunOptions:
         if s is not None and (isinstance(s, bool) or not isinstance(s, int) or s < 0):
             raise ValueError(f"seed must be a non-negative int or None, got {s!r}")
 
+    @classmethod
+    def from_arguments(cls, arguments: Mapping[str, Any], *, skip_none: bool = False) -> RunOptions:
+        """The options among ``arguments``, a call's ``locals()`` or parsed magic arguments.
+
+        Names that are not fields are ignored; with ``skip_none``, so are ``None`` values
+        (unset magic arguments keep the field defaults).
+
+        Examples
+        --------
+        >>> RunOptions.from_arguments({"func": print, "n_jobs": 2, "seed": None}, skip_none=True)
+        RunOptions(n_jobs=2, chunks=None, chunk_size=None, backend=None, progress=None, background=False, retries=0, retry_delay=0.0, timeout=None, cache=None, seed=None, errors='raise')
+        """
+        names = (f.name for f in fields(cls))
+        return cls(**{n: arguments[n] for n in names if n in arguments and not (skip_none and arguments[n] is None)})
+
     def resolved(self) -> RunOptions:
         """These options with the configured defaults filled in (``backend``, ``progress``)."""
         cfg = get_config()
@@ -157,5 +172,4 @@ def magic_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def options_from_magic(args: Any) -> RunOptions:
     """The :class:`RunOptions` of parsed ``%%parallel`` arguments (unset ones keep their defaults)."""
-    given = {f.name: getattr(args, f.name) for f in fields(RunOptions) if getattr(args, f.name, None) is not None}
-    return RunOptions(**given)
+    return RunOptions.from_arguments(vars(args), skip_none=True)

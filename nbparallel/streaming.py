@@ -167,18 +167,7 @@ def imap(
     >>> square
     64
     """
-    options = RunOptions(
-        n_jobs=n_jobs,
-        chunk_size=chunk_size,
-        backend=backend,
-        progress=progress,
-        background=background,
-        retries=retries,
-        retry_delay=retry_delay,
-        timeout=timeout,
-        seed=seed,
-        errors=errors,
-    )
+    options = RunOptions.from_arguments(locals())
     if ordered not in (True, False):
         raise TypeError(f"ordered must be True or False, got {ordered!r}")
     job = plan_stream(func, (data, *more_data), options, keep=False, ordered=ordered)

@@ -305,23 +305,9 @@ class Job:
         >>> job.retry_failed(lambda x: 10 // x if x else None)
         [2, None, 5]
         """
-        if not self.done():
-            raise RuntimeError(f"job {self.id} is still {self.status}; wait for it or cancel it first")
-        if self._status == "done":
-            if self._failed_items:  # errors="collect": only the items that raised run again
-                from .collect import retry_items
+        from .retry import retry
 
-                return retry_items(self, func, background=background)
-            return self if background else self._result
-        if func is not None:
-            self.func = func
-            self.label = getattr(func, "__name__", self.label)
-        for index in [i for i, o in self._outcomes.items() if not o.ok]:
-            del self._outcomes[index]  # those chunks get a new outcome from the new attempt
-        self._error = None
-        from ..display.pump import follow
-
-        return follow(self, [t for t in self.tasks if t.index not in self._outcomes], background=background)
+        return retry(self, func, background=background)
 
     def _on_success(self, fn: Callable[[Any], Any]) -> None:
         """Call ``fn(result)`` when the job ends done, before ``result()`` returns to anyone."""

@@ -1,4 +1,4 @@
-"""``errors="collect"``: running only the items that became Failed records again."""
+"""Running failed work again: the failed chunks of a job, or (``errors="collect"``) its failed items."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..worker.task import ChunkTask
 if TYPE_CHECKING:
     from .job import Job
 
-__all__ = ["retry_items"]
+__all__ = ["retry", "retry_items"]
 
 
 def _item_task(job: Job, number: int, index: int) -> ChunkTask:
@@ -77,3 +77,22 @@ def retry_items(job: Job, func: Callable[..., Any] | None, *, background: bool) 
         return follow(rerun, background=True)
     follow(rerun, background=False)
     return job._result
+
+
+def retry(job: Job, func: Callable[..., Any] | None, *, background: bool) -> Any:
+    """What :meth:`Job.retry_failed` does: rerun what failed, was cancelled or never ran, and finish ``job``."""
+    if not job.done():
+        raise RuntimeError(f"job {job.id} is still {job.status}; wait for it or cancel it first")
+    if job.status == "done":
+        if job._failed_items:  # errors="collect": only the items that raised run again
+            return retry_items(job, func, background=background)
+        return job if background else job._result
+    if func is not None:
+        job.func = func
+        job.label = getattr(func, "__name__", job.label)
+    for index in [i for i, o in job._outcomes.items() if not o.ok]:
+        del job._outcomes[index]  # those chunks get a new outcome from the new attempt
+    job._error = None
+    from ..display.pump import follow
+
+    return follow(job, [t for t in job.tasks if t.index not in job._outcomes], background=background)
