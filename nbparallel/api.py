@@ -83,6 +83,7 @@ def plan(
     mode: str,
     finalize: Callable[[list[Any]], Any],
     bounds: Callable[[int], list[tuple[int, int]]] | None = None,
+    wrap: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
 ) -> Job:
     """Validate everything in the caller's thread, then build the job (nothing runs yet).
 
@@ -101,6 +102,9 @@ def plan(
     bounds : callable, optional
         ``bounds(n_workers)`` gives the chunks' ``(start, stop)`` rows (say, never
         splitting a group); by default they follow ``options``.
+    wrap : callable, optional
+        Makes what the workers run from the user's function (say, a group-apply
+        around it); applied again to a fixed function given to ``retry_failed``.
 
     Returns
     -------
@@ -152,7 +156,7 @@ def plan(
         for i, (a, b) in enumerate(chunk_rows)
     ]
     return Job(
-        func,
+        wrap(func) if wrap is not None else func,
         tasks,
         finalize,
         options=options,
@@ -161,6 +165,7 @@ def plan(
         n_items=n_items,
         label=label,
         shared_folder=shared_folder,
+        wrap=wrap,
     )
 
 

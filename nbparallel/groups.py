@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,8 @@ import numpy as np
 
 from .api import plan
 from .data.groups import group_bounds, group_layout
+from .data.merge import MERGE_MODES, MergeHow
+from .data.merge import merge as merge_parts
 from .display.pump import follow
 from .options import RunOptions
 from .tracebacks import user_frames
@@ -35,15 +38,19 @@ def _key_columns(by: Any) -> list[str] | None:
 class _ApplyGroups:
     """What each worker runs on a chunk of whole groups: the library's own group-apply."""
 
-    def __init__(self, func: Callable[[Any], Any], by: Any, polars: bool) -> None:
+    def __init__(self, func: Callable[[Any], Any], by: Any, polars: bool, per_group: bool) -> None:
         self.func = func
         self.by = by  # column name(s); ``None`` when the keys come as a second input
         self.polars = polars
+        self.per_group = polars or per_group  # a list of the groups' results instead of pandas' apply
         self.__name__ = getattr(func, "__name__", "pmap_groups")
 
     def __call__(self, chunk: Any, keys: Any = None) -> Any:
         if not self.polars:
-            return chunk.groupby(self.by if keys is None else np.asarray(keys), sort=True).apply(self.func)
+            key = self.by if keys is None else np.asarray(keys)
+            if self.per_group:  # in the chunk's (layout) order: groups as they appear
+                return [self.func(g) for _, g in chunk.groupby(key, sort=False)]
+            return chunk.groupby(key, sort=True).apply(self.func)
         if keys is None:
             return [self.func(g) for _, g in chunk.group_by(self.by, maintain_order=True)]
         keys = np.asarray(keys)
@@ -58,6 +65,7 @@ def pmap_groups(
     data: Any,
     by: Any,
     *,
+    merge: MergeHow = "auto",
     n_jobs: int | None = None,
     backend: str | None = None,
     progress: bool | str | None = None,
@@ -67,6 +75,7 @@ def pmap_groups(
     timeout: float | None = None,
     cache: Any = None,
     seed: int | None = None,
+    errors: str = "raise",
 ) -> Any:
     """``data.groupby(by).apply(func)`` in parallel: each worker gets whole groups.
 
@@ -81,16 +90,26 @@ def pmap_groups(
         The rows.
     by : str, list of str, or array-like
         Column name(s), or one key per row.
+    merge : {"auto", "concat", "sum", "list"} or callable, default="auto"
+        ``"auto"``: the library's own group-apply result (below). Otherwise the
+        groups' results, in group order (pandas: sorted keys; polars: first
+        appearance), are combined as by :func:`nbparallel.merge`: ``"list"``
+        gives them as a list, a callable gets that list.
     n_jobs, backend, progress, background, retries, retry_delay, timeout, cache, seed
         As for :func:`~nbparallel.pmap`.
+    errors : {"raise", "collect"}, default="raise"
+        As for :func:`~nbparallel.pmap_chunks`: with ``"collect"`` a failing
+        chunk of groups does not stop the others, the job fails listing every
+        failed chunk, and ``job.retry_failed(fixed_func)`` reruns only those.
 
     Returns
     -------
     object or Job
-        pandas: equal to ``data.groupby(by).apply(func)`` (pandas' own rules for
-        scalar, Series and DataFrame results, group keys kept, keys sorted).
-        polars: equal to ``data.group_by(by, maintain_order=True).map_groups(func)``
-        (``func`` returns a DataFrame). The job when ``background=True``.
+        With ``merge="auto"``, pandas: equal to ``data.groupby(by).apply(func)``
+        (pandas' own rules for scalar, Series and DataFrame results, group keys
+        kept, keys sorted); polars: equal to
+        ``data.group_by(by, maintain_order=True).map_groups(func)`` (``func``
+        returns a DataFrame). The job when ``background=True``.
 
     Examples
     --------
@@ -98,8 +117,14 @@ def pmap_groups(
     >>> df = pd.DataFrame({"k": ["a", "b", "a", "c"], "x": [1, 2, 3, 4]})
     >>> nbp.pmap_groups(lambda g: g.x.sum(), df, "k", n_jobs=2, progress=False).to_dict()
     {'a': 4, 'b': 2, 'c': 4}
+    >>> nbp.pmap_groups(len, df, "k", merge="list", n_jobs=2, progress=False)
+    [2, 1, 1]
     """
     options = RunOptions.from_arguments(locals())
+    how = merge
+    if not callable(how) and how not in MERGE_MODES:
+        raise ValueError(f"unknown merge {how!r}; choose one of {', '.join(map(repr, MERGE_MODES))} or pass a callable")
+    per_group = how != "auto"
     polars = _is_polars(data)
     layout = group_layout(data, by)
     columns = _key_columns(by)
@@ -109,23 +134,27 @@ def pmap_groups(
     n_levels = len(columns) if columns is not None else 1
 
     def finalize(parts: list[Any]) -> Any:
-        if polars:
+        if polars or per_group:
+            results = [r for part in parts for r in part]  # in layout order
+            ordered = [results[i] for i in np.argsort(ranks, kind="stable")]
+            if per_group:
+                return merge_parts(ordered, how)
             import polars as pl
 
-            per_group = [r for part in parts for r in part]  # in layout order
-            ordered = [per_group[i] for i in np.argsort(ranks, kind="stable")]
             return pl.concat(ordered) if ordered else data.clear()
         import pandas as pd
 
         merged = pd.concat([p for p in parts if len(p)]) if any(len(p) for p in parts) else parts[0]
         return merged.sort_index(level=list(range(n_levels)), sort_remaining=False, kind="stable")
 
+    key = columns[0] if columns is not None and isinstance(by, str) else columns
     job = plan(
-        _ApplyGroups(func, columns[0] if columns is not None and isinstance(by, str) else columns, polars),
+        func,
         datas,
         options,
         mode="chunk",
         finalize=finalize,
         bounds=lambda n_workers: group_bounds(layout.sizes, CHUNKS_PER_WORKER * n_workers),
+        wrap=functools.partial(_ApplyGroups, by=key, polars=polars, per_group=per_group),
     )
     return follow(job, background=background)

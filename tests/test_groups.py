@@ -49,6 +49,32 @@ def test_pmap_groups_on_polars_equals_group_by_map_groups(df):
     assert got.equals(frame.group_by("k", maintain_order=True).map_groups(summary))
 
 
+@pytest.mark.parametrize("how", ["list", "sum", sorted])
+def test_pmap_groups_merges_the_groups_results_in_key_order(df, how):
+    per_group = [len(g) for _, g in df.groupby("k")]  # sorted keys
+    expected = {"list": per_group, "sum": sum(per_group)}.get(how) if isinstance(how, str) else sorted(per_group)
+    assert nbp.pmap_groups(len, df, "k", merge=how, n_jobs=2, progress=False) == expected
+
+
+def test_pmap_groups_collects_failing_groups_and_retries_only_them(df):
+    def fragile(g):
+        if g.name in (3, 7):
+            raise ValueError(f"group {g.name}")
+        return g.x.sum()
+
+    with pytest.raises(ValueError) as info:
+        nbp.pmap_groups(fragile, df, "k", n_jobs=2, progress=False, errors="collect")
+    job = info.value.job
+    assert job.n_done == job.n_total and len(job.errors) == 2  # every other chunk ran; both failures listed
+    fixed = job.retry_failed(lambda g: g.x.sum())
+    pd.testing.assert_series_equal(fixed, df.groupby("k").apply(lambda g: g.x.sum()))
+
+
+def test_pmap_groups_refuses_an_unknown_merge(df):
+    with pytest.raises(ValueError, match="unknown merge 'stack'"):
+        nbp.pmap_groups(len, df, "k", merge="stack", progress=False)
+
+
 def test_groups_are_whole_and_big_ones_go_first():
     data = pd.DataFrame({"k": [3] * 50 + [1] * 5 + [2] * 20 + [1] * 5})
     layout = group_layout(data, "k")

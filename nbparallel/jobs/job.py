@@ -85,6 +85,7 @@ class Job:
         n_items: int,
         label: str,
         shared_folder: str | None = None,
+        wrap: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
     ) -> None:
         self.id = next(_ids)
         self.func = func
@@ -96,6 +97,7 @@ class Job:
         self.n_items = n_items
         self.label = label
         self.shared_folder = shared_folder
+        self.wrap = wrap  # user's function -> what workers run (see ``plan``)
         if shared_folder is not None:  # freed with the job at the latest
             weakref.finalize(self, remove_folder, shared_folder)
         self.n_retries = 0

@@ -54,7 +54,7 @@ def retry_items(job: Job, func: Callable[..., Any] | None, *, background: bool) 
     failed = sorted(job._failed_items, key=lambda f: f.index)
     tasks = [_item_task(job, number, f.index) for number, f in enumerate(failed)]
     if func is not None:
-        job.func = func
+        job.func = job.wrap(func) if job.wrap is not None else func
     rerun = Job(
         job.func,
         tasks,
@@ -88,7 +88,7 @@ def retry(job: Job, func: Callable[..., Any] | None, *, background: bool) -> Any
             return retry_items(job, func, background=background)
         return job if background else job._result
     if func is not None:
-        job.func = func
+        job.func = job.wrap(func) if job.wrap is not None else func
         job.label = getattr(func, "__name__", job.label)
     for index in [i for i, o in job._outcomes.items() if not o.ok]:
         del job._outcomes[index]  # those chunks get a new outcome from the new attempt
