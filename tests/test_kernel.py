@@ -211,6 +211,46 @@ print(nbp.pmap(abs, [-1, -2], n_jobs=2, progress=False))
     assert stdout(outputs).strip().splitlines() == ["True True", "cancelled", "[1, 2]"]
 
 
+def test_interrupt_of_an_imap_loop_cancels_the_stream(kernel):
+    km, kc = kernel
+    reply, outputs = run(
+        kc,
+        """
+import itertools, time
+import nbparallel as nbp
+from nbparallel.backends import worker_pids
+def slow(x):
+    end = time.time() + 60
+    while time.time() < end:
+        pass
+    return x
+seen = []
+""",
+    )
+    check(reply, outputs)
+    msg_id = kc.execute("for v in nbp.imap(slow, itertools.count(), n_jobs=2, progress=False):\n    seen.append(v)")
+    time.sleep(2.0)
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=30)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "JobInterrupted"
+    reply, outputs = run(
+        kc,
+        """
+import psutil
+job = nbp.jobs()[-1]
+print(job.wait(2.0), job.status, seen)
+procs = [psutil.Process(p) for p in worker_pids()]
+for p in procs: p.cpu_percent(None)
+time.sleep(0.5)
+print(max(p.cpu_percent(None) for p in procs) < 30)
+print(list(nbp.imap(abs, [-1, -2], n_jobs=2, progress=False)))
+""",
+    )
+    check(reply, outputs)
+    assert stdout(outputs).strip().splitlines() == ["True cancelled []", "True", "[1, 2]"]
+
+
 def test_cell_magic_in_a_notebook_run_by_nbclient():
     import nbformat
     from nbclient import NotebookClient

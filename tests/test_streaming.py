@@ -57,6 +57,17 @@ def test_close_cancels_and_no_exception_reaches_the_loop():
     assert list(stream) == []
 
 
+def test_cancel_ends_a_stream_quietly_and_frees_the_workers():
+    job = nbp.imap(spin, itertools.repeat(0.05), n_jobs=2, progress=False, background=True)
+    results = iter(job)
+    assert next(results) == 0.05
+    assert job.cancel()  # the widget's Cancel button calls this
+    rest = list(results)  # the loop ends; no exception reaches it
+    assert rest == [0.05] * len(rest) and len(rest) <= 8  # at most what was in flight, nothing after
+    assert job.wait(2.0) and job.status == "cancelled"
+    assert not job.backend.board.running(job.id)
+
+
 def test_first_result_arrives_after_about_one_item():
     nbp.pmap(abs, range(4), n_jobs=2, progress=False)  # the pool is warm
     began = time.perf_counter()
