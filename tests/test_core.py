@@ -101,10 +101,12 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
     try:
         pids = [int(p) for p in proc.stdout.readline().split()]
         assert len(pids) == 2
+        family = psutil.Process(proc.pid).children(recursive=True)  # the workers and loky's resource tracker
+        assert {p.pid for p in family} > set(pids)
         proc.kill()  # SIGKILL: no atexit, no clean-up of its own
         proc.wait(10)
-        gone = psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=8)[1]
-        assert not gone, f"workers outlived their parent: {gone}"
+        alive = psutil.wait_procs(family, timeout=8)[1]
+        assert not alive, f"outlived their parent: {[(p.pid, p.cmdline()[-3:]) for p in alive]}"
     finally:
         if proc.poll() is None:
             proc.kill()
