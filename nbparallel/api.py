@@ -170,8 +170,12 @@ def plan(
 
 
 def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, ...], str | None]:
-    """Large arrays go to workers through one shared memmap; chunk results come back through it."""
-    from .data.shared import SHARE_ABOVE, new_folder, share_input
+    """Large arrays go to workers through one memmap; chunk results come back through its folder.
+
+    The folder is in shared memory when it has room, else on disk in the
+    temporary folder; with no room anywhere the arrays are pickled per chunk.
+    """
+    from .data.shared import SHARE_ABOVE, new_folder, remove_folder, share_input
 
     big = [
         isinstance(d, np.ndarray) and not isinstance(d, np.memmap) and d.nbytes >= SHARE_ABOVE and not d.dtype.hasobject
@@ -179,14 +183,17 @@ def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, .
     ]
     if not any(big) and mode != "chunk":
         return datas, None
-    folder = new_folder()
-    try:
-        return tuple(share_input(d, folder) if b else d for d, b in zip(datas, big, strict=True)), folder
-    except OSError:  # shared memory full or missing: fall back to pickling
-        from .data.shared import remove_folder
-
-        remove_folder(folder)
-        return datas, None
+    need = sum(d.nbytes for d, b in zip(datas, big, strict=True) if b)
+    for disk in (False, True):
+        try:
+            folder = new_folder(need, disk=disk)
+        except OSError:
+            continue
+        try:
+            return tuple(share_input(d, folder) if b else d for d, b in zip(datas, big, strict=True)), folder
+        except OSError:  # no room after all (someone else filled it): try the disk, then pickling
+            remove_folder(folder)
+    return datas, None
 
 
 def _materialise(data: Any) -> Any:

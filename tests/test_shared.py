@@ -26,8 +26,9 @@ def test_large_input_and_output_round_trip(big):
     assert isinstance(out, np.ndarray) and not isinstance(out, np.memmap)
     np.testing.assert_array_equal(out, big * 2)
     job = nbp.last_job()
-    assert isinstance(job.tasks[0].payload, np.memmap)  # chunks are slices of one shared copy
+    assert job.shared_folder is not None  # chunks were slices of one shared copy
     assert not mine()  # the shared folder went with the finished job
+    assert job.tasks[0].payload is None  # and nothing keeps its deleted file mapped
 
 
 def test_in_place_changes_stay_in_the_worker(big):
@@ -66,3 +67,17 @@ def test_a_failed_job_keeps_shared_results_for_partial_and_retry(big):
     full = job.retry_failed(lambda c: c + 1)
     np.testing.assert_array_equal(full, big + 1)
     assert not mine()
+
+
+def test_chunks_of_a_shared_input_travel_as_file_references_not_bytes():
+    from loky.backend.reduction import dumps
+
+    from nbparallel.api import plan
+
+    big = np.arange(3 * 2**21, dtype=np.float64)  # 48 MiB: written once to shared memory
+    job = plan(np.sum, (big,), nbp.RunOptions(n_jobs=2, chunks=4), mode="chunk", finalize=list)
+    sent = [len(dumps(t.payload)) for t in job.tasks]
+    assert max(sent) < 10_000  # each 12 MiB chunk is sent as a reference to the shared copy
+    assert nbp.pmap_chunks(np.sum, big, merge="list", chunks=4, n_jobs=2, progress=False) == [
+        c.sum() for c in np.array_split(big, 4)
+    ]

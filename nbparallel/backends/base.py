@@ -98,6 +98,10 @@ class Backend(ABC):
         """Stop the workers."""
         return None  # a backend without this capability does nothing
 
+    def abandon(self) -> None:
+        """Stop the workers at once, without waiting for running chunks (interpreter exit)."""
+        return None  # a backend without this capability does nothing
+
 
 BACKENDS: dict[str, type[Backend]] = {}
 _instances: dict[str, Backend] = {}

@@ -21,6 +21,7 @@ from ..worker.control import prepare_worker
 from ..worker.run import run_chunk
 from ..worker.task import ChunkOutcome, ChunkTask
 from .base import Backend, get_backend, register_backend
+from .memmaps import register_memmap_reducer
 from .shipping import pack
 
 __all__ = ["LocalProcesses", "IDLE_TIMEOUT"]
@@ -61,6 +62,7 @@ class LocalProcesses(Backend):
     can_kill_workers = True
 
     def __init__(self) -> None:
+        register_memmap_reducer()  # large shared inputs travel as file references
         self._executor: Any = None
         self._lock = threading.Lock()
         self._board: Board | None = None
@@ -68,10 +70,8 @@ class LocalProcesses(Backend):
     @property
     def board(self) -> Board:
         with self._lock:
-            if self._board is None:
-                from ..data.shared import process_folder
-
-                self._board = Board.in_file(process_folder())
+            if self._board is None or not os.path.exists(self._board.path or ""):
+                self._board = _new_board()
             return self._board
 
     def for_workers(self, n_workers: int) -> Backend:
@@ -104,6 +104,8 @@ class LocalProcesses(Backend):
 
     def submit(self, func: Any, task: ChunkTask, n_workers: int) -> Future[ChunkOutcome]:
         future: Future[ChunkOutcome] = self.executor(n_workers).submit(run_chunk, func, task)
+        if not _exit_hook:
+            _abandon_at_exit()  # after loky's own hook, which it registers on its first submit
         return future
 
     def prefetch(self, n_workers: int) -> int:
@@ -147,6 +149,53 @@ class LocalProcesses(Backend):
             ex, self._executor = self._executor, None
         if ex is not None:
             ex.shutdown(wait=True, kill_workers=True)
+
+    def abandon(self) -> None:
+        with self._lock:
+            ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=False, kill_workers=True)
+
+
+_exit_hook = False
+
+
+def _abandon_at_exit() -> None:
+    """At exit, cancel running jobs and kill the workers before loky's hook waits for their chunks.
+
+    Thread-pool exit hooks run before :mod:`atexit`'s, last registered first;
+    loky registers its own on the pool's first submit, so this one, registered
+    just after, runs before it.
+    """
+    global _exit_hook
+    if _exit_hook:
+        return
+    from ..jobs.registry import abandon_all
+
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is None:
+            raise RuntimeError("no thread exit hooks")
+        register(abandon_all)
+    except RuntimeError:  # already shutting down, or another Python: the ordinary hook
+        import atexit
+
+        atexit.register(abandon_all)
+    _exit_hook = True
+
+
+def _new_board() -> Board:
+    """A board in this process's folder; on disk when shared memory has no room for it."""
+    import atexit
+
+    from ..data.shared import new_folder, process_folder, remove_folder
+
+    try:
+        return Board.in_file(process_folder())
+    except OSError:
+        folder = new_folder(disk=True)
+        atexit.register(remove_folder, folder)
+        return Board.in_file(folder)
 
 
 #: Called in every worker when the pool is warmed (say, imports a later call needs).

@@ -21,7 +21,8 @@ import hashlib
 import io
 import os
 import threading
-from typing import Any
+import types
+from typing import Any, ClassVar
 
 import cloudpickle
 import numpy as np
@@ -29,7 +30,7 @@ import numpy as np
 from ..data.shared import process_folder
 from ..worker.functions import PackedFunction, open_shared_array
 
-__all__ = ["pack", "SHARE_GLOBALS_ABOVE", "INLINE_LIMIT"]
+__all__ = ["pack", "content_key", "SHARE_GLOBALS_ABOVE", "INLINE_LIMIT"]
 
 #: Arrays the function reaches of at least this many bytes go through shared memory.
 SHARE_GLOBALS_ABOVE = 1 * 2**20
@@ -160,3 +161,55 @@ def pack(func: Any, *, label: str, share: bool) -> PackedFunction:
             while len(_blobs) > KEEP_GLOBALS:
                 _remove(_blobs.popitem(last=False)[1])
     return PackedFunction(key, path=path, label=label)
+
+
+def _code_content(code: types.CodeType) -> tuple[Any, ...]:
+    """What a code object computes, without where it was written (a cell's file name and lines)."""
+    return (code.co_code, code.co_consts, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars)
+
+
+def _content_of(*parts: Any) -> tuple[Any, ...]:  # pragma: no cover - only named in key pickles, never loaded
+    return parts
+
+
+class _KeyPickler(cloudpickle.Pickler):
+    """cloudpickle for hashing only: code without its location, large arrays by fingerprint."""
+
+    dispatch_table: ClassVar[collections.ChainMap[Any, Any]] = collections.ChainMap(
+        {types.CodeType: lambda code: (_content_of, _code_content(code))}, cloudpickle.Pickler.dispatch_table
+    )
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, np.ndarray) and obj.nbytes >= SHARE_GLOBALS_ABOVE and not obj.dtype.hasobject:
+            return _content_of, ("ndarray", _fingerprint(obj), obj.shape, str(obj.dtype))
+        return super().reducer_override(obj)
+
+
+def content_key(func: Any) -> str:
+    """The hash of what ``func`` computes: :func:`pack`'s pickle (with the globals it reads), location-free.
+
+    Like :attr:`PackedFunction.key`, but the same function re-defined in another
+    cell run or kernel gets the same key (code objects are hashed without file
+    name and line numbers), and large arrays count by content.  The cache keys
+    its entries by it.
+
+    Raises
+    ------
+    TypeError
+        If ``func`` cannot be pickled.
+
+    Examples
+    --------
+    >>> factor = 2
+    >>> def f(x):
+    ...     return x * factor
+    >>> k = content_key(f)
+    >>> k == content_key(f)
+    True
+    >>> factor = 3
+    >>> k == content_key(f)  # a global it reads changed
+    False
+    """
+    buffer = io.BytesIO()
+    _KeyPickler(buffer, protocol=5).dump(func)
+    return hashlib.blake2b(buffer.getvalue(), digest_size=16).hexdigest()

@@ -1,10 +1,13 @@
 """Large arrays to and from worker processes without a copy per chunk.
 
 * Input: an array of at least :data:`SHARE_ABOVE` bytes is written once to a
-  memory-mapped ``.npy`` file in shared memory (``/dev/shm``); chunks are slices of
-  that memmap, which joblib sends to workers as a file reference (no pickled
+  ``.npy`` file in shared memory (``/dev/shm``) and memory-mapped; chunks are
+  slices of that memmap, which travel to workers as a file reference (no pickled
   copy per chunk, no hashing of the data).  Workers open it copy-on-write, so a
-  function that changes its chunk in place changes only its own copy.
+  function that changes its chunk in place changes only its own copy.  The file
+  is written with plain writes after checking the free space, so a small
+  ``/dev/shm`` (Docker's 64 MiB) gives an ``OSError`` and a disk-backed folder
+  in the temporary directory instead, never a ``SIGBUS``.
 * Output: a chunk result that is an array of at least :data:`RESULT_ABOVE` bytes
   is saved by the worker into the job's shared folder and comes back as a small
   :class:`SharedArray` reference.  Concatenating them fills one pre-allocated
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 import atexit
+import errno
 import fcntl
 import os
 import shutil
@@ -54,25 +58,60 @@ def shared_root() -> str:
     return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
 
 
+def roots() -> list[str]:
+    """Where owned folders may live: shared memory first, then the (disk) temporary folder."""
+    return list(dict.fromkeys([shared_root(), tempfile.gettempdir()]))
+
+
+def free_bytes(folder: str) -> int:
+    """Bytes an unprivileged writer may still write under ``folder``."""
+    st = os.statvfs(folder)
+    return st.f_bavail * st.f_frsize
+
+
+#: Room left free in shared memory beyond what is written (others use it too).
+HEADROOM = 4 * 2**20
+
 _owned: dict[str, int] = {}  # folder -> descriptor of its lock file, held while this process lives
 
 
-def _make_owned(prefix: str) -> str:
-    """A new folder in shared memory that proves its owner is alive by a lock it holds.
+def _make_owned(prefix: str, need: int = 0, disk: bool = False) -> str:
+    """A new folder that proves its owner is alive by a lock it holds.
 
-    The lock (``flock`` on ``.owner``) is released by the kernel when the owner
-    dies however it dies, so :func:`sweep_orphans` never takes a live
-    process's folder, not even one in another PID namespace.  loky's resource
-    tracker also removes it when this process dies.
+    In shared memory when it has room for ``need`` bytes (and ``disk`` is
+    false), else in the temporary folder.  The lock (``flock`` on ``.owner``)
+    is released by the kernel when the owner dies however it dies, so
+    :func:`sweep_orphans` never takes a live process's folder, not even one in
+    another PID namespace.  loky's resource tracker removes it when this
+    process dies, and the janitor (:mod:`.janitor`) when the whole process
+    group is killed.
     """
     from loky.backend import resource_tracker
 
-    folder = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=shared_root())
-    fd = os.open(os.path.join(folder, ".owner"), os.O_CREAT | os.O_WRONLY, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    _owned[folder] = fd
-    resource_tracker.register(folder, "folder")
-    return folder
+    from .janitor import ensure_janitor
+
+    candidates = roots()[1:] if disk else roots()
+    error: OSError = OSError(errno.ENOSPC, f"no room for {need} bytes in {' or '.join(candidates)}")
+    for root in candidates:
+        try:
+            if root == shared_root() and root != candidates[-1] and free_bytes(root) < need + HEADROOM:
+                continue
+            folder = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=root)
+        except OSError as exc:
+            error = exc
+            continue
+        try:
+            fd = os.open(os.path.join(folder, ".owner"), os.O_CREAT | os.O_WRONLY, 0o600)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            error = exc
+            continue
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _owned[folder] = fd
+        resource_tracker.register(folder, "folder")
+        ensure_janitor()
+        return folder
+    raise error
 
 
 def sweep_orphans() -> list[str]:
@@ -86,34 +125,23 @@ def sweep_orphans() -> list[str]:
     list of str
         The folders removed.
     """
+    from .janitor import sweep
+
     removed: list[str] = []
-    root = shared_root()
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return removed
-    for name in names:
-        folder = os.path.join(root, name)
-        if not name.startswith((FOLDER_PREFIX, PROCESS_PREFIX)) or folder in _owned:
-            continue
-        try:
-            fd = os.open(os.path.join(folder, ".owner"), os.O_WRONLY)
-        except OSError:
-            continue  # being made right now, or not ours to judge
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # its owner is alive
-        finally:
-            os.close(fd)
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder)
+    for root in roots():
+        removed += sweep(root, (FOLDER_PREFIX, PROCESS_PREFIX), skip=set(_owned))
     return removed
 
 
-def new_folder() -> str:
-    """A fresh folder for one job's shared arrays (see :func:`_make_owned`)."""
-    return _make_owned(FOLDER_PREFIX)
+def new_folder(need: int = 0, *, disk: bool = False) -> str:
+    """A fresh folder for one job's shared arrays, with room for ``need`` bytes (see :func:`_make_owned`).
+
+    Raises
+    ------
+    OSError
+        If no folder could be made anywhere.
+    """
+    return _make_owned(FOLDER_PREFIX, need, disk)
 
 
 _process_folder: str | None = None
@@ -124,10 +152,14 @@ def process_folder() -> str:
     """This process's own folder in shared memory (control board, shipped globals), made once.
 
     Making it also sweeps the folders of nbparallel processes that died
-    without cleaning up.  It is removed at exit.
+    without cleaning up.  It is removed at exit.  When something removed it
+    (a clean-up script), a new one is made.
     """
     global _process_folder
     with _process_lock:
+        if _process_folder is not None and not os.path.isdir(_process_folder):
+            remove_folder(_process_folder)
+            _process_folder = None
         if _process_folder is None:
             sweep_orphans()
             _process_folder = _make_owned(PROCESS_PREFIX)
@@ -147,8 +179,32 @@ def remove_folder(folder: str | None) -> None:
         os.close(fd)
 
 
+def save_plain(path: str, array: np.ndarray) -> None:
+    """Save ``array`` as ``.npy`` with plain writes (a full disk is an ``OSError``, never ``SIGBUS``).
+
+    The free space is checked first; a failed write leaves no file.
+    """
+    folder = os.path.dirname(path)
+    if free_bytes(folder) < array.nbytes + 4096:
+        raise OSError(errno.ENOSPC, f"no room for {array.nbytes} bytes in {folder}")
+    try:
+        with open(path, "wb") as fh:
+            np.lib.format.write_array(fh, np.asanyarray(array), allow_pickle=False)
+    except BaseException:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        raise
+
+
 def share_input(array: np.ndarray, folder: str) -> np.memmap:
     """Write ``array`` once into ``folder``; return a copy-on-write memmap of it.
+
+    Raises
+    ------
+    OSError
+        If ``folder`` has no room for it (nothing is left behind).
 
     Examples
     --------
@@ -158,10 +214,7 @@ def share_input(array: np.ndarray, folder: str) -> np.memmap:
     (True, [0.0, 1.0, 2.0, 3.0])
     """
     path = os.path.join(folder, f"input-{uuid.uuid4().hex}.npy")
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
-    out[...] = array
-    out.flush()
-    del out
+    save_plain(path, array)
     return np.load(path, mmap_mode="c")
 
 
@@ -171,7 +224,7 @@ class SharedArray:
 
     path: str
     shape: tuple[int, ...]
-    dtype: str
+    dtype: np.dtype[Any]  # the full dtype: a structured one keeps its fields
 
     def load(self, consume: bool = True) -> np.ndarray:
         """Read it into memory (and, with ``consume``, free the shared copy)."""
@@ -189,8 +242,8 @@ def to_shared(value: Any, folder: str | None) -> Any:
     if folder is None or not isinstance(value, np.ndarray) or value.nbytes < RESULT_ABOVE or value.dtype.hasobject:
         return value
     path = os.path.join(folder, f"result-{uuid.uuid4().hex}.npy")
-    np.save(path, value, allow_pickle=False)
-    return SharedArray(path, tuple(value.shape), value.dtype.str)
+    save_plain(path, value)
+    return SharedArray(path, tuple(value.shape), value.dtype)
 
 
 def materialize(parts: Sequence[Any], consume: bool = True) -> list[Any]:

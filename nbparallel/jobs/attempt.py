@@ -79,6 +79,7 @@ class Attempt:
         self._lock = threading.RLock()
         self._stopping = False
         self._window = backend.prefetch(n_workers)
+        self.board = backend.board  # one board for the whole attempt, even if the backend makes a new one
         self._waiting: dict[int, tuple[ChunkTask, ChunkOutcome, threading.Timer]] = {}  # retries after a delay
 
     # -- control ---------------------------------------------------------------------
@@ -107,7 +108,7 @@ class Attempt:
 
     # -- submitting --------------------------------------------------------------------
     def _fill(self) -> None:
-        board = self.backend.board
+        board = self.board
         while True:
             task = self._take()
             if task is None:
@@ -167,6 +168,15 @@ class Attempt:
 
     def _not_sent(self, task: ChunkTask, exc: BaseException) -> ChunkOutcome:
         outcome = ChunkOutcome(task.index, task.start, task.stop)
+        if isinstance(exc, OSError):  # the pool could not start (say, /dev/shm full): not the data's fault
+            outcome.fail(
+                OSError(
+                    exc.errno,
+                    f"chunk {task.index} could not be sent: the {self.backend.name} workers could not be "
+                    f"started or reached: {exc.strerror or exc}",
+                )
+            )
+            return outcome
         outcome.fail(
             TypeError(
                 f"the data of chunk {task.index} (items {task.start}-{task.stop - 1}) cannot be sent "
@@ -178,7 +188,7 @@ class Attempt:
     # -- a chunk ended ---------------------------------------------------------------
     def _on_done(self, flight: _InFlight, future: Future[ChunkOutcome]) -> None:
         task = flight.task
-        board = self.backend.board
+        board = self.board
         was_running = board is not None and board.is_running(flight.slot)
         try:
             outcome = future.result()
@@ -234,14 +244,16 @@ class Attempt:
     def _release(self, flight: _InFlight) -> None:
         if self._in_flight.get(flight.task.index) is flight:
             del self._in_flight[flight.task.index]
-            if self.backend.board is not None:
-                self.backend.board.release(flight.slot)
+            if self.board is not None:
+                self.board.release(flight.slot)
 
     def _ended(self, flight: _InFlight, outcome: ChunkOutcome) -> None:
         outcome.load()
         task = flight.task
         with self._lock:
             self._release(flight)
+            # The future's callback keeps the flight alive a while: not the chunk's data with it.
+            flight.task = dataclasses.replace(task, payload=None)
             self._tries[task.index] += 1
             outcome.attempts = self._tries[task.index]
             retry = outcome.error is not None and outcome.attempts <= self.job.options.retries and not self._stopping

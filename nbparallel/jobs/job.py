@@ -22,7 +22,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
 from ..data.shared import remove_folder
-from ..errors import ChunkFailure, Failed, JobCancelled, SplitGroupWarning
+from ..errors import ChunkFailure, Failed, JobCancelled
 from ..tracebacks import render_traceback, user_frames, user_stacklevel
 from ..worker.board import CANCEL
 from ..worker.task import ChunkOutcome, ChunkTask
@@ -121,7 +121,7 @@ class Job:
         self._cache_keys: dict[int, str] = {}
         self._lock = threading.RLock()
         self._display: Any = None
-        self._notes: list[str] = []  # warnings from merging, given to whoever reads the result
+        self._notes: list[tuple[type[Warning], str]] = []  # warnings for whoever reads the result
         registry.register(self)
 
     # -- state ---------------------------------------------------------------------
@@ -271,7 +271,7 @@ class Job:
         if attempt is None or self.done():
             return False
         self.cancel_requested = True
-        board = self.backend.board
+        board = attempt.board
         for _chunk, slot in attempt.in_flight():
             if board is not None:
                 board.flag(slot, CANCEL)  # a queued chunk sees it when it starts
@@ -360,8 +360,8 @@ class Job:
         if self._error is not None:
             raise self._error
         notes, self._notes = self._notes, []
-        for note in notes:
-            warnings.warn(SplitGroupWarning(note), stacklevel=user_stacklevel())
+        for category, note in notes:
+            warnings.warn(note, category, stacklevel=user_stacklevel())
         if self._status == "cancelled":
             raise JobCancelled(
                 f"job {self.id} was cancelled after {self.n_ok} of {self.n_total} chunks finished; "

@@ -7,11 +7,11 @@ shows and what the user can do with it.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import sys
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..data.cache import ChunkCache
 from ..data.merge import collect_notes
 from ..data.shared import remove_folder
-from ..errors import Failed, annotate
+from ..errors import Failed, SplitGroupWarning, annotate
 from ..tracebacks import render_traceback
 from ..worker.task import ChunkOutcome, ChunkTask
 from . import supervisor
@@ -55,6 +55,7 @@ def begin(job: Job, todo: Iterable[ChunkTask], gate: Callable[[], bool] | None =
             job._cache = ChunkCache(job.options.cache, job.func, (todo[0].mode if todo else "", job.options.seed))
             todo = _read_cache(job, todo)
         func = job.backend.prepare(job.func, job.label)
+        attempt = job._attempt = Attempt(job, todo, job.backend, job.n_jobs, func, gate=gate)
     except BaseException as exc:  # nothing ran: the job ends failed, with the cause
         job._error = exc
         conclude(job)
@@ -68,11 +69,15 @@ def begin(job: Job, todo: Iterable[ChunkTask], gate: Callable[[], bool] | None =
         job.n_jobs,
         job.backend.name,
     )
-    attempt = job._attempt = Attempt(job, todo, job.backend, job.n_jobs, func, gate=gate)
     attempt.finished.add_done_callback(lambda _f: conclude(job))
-    if job.options.timeout is not None:
-        supervisor.watch(job)
-    attempt.start()
+    try:
+        if job.options.timeout is not None:
+            supervisor.watch(job)
+        attempt.start()
+    except BaseException as exc:  # starting failed part way: what was sent ends, then the job fails
+        job._error = exc
+        attempt.stop()
+        raise
 
 
 def _read_cache(job: Job, tasks: list[ChunkTask]) -> list[ChunkTask]:
@@ -144,20 +149,26 @@ def conclude(job: Job) -> None:
         try:
             with collect_notes() as notes:
                 job._result = job.finalize([job._outcomes[i].value for i in range(len(job.tasks))])
-            job._notes = notes  # warned in the caller's thread, by result()
+            job._notes = [(SplitGroupWarning, note) for note in notes]  # warned by result(), in the caller's thread
             job._status = "done"
         except Exception as exc:  # merging failed: keep the parts, report why
             job._error, job._status = exc, "failed"
     if job._status == "done" and job._failed_items:
         total = job.total_items
-        warnings.warn(
-            f"nbparallel: {len(job._failed_items)} of {total if total is not None else 'the'} items of job "
-            f"{job.id} failed and are nbparallel.Failed records in the results (job.errors lists them)",
-            UserWarning,
-            stacklevel=2,
+        job._notes.append(
+            (
+                UserWarning,
+                f"nbparallel: {len(job._failed_items)} of {total if total is not None else 'the'} items of job "
+                f"{job.id} failed and are nbparallel.Failed records in the results (job.errors lists them)",
+            )
         )
-    if job._status == "done":
-        remove_folder(job.shared_folder)  # kept otherwise: partial_result/retry_failed need it
+    if job._status == "done" and not job._failed_items:
+        # The inputs are no longer needed (``retry_failed`` of collected Failed items would need
+        # them): the chunks' slices of the shared copy would keep its deleted file mapped.
+        job.tasks = [dataclasses.replace(t, payload=None) for t in job.tasks]
+        if job.shared_folder is not None:
+            remove_folder(job.shared_folder)  # kept otherwise: partial_result/retry_failed need it
+            gc.collect()  # slices of the copy may sit in reference cycles (futures, callbacks) for a while
     log.info(
         "job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache",
         job.id,

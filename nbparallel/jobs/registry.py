@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .job import Job
 
-__all__ = ["register", "jobs", "last_job"]
+__all__ = ["register", "jobs", "last_job", "abandon_all"]
 
 _lock = threading.Lock()
 _recent: collections.deque[weakref.ref[Job]] = collections.deque(maxlen=200)
@@ -62,3 +62,30 @@ def last_job() -> Job | None:
     'done'
     """
     return _last
+
+
+def abandon_all() -> None:
+    """At interpreter exit: cancel the running jobs and stop the workers, waiting on nothing.
+
+    Nobody will read the results of chunks still running, so the worker
+    processes are killed instead of being waited for (loky's own exit hook
+    would wait for every running chunk).  Runs before the thread pools' exit
+    hooks (see :meth:`~nbparallel.backends.local.LocalProcesses.executor`).
+    """
+    from ..backends.base import started_backends
+    from ..worker.board import CANCEL
+
+    for job in jobs():
+        attempt = job._attempt
+        if attempt is None or job.done():
+            continue
+        job.cancel_requested = True
+        if attempt.board is not None:
+            for _chunk, slot in attempt.in_flight():
+                attempt.board.flag(slot, CANCEL)
+        attempt.stop()
+    for backend in started_backends():
+        try:
+            backend.abandon()
+        except Exception:  # exiting: nothing more to do about it
+            pass

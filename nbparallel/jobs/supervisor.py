@@ -67,8 +67,8 @@ def _loop() -> None:
 
 
 def _look_at(job: Job) -> None:
-    backend = job.backend
-    board = backend.board
+    backend, attempt = job.backend, job._attempt
+    board = attempt.board if attempt is not None else None
     if board is None or job.done():
         return
     timeout = job.options.timeout

@@ -1,0 +1,65 @@
+"""Memory-mapped arrays travel to loky workers as a reference to their file, not by value.
+
+loky pickles an ``np.memmap`` slice like any array: its bytes.  The reducer
+registered here (in loky's own pickler only, not ``copyreg``) sends the file
+name, the byte offset of the slice and its shape instead; the worker maps the
+same pages.  This is what makes a large input written once to shared memory
+(:func:`nbparallel.data.shared.share_input`) cost nothing per chunk.  A slice
+that is not contiguous, is empty, or whose mapping cannot be found is sent by
+value.
+"""
+
+from __future__ import annotations
+
+import mmap
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = ["register_memmap_reducer", "open_rows"]
+
+_registered = False
+
+
+_MODES: dict[str, Literal["r", "c", "r+"]] = {"r": "r", "c": "c", "r+": "r+", "w+": "r+"}
+
+
+def open_rows(filename: str, dtype: np.dtype, mode: str, offset: int, shape: tuple[int, ...]) -> np.memmap:
+    """In a worker: map the rows a reference names (copy-on-write for a copy-on-write source)."""
+    return np.memmap(filename, dtype=dtype, mode=_MODES[mode], offset=offset, shape=shape)
+
+
+def _reduce(m: np.memmap) -> Any:
+    mapping = getattr(m, "_mmap", None)
+    if mapping is None or m.filename is None or not m.flags.c_contiguous or m.size == 0:
+        return np.array, (np.asarray(m),)
+    base = np.frombuffer(mapping, dtype=np.uint8)
+    first_page = m.offset - m.offset % mmap.ALLOCATIONGRANULARITY
+    offset = first_page + m.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    mode = "r+" if m.mode == "w+" else m.mode  # never truncate the file in a worker
+    return open_rows, (m.filename, m.dtype, mode, int(offset), tuple(m.shape))
+
+
+def register_memmap_reducer() -> None:
+    """Make loky send ``np.memmap`` objects by reference (once per process).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from loky.backend.reduction import dumps
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> np.save(path, np.arange(1_000_000.0))
+    >>> rows = np.load(path, mmap_mode="c")[10:20]
+    >>> register_memmap_reducer()
+    >>> len(dumps(rows)) < 1000
+    True
+    >>> import pickle; pickle.loads(dumps(rows)).tolist() == list(range(10, 20))
+    True
+    >>> os.remove(path)
+    """
+    global _registered
+    if not _registered:
+        from loky.backend.reduction import register
+
+        register(np.memmap, _reduce)
+        _registered = True

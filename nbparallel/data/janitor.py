@@ -1,0 +1,143 @@
+"""The janitor: removes a process's folders when it dies, even with its whole process group.
+
+loky's resource tracker removes a kernel's folders when the kernel dies, but it
+lives in the kernel's process group: killing the group (a container stop, some
+kernel managers, ``kill -9 -PGID``) kills it too.  The janitor is a tiny process
+in a session of its own, started once per process that owns folders.  It waits
+on a pipe whose only writer is its owner; when the pipe closes (however the
+owner died), it removes the owner's folders whose ``.owner`` lock it can take
+and loky's named semaphores of the owner, then exits.  It uses the standard library only and runs as a script
+(``python -I -S janitor.py``), so it costs a few megabytes, not an interpreter
+with NumPy.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable
+
+__all__ = ["sweep", "ensure_janitor"]
+
+
+def sweep(root: str, prefixes: tuple[str, ...], skip: Iterable[str] = ()) -> list[str]:
+    """Remove the folders in ``root`` named with one of ``prefixes`` whose owner is gone.
+
+    A folder's owner is gone when its ``.owner`` lock can be taken.
+
+    Parameters
+    ----------
+    root : str
+        Where to look.
+    prefixes : tuple of str
+        Folder name prefixes to judge.
+    skip : iterable of str
+        Folders never to touch (this process's own).
+
+    Returns
+    -------
+    list of str
+        The folders removed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> os.mkdir(os.path.join(root, "nbparallel-shm-1-x"))
+    >>> open(os.path.join(root, "nbparallel-shm-1-x", ".owner"), "w").close()
+    >>> [os.path.basename(f) for f in sweep(root, ("nbparallel-shm-",))]
+    ['nbparallel-shm-1-x']
+    """
+    removed: list[str] = []
+    skipped = set(skip)
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    for name in names:
+        folder = os.path.join(root, name)
+        if not name.startswith(prefixes) or folder in skipped:
+            continue
+        try:
+            fd = os.open(os.path.join(folder, ".owner"), os.O_WRONLY)
+        except OSError:
+            continue  # being made right now, or not ours to judge
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its owner is alive
+        finally:
+            os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+_lock = threading.Lock()
+_pipe: dict[int, int] = {}  # pid -> write end of its janitor's pipe (a fork needs its own janitor)
+
+
+def ensure_janitor() -> None:
+    """Start this process's janitor unless it runs already (called when a folder is made)."""
+    from .shared import FOLDER_PREFIX, PROCESS_PREFIX, roots
+
+    pid = os.getpid()
+    with _lock:
+        if pid in _pipe:
+            return
+        read, write = os.pipe()
+        try:
+            starter = subprocess.Popen(
+                [sys.executable, "-I", "-S", os.path.abspath(__file__), str(pid), *roots()],
+                stdin=read,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+                start_new_session=True,
+                env={"NBPARALLEL_JANITOR_PREFIXES": f"{FOLDER_PREFIX}:{PROCESS_PREFIX}"},
+            )
+            starter.wait()  # it forks the janitor and exits at once: the janitor is nobody's child
+        except OSError:
+            os.close(write)
+            return  # no janitor: the resource tracker and later sweeps still clean up
+        finally:
+            os.close(read)
+        _pipe[pid] = write  # held until this process dies, however it dies
+
+
+def _main(argv: list[str]) -> None:
+    owner, folder_roots = argv[0], argv[1:]
+    if os.fork():  # the starter exits; the janitor is re-parented and outlives the owner's group
+        os._exit(0)
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    while os.read(0, 4096):  # nothing is written: this returns b"" when the owner is gone
+        pass
+    prefixes = tuple(f"{p}{owner}-" for p in os.environ.get("NBPARALLEL_JANITOR_PREFIXES", "").split(":") if p)
+    for root in folder_roots:
+        sweep(root, prefixes)
+    _unlink_semaphores(owner)
+    os._exit(0)
+
+
+def _unlink_semaphores(owner: str) -> None:
+    """loky's named semaphores of the dead owner (its resource tracker died with the group)."""
+    try:
+        names = os.listdir("/dev/shm")
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(f"sem.loky-{owner}-"):
+            try:
+                os.unlink(os.path.join("/dev/shm", name))
+            except OSError:
+                pass
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
