@@ -113,6 +113,40 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
             proc.wait()
 
 
+def test_the_warm_ups_of_load_ext_and_the_cell_share_one_pool():
+    # In a kernel, `%load_ext nbparallel` warms twice (on import and as the extension) while
+    # the cell already asks for the workers: three threads get the backend at once.  Making
+    # it is slowed down here (a busy machine) so that all three ask before it exists.
+    script = textwrap.dedent(
+        """
+        import threading, time
+        import nbparallel as nbp
+        from nbparallel.backends import get_backend, warm, worker_pids
+        from nbparallel.backends.local import LocalProcesses
+
+        made = LocalProcesses.__init__
+        def slow_init(self):
+            time.sleep(0.3)
+            made(self)
+        LocalProcesses.__init__ = slow_init
+        seen = set()
+        def ask():
+            seen.add(id(get_backend("loky")))
+        threads = [warm(2), warm(2), threading.Thread(target=ask)]
+        threads[-1].start()
+        deadline = time.monotonic() + 30
+        while not worker_pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(len(worker_pids()) > 0, len(seen | {id(get_backend("loky"))}), flush=True)
+        for t in threads:
+            t.join()
+        nbp.shutdown()
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["True", "1"], out.stderr[-2000:]
+
+
 def test_backends_say_what_they_can_do():
     loky, threads = get_backend("loky"), get_backend("threading")
     assert loky.processes and loky.can_interrupt and loky.can_kill_workers and loky.shares_memory

@@ -7,6 +7,7 @@ backend what it can do (``processes``, ``can_interrupt``, ``shares_memory``,
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
 from typing import Any, ClassVar
@@ -105,6 +106,7 @@ class Backend(ABC):
 
 BACKENDS: dict[str, type[Backend]] = {}
 _instances: dict[str, Backend] = {}
+_instances_lock = threading.RLock()
 
 
 def register_backend(cls: type[Backend]) -> type[Backend]:
@@ -126,7 +128,13 @@ def get_backend(name: str) -> Backend:
         raise ValueError(f"unknown backend {name!r}; choose one of: {describe_backends()}")
     backend = _instances.get(name)
     if backend is None:
-        backend = _instances[name] = cls()
+        # One instance per kind, even when threads ask at once (the warm-up threads of the
+        # import and of %load_ext, and the cell): a second instance would own a pool of its
+        # own (loky keeps its reusable executor per thread), or none.
+        with _instances_lock:
+            backend = _instances.get(name)
+            if backend is None:
+                backend = _instances[name] = cls()
     return backend
 
 
