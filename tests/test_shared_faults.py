@@ -3,16 +3,20 @@ folders of processes in other PID namespaces."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
+import psutil
 import pytest
 
 import nbparallel as nbp
+from nbparallel.data import janitor
 from nbparallel.data.shared import PROCESS_PREFIX, SHARE_ABOVE, shared_root, sweep_orphans
 
 ROOT = os.geteuid() == 0 and shutil.which("unshare") is not None
@@ -156,3 +160,34 @@ def test_a_successful_job_leaves_no_shared_copy_mapped():
     with open("/proc/self/maps") as fh:
         mapped = [line.split()[-2] for line in fh if os.path.basename(job.shared_folder) in line]
     assert mapped == []  # its deleted input copy no longer holds RAM in /dev/shm
+
+
+def test_the_janitor_waits_for_a_dead_owners_locks_to_be_released(tmp_path):
+    # A killed owner's pipe can close before its other files: the janitor must not give up on a
+    # folder whose lock is still held at that moment.
+    folder = tmp_path / "nbparallel-shm-0-x"  # owner "0": no real process's folders or semaphores
+    folder.mkdir()
+    lock = os.open(folder / ".owner", os.O_CREAT | os.O_WRONLY, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    read, write = os.pipe()
+    try:
+        subprocess.run(
+            [sys.executable, "-I", "-S", janitor.__file__, "0", str(tmp_path)],
+            stdin=read,
+            env={"NBPARALLEL_JANITOR_PREFIXES": "nbparallel-shm-"},
+            start_new_session=True,
+            check=True,
+            timeout=30,
+        )
+    finally:
+        os.close(read)
+    os.close(write)  # the owner is gone, but its lock is released only a little later
+    time.sleep(0.5)
+    assert folder.is_dir()
+    os.close(lock)
+    deadline = time.monotonic() + 10
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not folder.exists()
+    janitors = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
+    assert psutil.wait_procs(janitors, timeout=10)[1] == []

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable
 
 __all__ = ["sweep", "ensure_janitor"]
@@ -52,6 +53,7 @@ def sweep(root: str, prefixes: tuple[str, ...], skip: Iterable[str] = ()) -> lis
     >>> open(os.path.join(root, "nbparallel-shm-1-x", ".owner"), "w").close()
     >>> [os.path.basename(f) for f in sweep(root, ("nbparallel-shm-",))]
     ['nbparallel-shm-1-x']
+    >>> os.rmdir(root)
     """
     removed: list[str] = []
     skipped = set(skip)
@@ -119,10 +121,42 @@ def _main(argv: list[str]) -> None:
     while os.read(0, 4096):  # nothing is written: this returns b"" when the owner is gone
         pass
     prefixes = tuple(f"{p}{owner}-" for p in os.environ.get("NBPARALLEL_JANITOR_PREFIXES", "").split(":") if p)
-    for root in folder_roots:
-        sweep(root, prefixes)
+    _sweep_while_released(folder_roots, prefixes)
     _unlink_semaphores(owner)
     os._exit(0)
+
+
+#: Seconds the janitor waits for a dead owner's locks to be released.
+RELEASE_WAIT = 5.0
+
+
+def _sweep_while_released(folder_roots: list[str], prefixes: tuple[str, ...]) -> None:
+    """Sweep the owner's folders, again while some are still locked, for up to :data:`RELEASE_WAIT`.
+
+    The pipe's end of file does not mean that every file of the owner is
+    closed: a killed process releases its files one by one, and the pipe can
+    go first (Linux runs the deferred closes of an exiting task last opened,
+    first closed), so an ``.owner`` lock may still be held for a moment.  A
+    folder whose lock stays held belongs to a live process (another PID
+    namespace reusing the number): it is left alone.
+    """
+    deadline = time.monotonic() + RELEASE_WAIT
+    while True:
+        for root in folder_roots:
+            sweep(root, prefixes)
+        if not _remaining(folder_roots, prefixes) or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
+def _remaining(folder_roots: list[str], prefixes: tuple[str, ...]) -> bool:
+    for root in folder_roots:
+        try:
+            if any(name.startswith(prefixes) for name in os.listdir(root)):
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def _unlink_semaphores(owner: str) -> None:
