@@ -103,7 +103,12 @@ class LocalProcesses(Backend):
             return ex
 
     def submit(self, func: Any, task: ChunkTask, n_workers: int) -> Future[ChunkOutcome]:
-        future: Future[ChunkOutcome] = self.executor(n_workers).submit(run_chunk, func, task)
+        # loky keeps a chunk's arguments until the callbacks of its future have returned, and the
+        # job ends inside them: the chunk goes in a box emptied first, so its slices of a shared
+        # copy (mapped memory) are not held a moment after the job's result is out.
+        box = [task]
+        future: Future[ChunkOutcome] = self.executor(n_workers).submit(_run_boxed, func, box)
+        future.add_done_callback(lambda _f: box.clear())
         if not _exit_hook:
             _abandon_at_exit()  # after loky's own hook, which it registers on its first submit
         return future
@@ -196,6 +201,11 @@ def _new_board() -> Board:
         folder = new_folder(disk=True)
         atexit.register(remove_folder, folder)
         return Board.in_file(folder)
+
+
+def _run_boxed(func: Any, box: list[ChunkTask]) -> ChunkOutcome:
+    """In a worker: run the chunk sent in ``box`` (see :meth:`LocalProcesses.submit`)."""
+    return run_chunk(func, box[0])
 
 
 #: Called in every worker when the pool is warmed (say, imports a later call needs).

@@ -187,17 +187,18 @@ class Attempt:
 
     # -- a chunk ended ---------------------------------------------------------------
     def _on_done(self, flight: _InFlight, future: Future[ChunkOutcome]) -> None:
-        task = flight.task
+        # No local holds the chunk's task: the job may end inside _ended below, and its data
+        # (slices of a shared copy) must not outlive that for as long as this frame does.
         board = self.board
         was_running = board is not None and board.is_running(flight.slot)
         try:
             outcome = future.result()
         except CancelledError:
-            outcome = ChunkOutcome(task.index, task.start, task.stop, cancelled=True)
+            outcome = ChunkOutcome(flight.task.index, flight.task.start, flight.task.stop, cancelled=True)
         except BaseException as exc:
             cause = self.backend.lost_worker(exc)
             if cause is None:
-                outcome = self._not_sent(task, exc)
+                outcome = self._not_sent(flight.task, exc)
             else:
                 lost = self._lost_worker(flight, cause, was_running)
                 if lost is None:
@@ -261,6 +262,7 @@ class Attempt:
             self.job._retrying(outcome)
             self._later(task, outcome)
             return
+        del task  # its data: not held while the job ends (in _fill) and its caller wakes up
         self.job._record(outcome)
         if (outcome.error is not None and self._fail_fast) or outcome.cancelled:
             self.stop()  # fail fast: running chunks end, no new ones start
