@@ -45,7 +45,7 @@ def register_memmap_reducer() -> None:
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import os, shutil, tempfile
     >>> from loky.backend.reduction import dumps
     >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
     >>> np.save(path, np.arange(1_000_000.0))
@@ -55,7 +55,7 @@ def register_memmap_reducer() -> None:
     True
     >>> import pickle; pickle.loads(dumps(rows)).tolist() == list(range(10, 20))
     True
-    >>> os.remove(path)
+    >>> del rows; shutil.rmtree(os.path.dirname(path))
     """
     global _registered
     if not _registered:

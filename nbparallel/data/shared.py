@@ -209,9 +209,11 @@ def share_input(array: np.ndarray, folder: str) -> np.memmap:
     Examples
     --------
     >>> import tempfile
-    >>> m = share_input(np.arange(4.0), tempfile.mkdtemp())
+    >>> folder = tempfile.mkdtemp()
+    >>> m = share_input(np.arange(4.0), folder)
     >>> isinstance(m, np.memmap), m.tolist()
     (True, [0.0, 1.0, 2.0, 3.0])
+    >>> del m; shutil.rmtree(folder)
     """
     path = os.path.join(folder, f"input-{uuid.uuid4().hex}.npy")
     save_plain(path, array)
