@@ -42,6 +42,16 @@ def test_in_place_changes_stay_in_the_worker(big):
     np.testing.assert_array_equal(big, before)  # like a process boundary always did
 
 
+def test_in_place_changes_to_a_users_writable_memmap_stay_in_the_worker(tmp_path):
+    path = tmp_path / "x.dat"
+    mine = np.memmap(path, dtype=np.float64, mode="w+", shape=(100_000,))
+    mine[:] = 1.0
+    out = nbp.pmap_chunks(lambda c: np.multiply(c, 3, out=c), mine, n_jobs=2, progress=False)
+    np.testing.assert_array_equal(out, 3.0)
+    np.testing.assert_array_equal(mine, 1.0)  # sent by reference, but copy-on-write: the file is untouched
+    del mine
+
+
 def test_other_merges_and_rows_of_a_shared_array(big):
     assert nbp.pmap_chunks(np.sum, big, merge="sum", n_jobs=2, progress=False) == big.sum()
     parts = nbp.pmap_chunks(lambda c: c[:2].copy(), big, merge="list", chunks=3, n_jobs=2, progress=False)

@@ -12,7 +12,7 @@ value.
 from __future__ import annotations
 
 import mmap
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -21,12 +21,13 @@ __all__ = ["register_memmap_reducer", "open_rows"]
 _registered = False
 
 
-_MODES: dict[str, Literal["r", "c", "r+"]] = {"r": "r", "c": "c", "r+": "r+", "w+": "r+"}
+def open_rows(filename: str, dtype: np.dtype, offset: int, shape: tuple[int, ...]) -> np.memmap:
+    """In a worker: map the rows a reference names, copy-on-write.
 
-
-def open_rows(filename: str, dtype: np.dtype, mode: str, offset: int, shape: tuple[int, ...]) -> np.memmap:
-    """In a worker: map the rows a reference names (copy-on-write for a copy-on-write source)."""
-    return np.memmap(filename, dtype=dtype, mode=_MODES[mode], offset=offset, shape=shape)
+    A chunk sent by value is a private, writable copy; so is this one: the
+    worker may write to it, and neither the file nor the caller's array sees it.
+    """
+    return np.memmap(filename, dtype=dtype, mode="c", offset=offset, shape=shape)
 
 
 def _reduce(m: np.memmap) -> Any:
@@ -36,8 +37,7 @@ def _reduce(m: np.memmap) -> Any:
     base = np.frombuffer(mapping, dtype=np.uint8)
     first_page = m.offset - m.offset % mmap.ALLOCATIONGRANULARITY
     offset = first_page + m.__array_interface__["data"][0] - base.__array_interface__["data"][0]
-    mode = "r+" if m.mode == "w+" else m.mode  # never truncate the file in a worker
-    return open_rows, (m.filename, m.dtype, mode, int(offset), tuple(m.shape))
+    return open_rows, (m.filename, m.dtype, int(offset), tuple(m.shape))
 
 
 def register_memmap_reducer() -> None:
@@ -53,9 +53,11 @@ def register_memmap_reducer() -> None:
     >>> register_memmap_reducer()
     >>> len(dumps(rows)) < 1000
     True
-    >>> import pickle; pickle.loads(dumps(rows)).tolist() == list(range(10, 20))
+    >>> import pickle; copy = pickle.loads(dumps(rows)); copy.tolist() == list(range(10, 20))
     True
-    >>> del rows; shutil.rmtree(os.path.dirname(path))
+    >>> copy[0] = -1; float(np.load(path, mmap_mode="r")[10])  # a worker's writes stay its own
+    10.0
+    >>> del rows, copy; shutil.rmtree(os.path.dirname(path))
     """
     global _registered
     if not _registered:
