@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -204,13 +205,14 @@ def timing() -> dict[str, Any]:
     from sklearn.metrics import silhouette_score
 
     X, _ = make_blobs(n_samples=10000, n_features=100, centers=7, random_state=42)
+    load_before = os.getloadavg()  # other work on the machine slows both sides, not always alike
     start = time.perf_counter()
     scores = [
         silhouette_score(X, KMeans(n_clusters=k, n_init="auto", random_state=0).fit(X).labels_) for k in range(2, 15)
     ]
     loop = time.perf_counter() - start
     out = json.loads(subprocess.run([sys.executable, "-c", _COLD], capture_output=True, text=True, check=True).stdout)
-    out.update(loop=loop, loop_k=2 + int(np.argmax(scores)))
+    out.update(loop=loop, loop_k=2 + int(np.argmax(scores)), load_before=load_before, load_after=os.getloadavg())
     return out
 
 
@@ -246,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
             f"  sequential loop (KMeans + full silhouette per k): {t['loop']:.2f} s, k = {t['loop_k']}\n"
             f"  first choose_k in a fresh process after warm(): {t['first']:.2f} s, k = {t['first_k']} "
             f"({t['loop'] / t['first']:.1f}x)\n"
-            f"  second choose_k: {t['second']:.2f} s, k = {t['second_k']} ({t['loop'] / t['second']:.1f}x)"
+            f"  second choose_k: {t['second']:.2f} s, k = {t['second_k']} ({t['loop'] / t['second']:.1f}x)\n"
+            f"  load average (1, 5, 15 min) before: {', '.join(f'{v:.2f}' for v in t['load_before'])}; "
+            f"after: {', '.join(f'{v:.2f}' for v in t['load_after'])}"
         )
     if args.json:
         with open(args.json, "w") as fh:

@@ -191,8 +191,8 @@ print("the highest silhouette is at k =", search.best_k)
 ## The elbow: Kneedle on the inertia curve
 
 The inertia curve is convex and decreasing; its knee is found with the Kneedle
-method (`kneed`). The curve starts at k = 1 (the total sum of squares), so the
-knee can be the first k of the range. `plot()` returns the Figure.
+method (Satopaa et al. 2011). The curve starts at k = 1 (the total sum of
+squares), so the knee can be the first k of the range. `plot()` returns the Figure.
 """),
     code("""
 elbow = nbp.elbow_search(X, k=ks, progress=False)
@@ -202,16 +202,27 @@ elbow.plot()
     md("""
 ## All criteria at once, and one answer
 
-One fit per k is scored by the knee of inertia, the silhouette (on one shared
-subsample), Calinski-Harabasz and Davies-Bouldin. The gap statistic (Tibshirani,
-Walther & Hastie 2001, with its 1-SE rule) clusters uniform reference sets, one
-task each; prediction strength (Tibshirani & Walther 2005) clusters random halves.
+One fit per k (the best of three k-means++ runs) is scored by the knee of
+inertia, the silhouette (on one shared subsample), Calinski-Harabasz,
+Davies-Bouldin and the BIC of a Gaussian model whose clusters share one
+covariance. The gap statistic (Tibshirani, Walther & Hastie 2001, with its 1-SE
+rule) clusters uniform reference sets, one task each; prediction strength
+(Tibshirani & Walther 2005) clusters random halves.
 
-`best_k`: "no structure" (1) when the gap and prediction strength both say one
-cluster; otherwise Calinski-Harabasz, gap and prediction strength vote (one
-principle each: separation, a null reference, stability) and Calinski-Harabasz
-breaks ties. Silhouette and Davies-Bouldin lean to small k, so they are shown but
-do not vote. `confidence` and `reason` say when the answer is weak.
+`best_k`:
+
+- **no structure** (1) when most of the criteria that can say "one cluster"
+  (BIC, gap, prediction strength) do;
+- otherwise **a vote** of four criteria, one principle each: a Gaussian model's
+  likelihood (BIC), compactness against separation (Calinski-Harabasz, the best
+  of 30 rules in Milligan & Cooper 1985), a null reference (gap) and stability
+  (prediction strength). A pick of 1, or of the largest k tried (a curve still
+  improving there has not found its k), does not vote. Ties go to the BIC, then
+  Calinski-Harabasz.
+
+Silhouette and Davies-Bouldin lean to small k and the knee is the weakest
+criterion, so they are shown but do not vote. `confidence` and `reason` say when
+the answer is weak.
 """),
     code("""
 res = nbp.choose_k(X, k=ks, progress=False)
@@ -220,19 +231,25 @@ print("best_k:", res.best_k, "agreement:", res.agreement, "confidence:", res.con
 res.plot()
 """),
     code("""
-res.to_frame()[["inertia", "gap", "silhouette", "calinski_harabasz", "davies_bouldin", "prediction_strength"]].round(3)
+columns = ["inertia", "gap", "silhouette", "calinski_harabasz", "davies_bouldin", "bic", "prediction_strength"]
+res.to_frame()[columns].round(3)
 """),
     md("""
 ## No structure, and a range that is too small
 
 On a uniform cube there are no clusters: `best_k` is 1 and `reason` says so,
-instead of the top of the range. When the answer is at an end of the range,
-`reason` says to widen it.
+instead of the top of the range. One stretched Gaussian is one cluster too:
+criteria built on sums of squares cut it along its long axis, the BIC's shared
+covariance does not. When the answer is at an end of the range, `reason` says to
+widen it.
 """),
     code("""
-cube = np.random.default_rng(0).uniform(size=(2000, 5))
+rng = np.random.default_rng(0)
+cube = rng.uniform(size=(2000, 5))
 none = nbp.choose_k(cube, progress=False)
 print(none.best_k, "-", none.reason)
+stretched = nbp.choose_k(rng.normal(size=(600, 2)) @ np.array([[3.0, 2.5], [0.0, 0.5]]), progress=False)
+print(stretched.best_k, stretched.picks)
 narrow = nbp.choose_k(X, k=range(2, 6), progress=False)
 print(narrow.best_k, narrow.confidence, "-", narrow.reason)
 """),

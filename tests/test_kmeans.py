@@ -28,6 +28,7 @@ def test_every_criterion_picks_7_on_the_reference_data(blobs7):
         "silhouette",
         "calinski_harabasz",
         "davies_bouldin",
+        "bic",
         "prediction_strength",
     }
     assert set(res.picks.values()) == {7}
@@ -88,6 +89,7 @@ def test_no_structure_is_reported_as_one_cluster(X):
     assert res.best_k == 1
     assert "no cluster structure" in res.reason
     assert res.picks["gap"] == 1 and res.picks["prediction_strength"] == 1
+    assert sum(res.picks[name] == 1 for name in ("bic", "gap", "prediction_strength")) >= 2
 
 
 def test_a_pick_at_the_top_of_the_range_says_to_widen_it():
@@ -182,7 +184,7 @@ def test_result_table_repr_html_and_plot():
 
     fig = res.plot()
     assert isinstance(fig, Figure)  # a notebook shows the plot, not an array of Axes
-    assert len(fig.axes) == len(res.scores) == 6
+    assert len(fig.axes) == len(res.scores) == 7
     titles = [ax.get_title() for ax in fig.axes]
     silhouette_ax = fig.axes[titles.index("mean silhouette coefficient")]
     assert any("k=3" in text.get_text() for text in silhouette_ax.get_legend().get_texts())

@@ -204,7 +204,7 @@ def format_ksearch(t: KSearchTiming) -> str:
         [
             f"k-search on {t.data}:",
             f"  sequential loop (KMeans + full silhouette per k): {t.sequential_loop:.2f} s, best k {t.sequential_best_k}",
-            f"  choose_k, {t.n_jobs} workers (4 criteria, silhouette on a shared subsample): {t.choose_k:.2f} s, "
+            f"  choose_k, {t.n_jobs} workers (7 criteria, silhouette on a shared subsample): {t.choose_k:.2f} s, "
             f"best k {t.choose_k_best_k}, picks {t.choose_k_picks}",
             f"  choose_k speed-up over the loop: {t.speedup:.1f}x; same best k: {t.choose_k_best_k == t.sequential_best_k}",
             f"  choose_k with 1 worker: {t.choose_k_one_worker:.2f} s; {t.n_jobs} workers vs 1: {t.parallel_speedup:.2f}x",

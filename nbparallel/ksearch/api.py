@@ -36,7 +36,11 @@ def elbow_search(
     k : iterable of int, default=range(2, 15)
         Cluster counts to try (each at least 1, below ``n_samples``).
     n_init : int or "auto", default="auto"
-        Passed to KMeans.
+        ``"auto"``: each fit is the best of 3 k-means++ runs (on more than
+        2,000 points, the runs use a 2,000-point subsample and the best one
+        starts a single fit on all points); prediction strength's halves get
+        2 runs, the gap statistic's data and reference sets 1 each (alike, as
+        the statistic needs).  An int is passed to KMeans for every fit.
     random_state : int, default=0
         Root of the per-task seeds (``np.random.SeedSequence``).
     n_repeats : int, default=1
@@ -144,12 +148,14 @@ def choose_k(
     """Every criterion's pick of k from one parallel sweep, and one answer from them.
 
     One KMeans fit per (k, repeat) is scored by every metric (knee of the inertia
-    curve, highest silhouette, highest Calinski-Harabasz, lowest Davies-Bouldin);
-    the gap statistic clusters reference data sets, one task each.  How the
-    picks become ``best_k`` is described in
-    the consensus rule (``nbparallel.ksearch.consensus.decide``): ``best_k`` is 1 when the data
-    show no cluster structure, and ``reason`` says when the answer is weak or at
-    an end of the range.
+    curve, highest silhouette, highest Calinski-Harabasz, lowest Davies-Bouldin,
+    lowest BIC of Gaussian clusters with a shared covariance); the gap statistic
+    clusters uniform reference sets and prediction strength random halves, one
+    task each.  How the picks become ``best_k`` is described in the consensus
+    rule (``nbparallel.ksearch.consensus.decide``): ``best_k`` is 1 when most of
+    the criteria that can say so find no cluster structure, otherwise the k most
+    of BIC, Calinski-Harabasz, gap and prediction strength pick; ``reason`` says
+    when the answer is weak or at an end of the range.
 
     Parameters
     ----------
@@ -158,7 +164,7 @@ def choose_k(
     k : iterable of int, default=range(2, 15)
     metrics : sequence of str
         Any of ``"inertia"``, ``"gap"``, ``"silhouette"``, ``"calinski_harabasz"``,
-        ``"davies_bouldin"``, ``"prediction_strength"`` (all but the last by default).
+        ``"davies_bouldin"``, ``"bic"``, ``"prediction_strength"`` (all by default).
     n_repeats : int, default=1
         Seeds per k; with more than one, ``scores_sd`` and ``stability`` (how
         often each k wins per criterion) tell how stable the picks are.

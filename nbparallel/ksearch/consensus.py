@@ -7,17 +7,20 @@ from dataclasses import dataclass
 
 __all__ = ["Decision", "decide", "VOTERS"]
 
-#: The criteria that vote, one per principle: compactness against separation
-#: (Calinski-Harabasz, the best of 30 rules in Milligan & Cooper 1985), a null
-#: reference (the gap statistic, Tibshirani, Walther & Hastie 2001) and stability
-#: over resamples (prediction strength, Tibshirani & Walther 2005).  The first is
-#: also the tie-breaker.  Silhouette and Davies-Bouldin move together and lean to
-#: small k, and the knee is the weakest criterion in the benchmark: they are
-#: reported but do not vote.
-VOTERS = ("calinski_harabasz", "gap", "prediction_strength")
+#: The criteria that vote, one per principle, in the order that breaks ties:
+#: a Gaussian model's likelihood (the BIC with a shared covariance: model-based
+#: clustering, Fraley & Raftery 2002, with the determinant criterion of Friedman &
+#: Rubin 1967 and Marriott 1971, unaffected by a feature's scale), compactness
+#: against separation (Calinski-Harabasz, the best of 30 rules in Milligan &
+#: Cooper 1985), a null reference (the gap statistic, Tibshirani, Walther & Hastie
+#: 2001) and stability over resamples (prediction strength, Tibshirani & Walther
+#: 2005).  Silhouette and Davies-Bouldin move together and lean to small k, and
+#: the knee is the weakest criterion in the benchmark: they are reported but do
+#: not vote.
+VOTERS = ("bic", "calinski_harabasz", "gap", "prediction_strength")
 
-#: The criteria that can say "one cluster"; no structure is reported when all of them do.
-NULL_TESTS = ("gap", "prediction_strength")
+#: The criteria that can say "one cluster"; no structure is reported when most of them do.
+NULL_TESTS = ("bic", "gap", "prediction_strength")
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,17 @@ def decide(
 ) -> Decision:
     """One k from the criteria's picks.
 
-    1. No structure: when every criterion able to say "one cluster" (the gap
-       statistic's 1-SE rule and prediction strength, of those computed) picks
-       1, ``best_k`` is 1.
-    2. Otherwise the voters (Calinski-Harabasz, gap, prediction strength, of
-       those computed; all computed criteria when none of them is) each give one
-       vote to their k; the k with most votes wins; a tie goes to
-       Calinski-Harabasz's pick, or the smaller k.
+    1. No structure: when most of the criteria able to say "one cluster" (the
+       BIC, the gap statistic's 1-SE rule and prediction strength, of those
+       computed) pick 1, ``best_k`` is 1.
+    2. Otherwise each voter (BIC, Calinski-Harabasz, gap, prediction strength,
+       of those computed; every computed criterion when none of them is) gives
+       one vote to its k, unless it picked 1 or the largest k tried: a curve
+       still improving at the end of the range has not found its k, it only says
+       "at least this many".  The k with most votes wins; a tie goes to the
+       first voter in that order that backs one of the tied k.  When no voter
+       is left and some picked the largest k, that k is the answer, with a
+       suggestion to widen the range.
     3. ``agreement`` is the share of all criteria with a pick that chose
        ``best_k``; ``confidence`` is ``"high"`` when the voters are unanimous,
        ``"medium"`` on a majority, ``"low"`` otherwise or at an end of the range
@@ -63,7 +70,8 @@ def decide(
     constant : bool, default=False
         All points are equal: the answer is 1.
     capped : bool, default=False
-        ``ks`` was cut at the number of distinct points (do not suggest more).
+        ``ks`` was cut at the number of distinct points (do not suggest more; a
+        pick at the largest k then votes).
 
     Returns
     -------
@@ -71,10 +79,12 @@ def decide(
 
     Examples
     --------
-    >>> decide({"gap": 3, "calinski_harabasz": 3, "prediction_strength": 2}, [2, 3, 4, 5]).best_k
+    >>> decide({"bic": 3, "gap": 3, "calinski_harabasz": 3, "prediction_strength": 2}, [2, 3, 4, 5]).best_k
     3
-    >>> decide({"gap": 1, "calinski_harabasz": 14, "prediction_strength": 1}, list(range(2, 15))).best_k
+    >>> decide({"bic": 1, "gap": 1, "calinski_harabasz": 14, "prediction_strength": 3}, list(range(2, 15))).best_k
     1
+    >>> decide({"bic": 4, "gap": 1, "calinski_harabasz": 14, "prediction_strength": 3}, list(range(2, 15))).best_k
+    4
     """
     if constant:
         return Decision(1, 1.0, "high", "X is constant: every point is the same, so there is one cluster")
@@ -84,24 +94,30 @@ def decide(
         return Decision(None, 0.0, "low", why)
     tests = [made[name] for name in NULL_TESTS if name in made]
     voters = {name: made[name] for name in VOTERS if name in made} or made
-    if tests and all(k == 1 for k in tests):
-        best, unanimous, majority = 1, True, True
+    top = ks[-1] if len(ks) > 1 and not capped else None
+    ones = sum(k == 1 for k in tests)
+    if tests and 2 * ones > len(tests):
+        best, unanimous, majority = 1, ones == len(tests), True
     else:
-        counted = Counter(k for k in voters.values() if k != 1)
-        if not counted:  # only null tests voted, and they split: no k stands out
-            return Decision(None, 0.0, "low", f"the criteria found no k above 1: {made}")
-        top = max(counted.values())
-        winners = [k for k, c in counted.items() if c == top]
-        tie_break = voters.get("calinski_harabasz")
-        best = tie_break if tie_break in winners else min(winners)
-        unanimous, majority = top == len(voters), top > len(voters) / 2
+        votes = [k for k in voters.values() if k != 1 and k != top]
+        if not votes:
+            if top is None or top not in voters.values():  # only null tests voted, and they split
+                return Decision(None, 0.0, "low", f"the criteria found no k above 1: {made}")
+            votes = [top]
+        counted = Counter(votes)
+        most = max(counted.values())
+        best = next(k for k in voters.values() if counted.get(k) == most)
+        unanimous, majority = (
+            all(k == best for k in voters.values()),
+            2 * sum(k == best for k in voters.values()) > len(voters),
+        )
     agreement = sum(k == best for k in made.values()) / len(made)
     confidence = "high" if unanimous else "medium" if majority else "low"
     notes = []
     if best == 1:
         notes.append(
             "no cluster structure: "
-            + " and ".join(n for n in NULL_TESTS if n in made)
+            + " and ".join(n for n in NULL_TESTS if made.get(n) == 1)
             + " find no k better than one cluster"
         )
     elif len(ks) > 1 and best == ks[-1] and not capped:
@@ -112,7 +128,7 @@ def decide(
     elif len(ks) > 1 and best == ks[0] and best > 2:
         notes.append(f"k = {best} is the smallest k tried: widen the range downwards, e.g. k=range(2, {ks[-1] + 1})")
         confidence = "low"
-    if confidence != "high" and best != 1:
+    if confidence != "high":
         others = ", ".join(f"{name}={k}" for name, k in made.items() if k != best)
         notes.append(f"the criteria disagree ({others})")
     return Decision(best, agreement, confidence, "; ".join(notes) or None)

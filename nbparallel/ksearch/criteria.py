@@ -1,13 +1,16 @@
 """The criteria and how each picks k from its curve.
 
-* ``inertia``: the knee of the convex, decreasing inertia curve (Kneedle, via
-  ``kneed``), with k = 1 (the total sum of squares) as its first point, so the
-  knee can be the first k of the range;
+* ``inertia``: the knee of the convex, decreasing inertia curve (Kneedle,
+  Satopaa et al. 2011, as ``kneed`` computes it offline with ``S=1``), with k = 1
+  (the total sum of squares) as its first point, so the knee can be the first k
+  of the range;
 * ``gap``: the gap statistic with Tibshirani, Walther & Hastie's (2001) 1-SE rule,
   the smallest k with ``gap(k) >= gap(k+1) - s(k+1)``; it can say 1;
 * ``silhouette``: the k with the highest mean silhouette;
 * ``calinski_harabasz``: the k with the highest Calinski-Harabasz index;
 * ``davies_bouldin``: the k with the lowest Davies-Bouldin index;
+* ``bic``: the k with the lowest BIC of a Gaussian model with one shared
+  covariance, k = 1 included (see :mod:`nbparallel.ksearch.bic`); it can say 1;
 * ``prediction_strength``: the largest k whose prediction strength (Tibshirani &
   Walther, 2005) is at least 0.8; 1 when none is.
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["METRICS", "DEFAULT_METRICS", "PS_THRESHOLD", "knee", "best_of", "gap_1se", "ps_pick", "pick"]
+__all__ = ["METRICS", "DEFAULT_METRICS", "PS_THRESHOLD", "kneedle", "knee", "best_of", "gap_1se", "ps_pick", "pick"]
 
 #: Criterion name -> (pick name, rule, label).  Docs, checks and error messages
 #: are generated from this mapping.
@@ -29,6 +32,7 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "silhouette": ("silhouette", "max", "mean silhouette coefficient"),
     "calinski_harabasz": ("calinski_harabasz", "max", "Calinski-Harabasz index"),
     "davies_bouldin": ("davies_bouldin", "min", "Davies-Bouldin index"),
+    "bic": ("bic", "min1", "BIC, Gaussian clusters with a shared covariance"),
     "prediction_strength": ("prediction_strength", "threshold", "prediction strength (Tibshirani & Walther 2005)"),
 }
 
@@ -40,6 +44,60 @@ PS_THRESHOLD = 0.8
 
 #: A curve that falls by less than this share of its k = 1 value is flat.
 FLAT = 1e-9
+
+
+def _relative_extrema(values: np.ndarray, bigger: bool) -> np.ndarray:
+    """Indices where ``values`` is >= (or <=) both neighbours, ends compared with themselves."""
+    left = np.concatenate([values[:1], values[:-1]])
+    right = np.concatenate([values[1:], values[-1:]])
+    found = (values >= left) & (values >= right) if bigger else (values <= left) & (values <= right)
+    return np.flatnonzero(found)
+
+
+def kneedle(x: np.ndarray, y: np.ndarray, sensitivity: float = 1.0) -> float | None:
+    """The knee of a convex, decreasing curve by Kneedle (Satopaa et al. 2011), offline.
+
+    The same answer as ``kneed.KneeLocator(x, y, curve="convex",
+    direction="decreasing", S=sensitivity).knee``, without importing ``kneed``
+    (which imports matplotlib: a second on the first call).
+
+    Parameters
+    ----------
+    x : ndarray
+        Increasing.
+    y : ndarray
+        The curve at ``x``, not constant.
+    sensitivity : float, default=1.0
+        Kneedle's ``S``.
+
+    Returns
+    -------
+    float or None
+        The ``x`` of the first knee, or ``None``.
+
+    Examples
+    --------
+    >>> kneedle(np.arange(1.0, 8.0), np.array([100.0, 30.0, 12.0, 10.0, 9.0, 8.5, 8.0]))
+    3.0
+    """
+    x_norm = (x - x.min()) / (x.max() - x.min())
+    y_norm = (y - y.min()) / (y.max() - y.min())
+    diff = (y_norm.max() - y_norm) - x_norm  # flipped to concave increasing, minus the diagonal
+    maxima = _relative_extrema(diff, bigger=True)
+    minima = set(_relative_extrema(diff, bigger=False).tolist())
+    if not maxima.size:
+        return None
+    thresholds = diff[maxima] - sensitivity * abs(np.diff(x_norm).mean())
+    is_max = {int(i): t for i, t in zip(maxima, thresholds)}
+    threshold, at, active = 0.0, 0, True
+    for i in range(int(maxima[0]), len(x) - 1):
+        if i in is_max:
+            threshold, at, active = is_max[i], i, True
+        if i in minima:
+            threshold, active = 0.0, False
+        if active and diff[i + 1] < threshold:
+            return float(x[at])
+    return None
 
 
 def knee(ks: list[int], inertia: np.ndarray, total_ss: float) -> tuple[int | None, str | None]:
@@ -65,8 +123,6 @@ def knee(ks: list[int], inertia: np.ndarray, total_ss: float) -> tuple[int | Non
     >>> knee([2, 3, 4, 5], np.array([10.0, 9.0, 8.5, 8.2]), 100.0)
     (2, None)
     """
-    from kneed import KneeLocator
-
     pairs = sorted({1: total_ss, **{k: float(v) for k, v in zip(ks, inertia)}}.items())
     x = np.array([p[0] for p in pairs], dtype=float)
     y = np.array([p[1] for p in pairs])
@@ -76,7 +132,7 @@ def knee(ks: list[int], inertia: np.ndarray, total_ss: float) -> tuple[int | Non
         return None, "the inertia curve is flat: the data shows no cluster structure over these k"
     if len(x) < 3:
         return None, "the knee needs at least 2 values of k besides k = 1"
-    found = KneeLocator(x, y, curve="convex", direction="decreasing", S=1.0).knee
+    found = kneedle(x, y)
     if found is None or int(found) == 1:
         return None, "Kneedle found no knee in the inertia curve: it falls about evenly, so no k stands out"
     return int(found), None
@@ -143,16 +199,48 @@ def ps_pick(ks: list[int], ps: np.ndarray, threshold: float = PS_THRESHOLD) -> t
 
 
 def pick(
-    metric: str, ks: list[int], values: np.ndarray, *, total_ss: float = 0.0, spread: np.ndarray | None = None
+    metric: str,
+    ks: list[int],
+    values: np.ndarray,
+    *,
+    total_ss: float = 0.0,
+    spread: np.ndarray | None = None,
+    one: float | None = None,
 ) -> tuple[int | None, str | None]:
     """One criterion's k from its curve over ``ks`` (see the module docstring).
+
+    Parameters
+    ----------
+    metric : str
+        A key of :data:`METRICS`.
+    ks : list of int
+        The k of ``values``, ascending.
+    values : ndarray
+        The metric per k.
+    total_ss : float, default=0.0
+        The inertia of one cluster (for the knee).
+    spread : ndarray, optional
+        The gap's ``s(k)`` (for the 1-SE rule).
+    one : float, optional
+        The metric at k = 1 when 1 is not in ``ks`` (for the BIC).
+
+    Returns
+    -------
+    (int or None, str or None)
+        The pick, or ``None`` and why there is none.
 
     Examples
     --------
     >>> pick("davies_bouldin", [2, 3], np.array([0.9, 0.4]))
     (3, None)
+    >>> pick("bic", [2, 3], np.array([105.0, 101.0]), one=100.0)
+    (1, None)
     """
     rule = METRICS[metric][1]
+    if rule == "min1":
+        if one is not None and 1 not in ks:
+            ks, values = [1, *ks], np.concatenate([[one], values])
+        return best_of(ks, values, "min", metric)
     if rule == "knee":
         return knee(ks, values, total_ss)
     if rule == "1se":

@@ -157,11 +157,12 @@ def n_distinct_rows(X: Any, at_most: int) -> int:
         X = X.toarray() if X.shape[0] * X.shape[1] <= 50_000_000 else None
         if X is None:  # too big to check cheaply; KMeans' result is checked per k instead
             return at_most
-    # distinct rows among the first few thousand: enough to tell "fewer than k"
-    head = X[: max(at_most * 50, 5_000)]
-    found = len(np.unique(head, axis=0))
-    if found >= at_most:
-        return found
+    # usually the first rows already hold ``at_most`` distinct ones: stop there
+    seen: set[bytes] = set()
+    for row in X[: max(at_most * 50, 5_000)] + 0.0:  # + 0.0: -0.0 and 0.0 are the same point
+        seen.add(row.tobytes())
+        if len(seen) >= at_most:
+            return len(seen)
     return len(np.unique(X, axis=0))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
+import uuid
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -22,9 +23,10 @@ import numpy as np
 from ..api import pmap
 from ..backends import get_backend
 from ..config import cpu_count, get_config
+from .bic import one_cluster_bic, scatter_basis
 from .consensus import decide
 from .criteria import METRICS, pick
-from .data import check_k, check_X, dense_rows, is_sparse, n_distinct_rows, total_ss
+from .data import check_k, check_X, dense_rows, n_distinct_rows, total_ss
 from .result import KSearchResult
 from .tasks import FitTask, GapTask, StabilityTask, run_task
 
@@ -43,6 +45,9 @@ GAP_SAMPLE = 1_000
 
 #: Gap reference sets (Tibshirani et al. used 10 to 20).
 GAP_REFS = 10
+
+#: Points the k-means++ restarts run on before one fit on all points (``n_init="auto"``).
+SEED_SAMPLE = 2_000
 
 #: Points the prediction strength splits in halves, and how many splits per k.
 STABILITY_SAMPLE = 2_000
@@ -87,8 +92,8 @@ def _gap_data(X: Any, random_state: int) -> np.ndarray:
     """The gap statistic's subsample, centred and rotated onto its principal axes."""
     Z = dense_rows(X, _subsample(X.shape[0], GAP_SAMPLE, random_state, 0x6A9))
     Z = Z - Z.mean(axis=0)
-    _, _, vt = np.linalg.svd(Z, full_matrices=False)
-    return np.ascontiguousarray(Z @ vt.T)
+    _, axes = np.linalg.eigh(Z.T @ Z)  # the right singular vectors of Z (an SVD is 10x slower)
+    return np.ascontiguousarray(Z @ axes[:, ::-1])
 
 
 def _distinct_limit(X: Any, ks: list[int]) -> tuple[list[int], str | None]:
@@ -162,14 +167,17 @@ def search(
     if gap_k:
         shared_data["gap"] = _gap_data(arr, random_state)
         gap_k = [kk for kk in gap_k if kk < shared_data["gap"].shape[0]]
+    basis = scatter_basis(arr) if "bic" in metrics and tss > 0 else None
+    bic_basis = basis if not isinstance(basis, str) else None
     ctx = {
+        "bic_basis": bic_basis,
         "metrics": metrics,
         "sample": sample,
         "estimator": chosen,
         "n_init": n_init,
-        "sparse": is_sparse(arr),
-        "tss": tss,
         "gap_k": gap_k,
+        "token": uuid.uuid4().hex,  # names this search's cached silhouette distances in the workers
+        "seed_rows": _subsample(n, SEED_SAMPLE, random_state, 0x5EED),
         "stability_rows": _subsample(n, STABILITY_SAMPLE, random_state, 0x57AB),
         "stability_splits": STABILITY_SPLITS,
     }
@@ -201,8 +209,11 @@ def search(
     per = {m: np.full((len(ks), n_repeats), np.nan) for m in ("inertia", *metrics) if m not in ("gap",)}
     fit = np.zeros((len(ks), n_repeats))
     score = np.zeros((len(ks), n_repeats))
+    bic_one = one_cluster_bic(bic_basis) if bic_basis is not None else None
     if 1 in index:
         per["inertia"][index[1], :] = tss
+        if "bic" in per and bic_one is not None:
+            per["bic"][index[1], :] = bic_one
     gap_rows = [row for row in rows if row["kind"] == "gap"]
     ps = np.full((len(ks), STABILITY_SPLITS), np.nan)
     for row in rows:
@@ -224,6 +235,8 @@ def search(
         scores["prediction_strength"] = ps.mean(axis=1)
         scores_sd["prediction_strength"] = ps.std(axis=1)
     baseline: dict[str, float] = {} if 1 in index else {"inertia": tss}
+    if bic_one is not None and 1 not in index:
+        baseline["bic"] = bic_one
     gap_curve: tuple[list[int], np.ndarray, np.ndarray] | None = None
     if gap_rows:
         data = next(r["log_w"] for r in gap_rows if r["ref"] == -1)
@@ -248,12 +261,14 @@ def search(
                 picks[name], why = None, "the gap statistic needs k above 1 to compare with"
             else:
                 picks[name], why = pick(m, gap_curve[0], gap_curve[1], spread=gap_curve[2])
+        elif m == "bic" and isinstance(basis, str):
+            picks[name], why = None, basis
         else:
-            picks[name], why = pick(m, ks, scores[m], total_ss=tss)
+            picks[name], why = pick(m, ks, scores[m], total_ss=tss, one=bic_one)
         if why:
             pick_reasons[name] = why
         if n_repeats > 1 and m in per:
-            wins = Counter(pick(m, ks, per[m][:, r], total_ss=tss)[0] for r in range(n_repeats))
+            wins = Counter(pick(m, ks, per[m][:, r], total_ss=tss, one=bic_one)[0] for r in range(n_repeats))
             stability[name] = {
                 kk: c / n_repeats for kk, c in sorted(wins.items(), key=lambda kv: (kv[0] is None, kv[0]))
             }

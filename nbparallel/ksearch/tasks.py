@@ -15,25 +15,61 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["preload", "FitTask", "GapTask", "StabilityTask", "run_task", "prediction_strength"]
+from .bic import partition_bic
+from .scores import calinski_davies, cluster_means, silhouette_from_distances
+
+#: k-means++ runs per fit with ``n_init="auto"`` (the best is kept): one run often
+#: stops in a local optimum that merges two clusters and splits another.
+RESTARTS = 3
+
+#: k-means++ runs per fit on each half of a prediction-strength split (six fits
+#: per k: two runs each did as well as three on the benchmark, at two thirds of the cost).
+SPLIT_RESTARTS = 2
+
+__all__ = [
+    "RESTARTS",
+    "SPLIT_RESTARTS",
+    "preload",
+    "FitTask",
+    "GapTask",
+    "StabilityTask",
+    "run_task",
+    "prediction_strength",
+]
 
 
 def preload() -> None:
-    """Import numpy and the scikit-learn modules the k-searches use, in this process.
+    """Import and run once, in this process, everything a k-search task uses.
 
-    Called in every worker when the pool is warmed (:func:`nbparallel.warm`), so the
-    first k-search does not pay for the imports.
+    Called in every worker when the pool is warmed (:func:`nbparallel.warm`): one
+    tiny task of each kind imports scikit-learn and SciPy, starts OpenMP and loads
+    the compiled k-means and distance code, so the first k-search pays for none of it.
 
     Examples
     --------
     >>> preload()
     """
-    import sklearn.metrics  # noqa: F401
-    from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
+    from .bic import scatter_basis
 
-    with threadpool_limits(limits=1):  # a tiny fit also starts OpenMP and loads the compiled k-means code
-        KMeans(n_clusters=2, n_init=1, random_state=0).fit(np.arange(8.0).reshape(4, 2))
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    X[:20] += 5.0
+    basis = scatter_basis(X)
+    ctx = {
+        "metrics": ("inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "bic"),
+        "sample": np.arange(30),
+        "token": "preload",
+        "estimator": "kmeans",
+        "n_init": "auto",
+        "seed_rows": np.arange(30),
+        "bic_basis": None if isinstance(basis, str) else basis,
+        "gap_k": [1, 2],
+        "stability_rows": None,
+        "stability_splits": 1,
+        "inner_threads": 1,
+    }
+    for task in (FitTask(2, 0, 0), GapTask(-1, 0), GapTask(0, 0), StabilityTask(2, 0, 0)):
+        run_task(task, {"X": X, "gap": X - X.mean(axis=0)}, ctx)
+    _distances.pop("preload", None)
 
 
 @dataclass(frozen=True)
@@ -62,7 +98,7 @@ class StabilityTask:
     seed: int
 
 
-def _kmeans(X: Any, k: int, seed: int, estimator: str, n_init: int | str) -> Any:
+def _kmeans(X: Any, k: int, seed: int, estimator: str, n_init: int | str, init: Any = "k-means++") -> Any:
     from sklearn.cluster import KMeans, MiniBatchKMeans
     from sklearn.exceptions import ConvergenceWarning
 
@@ -70,51 +106,72 @@ def _kmeans(X: Any, k: int, seed: int, estimator: str, n_init: int | str) -> Any
     with warnings.catch_warnings():
         # "Number of distinct clusters found smaller than n_clusters": checked by the caller
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return cls(n_clusters=k, n_init=n_init, random_state=seed).fit(X)
+        return cls(n_clusters=k, init=init, n_init=n_init, random_state=seed).fit(X)
 
 
-def _sparse_scores(X: Any, labels: np.ndarray, centers: np.ndarray, inertia: float, tss: float) -> tuple[float, float]:
-    """Calinski-Harabasz and Davies-Bouldin for sparse ``X`` (scikit-learn's need dense data)."""
-    from sklearn.metrics import euclidean_distances
+def _fit_all(X: Any, k: int, seed: int, ctx: dict[str, Any]) -> Any:
+    """KMeans on all of ``X``; with ``n_init="auto"``, the best of :data:`RESTARTS` k-means++ runs.
 
-    n, k = X.shape[0], len(centers)
-    ch = ((tss - inertia) / (k - 1)) / (inertia / (n - k)) if inertia > 0 else math.inf
-    spread = np.zeros(k)
-    for j in range(k):
-        members = X[labels == j]
-        if members.shape[0]:
-            spread[j] = euclidean_distances(members, centers[j : j + 1]).mean()
-    between = euclidean_distances(centers)
-    np.fill_diagonal(between, np.inf)
-    db = float(np.mean(np.max((spread[:, None] + spread[None, :]) / between, axis=1)))
-    return float(ch), db
+    On more than ``SEED_SAMPLE`` points the restarts run on ``ctx["seed_rows"]``
+    (a subsample) and the best centres start one fit on all points (Bradley &
+    Fayyad 1998): a bad local optimum, which turns the curves of every criterion,
+    costs a fraction of a full restart to avoid.
+    """
+    if ctx["n_init"] != "auto":
+        return _kmeans(X, k, seed, ctx["estimator"], ctx["n_init"])
+    rows = ctx.get("seed_rows")
+    if rows is None:
+        return _kmeans(X, k, seed, ctx["estimator"], RESTARTS)
+    centres = _kmeans(X[rows], k, seed, "kmeans", RESTARTS).cluster_centers_
+    return _kmeans(X, k, seed, ctx["estimator"], 1, init=centres)
+
+
+#: Silhouette subsamples up to this many points keep their distance matrix for every k.
+KEEP_DISTANCES = 3_000
+
+#: The distance matrix of the current search's silhouette subsample, by search token (one kept per process).
+_distances: dict[str, np.ndarray] = {}
+
+
+def _silhouette(X: Any, labels: np.ndarray, sample: np.ndarray | None, token: str | None) -> float:
+    """Mean silhouette on the shared subsample; its distances are computed once per search per worker."""
+    from sklearn.metrics import pairwise_distances, silhouette_score
+
+    part = labels if sample is None else labels[sample]
+    if not 1 < len(np.unique(part)) < part.shape[0]:
+        return math.nan
+    if token is None or part.shape[0] > KEEP_DISTANCES:
+        return float(silhouette_score(X if sample is None else X[sample], part))
+    distances = _distances.get(token)
+    if distances is None:
+        distances = pairwise_distances(X if sample is None else X[sample])
+        _distances.clear()  # the previous search's matrix
+        _distances[token] = distances
+    return silhouette_from_distances(distances, part)
 
 
 def _fit(task: FitTask, X: Any, ctx: dict[str, Any]) -> dict[str, Any]:
-    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
-
     start = time.perf_counter()
-    model = _kmeans(X, task.k, task.seed, ctx["estimator"], ctx["n_init"])
+    model = _fit_all(X, task.k, task.seed, ctx)
     fitted = time.perf_counter()
     labels = model.labels_
     n_labels = len(np.unique(labels))
     out: dict[str, Any] = {"k": task.k, "repeat": task.repeat, "inertia": float(model.inertia_)}
     out["n_labels"] = n_labels
-    metrics = ctx["metrics"]
-    sample = ctx["sample"]
+    metrics = set(ctx["metrics"])
     ok = n_labels == task.k  # fewer clusters than asked (duplicate points): scores are not for this k
     if "silhouette" in metrics:
-        Xs, ls = (X, labels) if sample is None else (X[sample], labels[sample])
-        good = ok and 1 < len(np.unique(ls)) < ls.shape[0]
-        out["silhouette"] = float(silhouette_score(Xs, ls)) if good else math.nan
-    if {"calinski_harabasz", "davies_bouldin"} & set(metrics):
-        if not ok:
-            ch = db = math.nan
-        elif ctx["sparse"]:
-            ch, db = _sparse_scores(X, labels, model.cluster_centers_, float(model.inertia_), ctx["tss"])
-        else:
-            ch, db = float(calinski_harabasz_score(X, labels)), float(davies_bouldin_score(X, labels))
-        out["calinski_harabasz"], out["davies_bouldin"] = ch, db
+        out["silhouette"] = _silhouette(X, labels, ctx["sample"], ctx.get("token")) if ok else math.nan
+    if ok and {"calinski_harabasz", "davies_bouldin", "bic"} & metrics:
+        counts, means = cluster_means(X, labels, task.k)  # once, for all three
+        if {"calinski_harabasz", "davies_bouldin"} & metrics:
+            out["calinski_harabasz"], out["davies_bouldin"] = calinski_davies(X, labels, counts, means)
+        basis = ctx.get("bic_basis")
+        if "bic" in metrics and basis is not None:
+            out["bic"] = partition_bic(X, labels, task.k, basis, counts=counts, means=means)
+    for name in ("calinski_harabasz", "davies_bouldin", "bic"):
+        if name in metrics:
+            out.setdefault(name, math.nan)
     out["fit_time"] = fitted - start
     out["score_time"] = time.perf_counter() - fitted
     return out
@@ -124,12 +181,15 @@ def _gap(task: GapTask, Z: np.ndarray, ctx: dict[str, Any]) -> dict[str, Any]:
     if task.ref >= 0:  # uniform over the box of the data's principal components (Tibshirani et al., 2001)
         rng = np.random.default_rng(task.seed)
         Z = rng.uniform(Z.min(axis=0), Z.max(axis=0), size=Z.shape)
+    # one k-means++ run for the data and every reference alike: better optima for
+    # the data alone would raise its gap at every k > 1 by about one standard error
+    n_init = 1 if ctx["n_init"] == "auto" else ctx["n_init"]
     logw = {}
     for k in ctx["gap_k"]:
         if k == 1:
             w = float(((Z - Z.mean(axis=0)) ** 2).sum())
         else:
-            w = float(_kmeans(Z, k, task.seed + k, "kmeans", ctx["n_init"]).inertia_)
+            w = float(_kmeans(Z, k, task.seed + k, "kmeans", n_init).inertia_)
         logw[k] = math.log(w) if w > 0 else -math.inf
     return {"ref": task.ref, "log_w": logw}
 
@@ -174,12 +234,13 @@ def _stability(task: StabilityTask, X: Any, ctx: dict[str, Any]) -> dict[str, An
     rng = np.random.default_rng(task.seed)
     rows = ctx["stability_rows"]
     strengths = []
+    n_init = SPLIT_RESTARTS if ctx["n_init"] == "auto" else ctx["n_init"]
     for split in range(ctx["stability_splits"]):
         order = rng.permutation(rows if rows is not None else X.shape[0])
         half = len(order) // 2
         train, test = X[np.sort(order[:half])], X[np.sort(order[half:])]
-        a = _kmeans(train, task.k, task.seed + 2 * split, ctx["estimator"], ctx["n_init"])
-        b = _kmeans(test, task.k, task.seed + 2 * split + 1, ctx["estimator"], ctx["n_init"])
+        a = _kmeans(train, task.k, task.seed + 2 * split, ctx["estimator"], n_init)
+        b = _kmeans(test, task.k, task.seed + 2 * split + 1, ctx["estimator"], n_init)
         strengths.append(prediction_strength(a.predict(test), b.labels_))
     return {"k": task.k, "repeat": task.repeat, "ps": strengths}
 

@@ -1,0 +1,163 @@
+"""The k-search's rule: the BIC criterion, Kneedle, the consensus, restarts and the shared silhouette distances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+import nbparallel as nbp
+from nbparallel.ksearch.bic import MAX_FEATURES, one_cluster_bic, partition_bic, scatter_basis
+from nbparallel.ksearch.consensus import decide
+from nbparallel.ksearch.criteria import kneedle
+
+KS = list(range(2, 15))
+
+
+def test_kneedle_matches_kneed():
+    kneed = pytest.importorskip("kneed")
+    rng = np.random.default_rng(0)
+    for trial in range(2000):
+        m = int(rng.integers(3, 16))
+        x = np.arange(1.0, m + 1)
+        y = (
+            np.sort(rng.exponential(size=m))[::-1]
+            if trial % 3 == 0
+            else 1 / x ** rng.uniform(0.2, 3) + rng.normal(scale=0.02, size=m)
+            if trial % 3 == 1
+            else rng.integers(0, 5, m).astype(float)  # ties and flat stretches
+        )
+        if np.ptp(y) == 0:
+            continue
+        expected = kneed.KneeLocator(x, y, curve="convex", direction="decreasing", S=1.0).knee
+        assert kneedle(x, y) == (None if expected is None else float(expected)), (x, y)
+
+
+def test_bic_is_the_gaussian_likelihood_of_the_partition():
+    from sklearn.mixture import GaussianMixture
+
+    X, labels = make_blobs(300, 3, centers=3, random_state=0)
+    basis = scatter_basis(X)
+    assert one_cluster_bic(basis) == pytest.approx(GaussianMixture(1, reg_covar=0).fit(X).bic(X))
+    n, d = X.shape
+    means = np.array([X[labels == j].mean(axis=0) for j in range(3)])
+    within = (X - means[labels]).T @ (X - means[labels])
+    counts = np.bincount(labels)
+    log_lik = (counts * np.log(counts / n)).sum() - n / 2 * (
+        d * np.log(2 * np.pi) + np.linalg.slogdet(within / n)[1] + d
+    )
+    expected = -2 * log_lik + (2 + 3 * d + d * (d + 1) / 2) * np.log(n)
+    assert partition_bic(X, labels, 3, basis) == pytest.approx(expected)
+
+
+def test_bic_is_unchanged_by_linear_maps_and_ignores_features_that_do_not_vary():
+    X, labels = make_blobs(400, 4, centers=4, random_state=1)
+    mapped = X @ np.random.default_rng(2).normal(size=(4, 4)) * 1e-6 + 1e3
+    padded = np.column_stack([X, np.full(len(X), 7.0), X[:, 0]])  # a constant and a duplicated feature
+    for other in (mapped, padded):
+        for k in (1, 2, 4):
+            got, want = (
+                (one_cluster_bic(scatter_basis(other)), one_cluster_bic(scatter_basis(X)))
+                if k == 1
+                else (
+                    partition_bic(other, labels % k, k, scatter_basis(other)),
+                    partition_bic(X, labels % k, k, scatter_basis(X)),
+                )
+            )
+            assert got - one_cluster_bic(scatter_basis(other)) == pytest.approx(
+                want - one_cluster_bic(scatter_basis(X)), rel=1e-6, abs=1e-6
+            )
+    assert scatter_basis(padded).rank == 4
+
+
+def test_bic_says_why_it_cannot_be_computed():
+    X = np.random.default_rng(0).normal(size=(30, 20))
+    assert "twice as many points" in scatter_basis(X)
+    assert f"at most {MAX_FEATURES} features" in scatter_basis(np.zeros((5, MAX_FEATURES + 1)))
+    res = nbp.choose_k(X, k=range(2, 5), n_jobs=1, progress=False)
+    assert res.picks["bic"] is None and "twice as many points" in res.pick_reasons["bic"]
+
+
+@pytest.mark.parametrize(
+    "picks, ks, best",
+    [
+        # most of the tests that can say "one cluster" do: no structure
+        ({"bic": 1, "gap": 1, "prediction_strength": 4, "calinski_harabasz": 9}, KS, 1),
+        ({"bic": 6, "gap": 1, "prediction_strength": 4, "calinski_harabasz": 6}, KS, 6),
+        # a pick at the largest k tried does not vote; nor does 1
+        ({"bic": 4, "gap": 1, "prediction_strength": 3, "calinski_harabasz": 14}, KS, 4),
+        # ties go to the BIC, then Calinski-Harabasz
+        ({"bic": 3, "gap": 2, "prediction_strength": 2, "calinski_harabasz": 3}, KS, 3),
+        ({"bic": 14, "gap": 5, "prediction_strength": 6, "calinski_harabasz": 6}, KS, 6),
+        # every voter at the top: that k, with a suggestion to widen the range
+        ({"bic": 4, "gap": 4, "prediction_strength": 4, "calinski_harabasz": 4}, [2, 3, 4], 4),
+        # only criteria that do not vote: their plurality
+        ({"silhouette": 5, "inertia_knee": 5, "davies_bouldin": 3}, KS, 5),
+    ],
+)
+def test_consensus(picks, ks, best):
+    decision = decide(picks, ks)
+    assert decision.best_k == best
+    if best == ks[-1]:
+        assert decision.confidence == "low" and "widen the range" in decision.reason
+
+
+def test_a_pick_at_the_largest_k_votes_when_the_range_was_cut_at_the_distinct_points():
+    picks = {"bic": 3, "gap": 3, "prediction_strength": 2, "calinski_harabasz": 3}
+    assert decide(picks, [2, 3], capped=True).best_k == 3
+
+
+def test_one_elongated_gaussian_is_one_cluster():
+    # sums of squares see two or more clusters along the long axis; the BIC's
+    # shared covariance sees one Gaussian
+    X = np.random.default_rng(5).normal(size=(600, 2)) @ np.array([[3.0, 2.5], [0.0, 0.5]])
+    res = nbp.choose_k(X, n_jobs=2, progress=False)
+    assert res.best_k == 1 and res.picks["bic"] == 1
+    assert "no cluster structure" in res.reason
+
+
+def test_restarts_avoid_merging_two_clusters_and_splitting_another():
+    # ten blobs in 30 dimensions: one k-means++ run at k = 10 often stops with two
+    # blobs merged and one split, so Calinski-Harabasz and the BIC preferred 11
+    X, _ = make_blobs(n_samples=2000, n_features=30, centers=10, cluster_std=2.0, random_state=1653281536)
+    res = nbp.choose_k(X, n_jobs=2, progress=False)
+    assert res.best_k == 10
+    assert res.picks["calinski_harabasz"] == res.picks["bic"] == 10
+
+
+def test_silhouette_distances_are_shared_across_k_and_give_scikit_learns_values():
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    from nbparallel.ksearch import tasks
+
+    X, _ = make_blobs(n_samples=3000, n_features=5, centers=4, random_state=3)
+    sample = np.sort(np.random.default_rng(0).choice(3000, 500, replace=False))
+    for k in (2, 4, 6):
+        labels = KMeans(k, n_init=1, random_state=0).fit(X).labels_
+        got = tasks._silhouette(X, labels, sample, "test-token")
+        assert got == pytest.approx(silhouette_score(X[sample], labels[sample]), rel=1e-12)
+    assert list(tasks._distances) == ["test-token"] and tasks._distances["test-token"].shape == (500, 500)
+    tasks._distances.clear()
+
+
+def test_scores_are_scikit_learns_for_dense_and_sparse_data():
+    import scipy.sparse
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, pairwise_distances, silhouette_score
+
+    from nbparallel.ksearch.scores import calinski_davies, cluster_means, silhouette_from_distances
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n, d, k = int(rng.integers(20, 200)), int(rng.integers(1, 12)), int(rng.integers(2, 8))
+        X = rng.normal(size=(n, d)) * rng.uniform(0.1, 10, size=d) + rng.normal(size=d) * 5
+        labels = rng.integers(0, k, n)
+        labels[:k] = np.arange(k)
+        want = (calinski_harabasz_score(X, labels), davies_bouldin_score(X, labels))
+        for data in (X, scipy.sparse.csr_matrix(X)):
+            np.testing.assert_allclose(calinski_davies(data, labels, *cluster_means(data, labels, k)), want, rtol=1e-8)
+        labels[-1] = k + 3  # a cluster of one point, and codes with a gap
+        distances = pairwise_distances(X)
+        assert silhouette_from_distances(distances, labels) == pytest.approx(
+            silhouette_score(distances, labels, metric="precomputed"), abs=1e-12
+        )
