@@ -75,7 +75,6 @@ def _picklable(exc: BaseException) -> BaseException:
 
 def _call(func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any]) -> None:
     """Call ``func`` on the chunk; ``at`` tracks ``[position, item]`` for error reports."""
-    board, slot = task.board, task.slot
     seeded = _SEEDED_IN_PROCESS if task.seed is not None and task.serial_seeds else _NO_LOCK
     if task.mode == "chunk":
         with seeded:
@@ -83,27 +82,63 @@ def _call(func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any]) -> N
                 seed_item(task.seed, task.start)
             outcome.value = func(*task.payload) if task.star else func(task.payload)
         return
+    star, seed, collect = task.star, task.seed, task.collect
+    looks = _Looks(task)
+    countdown = 1
     values = []
-    items = zip(*task.payload) if task.star else task.payload
-    began = time.monotonic()
-    next_check = began + _CHECK_EVERY
-    for position, item in enumerate(items, start=task.start):
-        at[:] = [position, item]
-        with seeded:
-            if task.seed is not None:
-                seed_item(task.seed, position)
-            if task.collect:
-                values.append(_collecting(func, task.star, item, position, outcome))
+    position, item = task.start, None
+    try:
+        for position, item in enumerate(zip(*task.payload) if star else task.payload, start=task.start):
+            if seed is not None:
+                with seeded:
+                    seed_item(seed, position)
+                    if collect:
+                        values.append(_collecting(func, star, item, position, outcome))
+                    else:
+                        values.append(func(*item) if star else func(item))
+            elif collect:
+                values.append(_collecting(func, star, item, position, outcome))
             else:
-                values.append(func(*item) if task.star else func(item))
-        now = time.monotonic()
-        if now > next_check:
-            if board is not None:
-                check(board, slot)
-            if task.timeout is not None and now - began > task.timeout:
-                raise ChunkTimedOut()
-            next_check = now + _CHECK_EVERY
+                values.append(func(*item) if star else func(item))
+            countdown -= 1
+            if not countdown:
+                countdown = looks.look()
+    except BaseException:
+        at[:] = [position, item]
+        raise
     outcome.value = values
+
+
+class _Looks:
+    """When a running chunk looks at its cancel and timeout flags: about every ``_CHECK_EVERY`` s.
+
+    Reading the clock after every item would cost more than a trivial item
+    itself, so the clock is read every ``stride`` items, a stride that doubles
+    while items are fast and halves when they are slow.
+    """
+
+    def __init__(self, task: ChunkTask) -> None:
+        self.task = task
+        self.began = self.last = time.monotonic()
+        self.next_check = self.began + _CHECK_EVERY
+        self.stride = 1
+
+    def look(self) -> int:
+        """Check the flags if it is time; return how many items to run before the next look."""
+        now = time.monotonic()
+        if now - self.last < _CHECK_EVERY / 20:
+            self.stride = min(2 * self.stride, 1024)
+        else:
+            self.stride = max(1, self.stride // 2)
+        self.last = now
+        if now > self.next_check:
+            task = self.task
+            if task.board is not None:
+                check(task.board, task.slot)
+            if task.timeout is not None and now - self.began > task.timeout:
+                raise ChunkTimedOut()
+            self.next_check = now + _CHECK_EVERY
+        return self.stride
 
 
 def _collecting(func: Any, star: bool, item: Any, position: int, outcome: ChunkOutcome) -> Any:
