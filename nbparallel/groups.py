@@ -35,6 +35,12 @@ def _key_columns(by: Any) -> list[str] | None:
     return None
 
 
+def _named(group: Any, name: Any) -> Any:
+    """``group`` with its key as ``.name``, as pandas' own ``apply`` gives it."""
+    object.__setattr__(group, "name", name)
+    return group
+
+
 class _ApplyGroups:
     """What each worker runs on a chunk of whole groups: the library's own group-apply."""
 
@@ -49,7 +55,7 @@ class _ApplyGroups:
         if not self.polars:
             key = self.by if keys is None else np.asarray(keys)
             if self.per_group:  # in the chunk's (layout) order: groups as they appear
-                return [self.func(g) for _, g in chunk.groupby(key, sort=False)]
+                return [self.func(_named(g, name)) for name, g in chunk.groupby(key, sort=False)]
             return chunk.groupby(key, sort=True).apply(self.func)
         if keys is None:
             return [self.func(g) for _, g in chunk.group_by(self.by, maintain_order=True)]

@@ -51,9 +51,12 @@ def test_pmap_groups_on_polars_equals_group_by_map_groups(df):
 
 @pytest.mark.parametrize("how", ["list", "sum", sorted])
 def test_pmap_groups_merges_the_groups_results_in_key_order(df, how):
-    per_group = [len(g) for _, g in df.groupby("k")]  # sorted keys
+    def size(g):
+        return len(g) * 100 + g.name  # each group knows its key, as in groupby.apply
+
+    per_group = df.groupby("k").apply(size).tolist()  # sorted keys
     expected = {"list": per_group, "sum": sum(per_group)}.get(how) if isinstance(how, str) else sorted(per_group)
-    assert nbp.pmap_groups(len, df, "k", merge=how, n_jobs=2, progress=False) == expected
+    assert nbp.pmap_groups(size, df, "k", merge=how, n_jobs=2, progress=False) == expected
 
 
 def test_pmap_groups_collects_failing_groups_and_retries_only_them(df):
