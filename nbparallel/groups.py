@@ -19,10 +19,6 @@ from .tracebacks import user_frames
 
 __all__ = ["pmap_groups"]
 
-#: Chunks per worker: whole groups, largest first, so small groups fill the gaps at the end.
-CHUNKS_PER_WORKER = 4
-
-
 def _is_polars(data: Any) -> bool:
     return type(data).__module__.split(".")[0] == "polars"
 
@@ -85,8 +81,9 @@ def pmap_groups(
 ) -> Any:
     """``data.groupby(by).apply(func)`` in parallel: each worker gets whole groups.
 
-    Groups are packed into chunks largest first (about four chunks per worker),
-    so one big group does not leave the other workers idle at the end.
+    Groups are laid out largest first and packed into chunks that shrink as the
+    work runs out, so one big group does not leave the other workers idle at
+    the end.
 
     Parameters
     ----------
@@ -160,7 +157,7 @@ def pmap_groups(
         options,
         mode="chunk",
         finalize=finalize,
-        bounds=lambda n_workers: group_bounds(layout.sizes, CHUNKS_PER_WORKER * n_workers),
+        bounds=lambda n_workers: group_bounds(layout.sizes, n_workers),
         wrap=functools.partial(_ApplyGroups, by=key, polars=polars, per_group=per_group),
     )
     return follow(job, background=background)

@@ -82,8 +82,10 @@ def test_groups_are_whole_and_big_ones_go_first():
     data = pd.DataFrame({"k": [3] * 50 + [1] * 5 + [2] * 20 + [1] * 5})
     layout = group_layout(data, "k")
     assert layout.sizes.tolist() == [50, 20, 10]  # largest group first
-    bounds = group_bounds(layout.sizes, 8)
+    bounds = group_bounds(layout.sizes, 4)
     assert all(a in (0, 50, 70) and b in (50, 70, 80) for a, b in bounds)  # cut only between groups
+    rows = [b - a for a, b in group_bounds([10] * 100, 2)]
+    assert rows[0] >= 4 * rows[-1] and rows == sorted(rows, reverse=True)  # chunks shrink as work runs out
 
 
 def test_a_split_group_warns_and_by_gives_the_whole_data_result(shell, df):

@@ -140,7 +140,7 @@ def group_work(group: Any) -> float:
     """A per-group task whose cost grows with the group's key (skewed groups)."""
     key = int(group.name)  # pandas gives each group its key as ``.name``
     total = 0.0
-    for _ in range(20 * (key + 1)):
+    for _ in range(80 * (key + 1)):
         total += float(group["x"].sum())
     return total
 

@@ -96,26 +96,30 @@ def group_layout(data: Any, by: Any) -> GroupLayout:
     return GroupLayout(order, counts[ranks], ranks)
 
 
-def group_bounds(sizes: Sequence[int] | np.ndarray, n_chunks: int) -> list[tuple[int, int]]:
-    """Cut rows laid out group by group into at most ``n_chunks`` chunks, only between groups.
+def group_bounds(sizes: Sequence[int] | np.ndarray, n_workers: int) -> list[tuple[int, int]]:
+    """Cut rows laid out group by group into chunks that shrink as the work runs out, only between groups.
 
-    A chunk closes once it holds about ``rows / n_chunks`` rows; a group larger
-    than that is a chunk of its own.
+    As for ``pmap``'s default chunks (guided self-scheduling), a chunk closes once
+    it holds about ``remaining rows / (2 * n_workers)`` rows, and never fewer than
+    ``rows / (16 * n_workers)``: the big groups at the front go out in big
+    chunks, and the last chunks are small, so no worker is left with a long
+    chunk while the others idle.  A group larger than that is a chunk of its own.
 
     Examples
     --------
-    >>> group_bounds([5, 3, 2, 1, 1], 3)
-    [(0, 5), (5, 10), (10, 12)]
+    >>> group_bounds([50, 20, 10, 10, 5, 5], 2)
+    [(0, 50), (50, 70), (70, 80), (80, 90), (90, 95), (95, 100)]
     """
     total = int(np.sum(sizes))
     if total == 0:
         return [(0, 0)]
-    target = total / max(1, n_chunks)
+    workers = max(1, n_workers)
+    floor = total / (16 * workers)
     out: list[tuple[int, int]] = []
     start = stop = 0
     for size in sizes:
         stop += int(size)
-        if stop - start >= target and len(out) < n_chunks - 1:
+        if stop - start >= max((total - start) / (2 * workers), floor):
             out.append((start, stop))
             start = stop
     if stop > start:

@@ -161,7 +161,7 @@ def _by_groups(
         merged = finalize(parts)
         return {var: _in_input_order(value, index, inverse, len(keys)) for var, value in merged.items()}
 
-    return reordered, lambda n_workers: group_bounds(layout.sizes, 4 * n_workers), restore
+    return reordered, lambda n_workers: group_bounds(layout.sizes, n_workers), restore
 
 
 def _take_rows(data: Any, order: np.ndarray) -> Any:
