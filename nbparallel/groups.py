@@ -19,6 +19,7 @@ from .tracebacks import user_frames
 
 __all__ = ["pmap_groups"]
 
+
 def _is_polars(data: Any) -> bool:
     return type(data).__module__.split(".")[0] == "polars"
 
