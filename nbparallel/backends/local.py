@@ -145,6 +145,7 @@ class LocalProcesses(Backend):
 
     def warm(self, n_workers: int) -> None:
         ex = self.executor(n_workers)
+        self.board  # noqa: B018 -- made now (its folder, the janitor), not by the first call
         setup = tuple(WARM_UP)
         for future in [ex.submit(_ready, setup) for _ in range(n_workers)]:
             future.result()

@@ -93,7 +93,8 @@ def bench_ksearch(n_jobs: int, *, quick: bool = False) -> KSearchTiming:
 _LATENCY_SCRIPT = """
 import sys, time
 import nbparallel as nbp
-from nbparallel.bench.workloads import trivial
+def trivial(x):  # defined here, as in a notebook: shipped by value, no module for a worker to import
+    return x
 if sys.argv[1] == "warm":
     nbp.warm(wait=True)   # what %load_ext nbparallel (or importing in a kernel) starts in the background
 start = time.perf_counter()
