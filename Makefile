@@ -67,7 +67,7 @@ lock: test-latest
 ## the notebooks are rendered with their stored outputs)
 docs: $(STAMP)
 	rm -rf docs/generated
-	$(PY) -m sphinx -W --keep-going -n -b html docs docs/_build/html
+	$(PY) -m sphinx -E -W --keep-going -n -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) .venv-latest .pytest_cache .hypothesis *.egg-info e2e-output
