@@ -32,6 +32,16 @@ def _key_columns(by: Any) -> list[str] | None:
     return None
 
 
+class _Missing:
+    """The entry of a group whose key is missing (NaN, None): pandas' ``groupby`` leaves such groups out."""
+
+
+def _has_missing(name: Any) -> bool:
+    import pandas as pd
+
+    return any(pd.isna(part) for part in (name if isinstance(name, tuple) else (name,)))
+
+
 def _named(group: Any, name: Any) -> Any:
     """``group`` with its key as ``.name``, as pandas' own ``apply`` gives it."""
     object.__setattr__(group, "name", name)
@@ -51,8 +61,9 @@ class _ApplyGroups:
     def __call__(self, chunk: Any, keys: Any = None) -> Any:
         if not self.polars:
             key = self.by if keys is None else np.asarray(keys)
-            if self.per_group:  # in the chunk's (layout) order: groups as they appear
-                return [self.func(_named(g, name)) for name, g in chunk.groupby(key, sort=False)]
+            if self.per_group:  # in the chunk's (layout) order: groups as they appear, one entry each
+                groups = chunk.groupby(key, sort=False, dropna=False)  # as the layout counts them
+                return [_Missing() if _has_missing(name) else self.func(_named(g, name)) for name, g in groups]
             return chunk.groupby(key, sort=True).apply(self.func)
         if keys is None:
             return [self.func(g) for _, g in chunk.group_by(self.by, maintain_order=True)]
@@ -142,7 +153,7 @@ def pmap_groups(
             results = [r for part in parts for r in part]  # in layout order
             ordered = [results[i] for i in np.argsort(ranks, kind="stable")]
             if per_group:
-                return merge_parts(ordered, how)
+                return merge_parts([r for r in ordered if not isinstance(r, _Missing)], how)
             import polars as pl
 
             return pl.concat(ordered) if ordered else data.clear()

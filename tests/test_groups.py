@@ -59,6 +59,13 @@ def test_pmap_groups_merges_the_groups_results_in_key_order(df, how):
     assert nbp.pmap_groups(size, df, "k", merge=how, n_jobs=2, progress=False) == expected
 
 
+def test_pmap_groups_leaves_out_missing_keys_as_groupby_does():
+    data = pd.DataFrame({"k": [1.0, np.nan, 2.0, 1.0, np.nan, 3.0] * 20, "x": range(120)})
+    expected = data.groupby("k").apply(lambda g: g.x.sum())
+    assert nbp.pmap_groups(lambda g: g.x.sum(), data, "k", merge="list", n_jobs=2, progress=False) == expected.tolist()
+    pd.testing.assert_series_equal(nbp.pmap_groups(lambda g: g.x.sum(), data, "k", n_jobs=2, progress=False), expected)
+
+
 def test_pmap_groups_collects_failing_groups_and_retries_only_them(df):
     def fragile(g):
         if g.name in (3, 7):
