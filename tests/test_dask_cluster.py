@@ -247,6 +247,24 @@ def test_cancel_stops_running_chunks_within_5_s(client):
     assert time.monotonic() - began < 5.0
 
 
+def test_cancel_with_only_a_dask_address_and_no_default_client(cluster):
+    script = f"""
+import time
+import nbparallel as nbp
+def spin(x):
+    while True:
+        pass
+nbp.config(dask_address={cluster[0].address!r})  # nbparallel opens its own Client; none is the default
+job = nbp.pmap(spin, range(4), chunks=4, n_jobs=2, backend="dask", background=True, progress=False)
+time.sleep(1.5)
+job.cancel()
+print(job.wait(10), job.status, nbp.pmap(abs, [-1, -2], backend="dask", progress=False))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split("\n")[-2] == "True cancelled [1, 2]"
+
+
 def test_timeout_stops_a_stuck_chunk_within_8_s(client):
     began = time.monotonic()
     with pytest.raises(nbp.ChunkTimeout, match="chunk 0"):

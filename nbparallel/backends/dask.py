@@ -141,7 +141,10 @@ class DaskBoard(Board):
     def _event(self, slot: int) -> Any:
         from distributed import Event
 
-        return Event(f"nbparallel-{self.token}-{slot}")
+        name = f"nbparallel-{self.token}-{slot}"
+        if len(self.rows):  # the kernel's board: on the job's cluster, which need not be the default client's
+            return Event(name, client=dask_client())
+        return Event(name)  # in a worker: its own client
 
     # -- the kernel's side ------------------------------------------------------------
     def flag(self, slot: int, bit: int) -> None:
@@ -189,7 +192,8 @@ class DaskBoard(Board):
         while True:  # an interrupt sent just before the chunk ended is raised here, or cleared
             try:
                 with _here_lock:
-                    _here.pop((self.token, slot), None)
+                    if _here.get((self.token, slot)) == threading.get_ident():  # not a newer chunk's slot
+                        del _here[(self.token, slot)]
                     _set_async_exc(threading.get_ident(), None)
                 break
             except (ChunkCancelled, ChunkTimedOut) as exc:
