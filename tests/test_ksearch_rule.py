@@ -161,3 +161,14 @@ def test_scores_are_scikit_learns_for_dense_and_sparse_data():
         assert silhouette_from_distances(distances, labels) == pytest.approx(
             silhouette_score(distances, labels, metric="precomputed"), abs=1e-12
         )
+
+
+def test_gap_on_wide_data_never_builds_a_features_by_features_matrix():
+    from scipy.spatial.distance import pdist
+
+    from nbparallel.ksearch.searches import _gap_data
+
+    X = np.random.default_rng(0).normal(size=(200, 30_000))  # like text features: a 30k x 30k matrix is 7 GB
+    rotated = _gap_data(X, 0)
+    assert rotated.shape == (200, 200)
+    np.testing.assert_allclose(pdist(rotated), pdist(X - X.mean(axis=0)), rtol=1e-6)  # the same geometry

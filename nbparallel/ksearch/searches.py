@@ -92,8 +92,12 @@ def _gap_data(X: Any, random_state: int) -> np.ndarray:
     """The gap statistic's subsample, centred and rotated onto its principal axes."""
     Z = dense_rows(X, _subsample(X.shape[0], GAP_SAMPLE, random_state, 0x6A9))
     Z = Z - Z.mean(axis=0)
-    _, axes = np.linalg.eigh(Z.T @ Z)  # the right singular vectors of Z (an SVD is 10x slower)
-    return np.ascontiguousarray(Z @ axes[:, ::-1])
+    if Z.shape[1] <= Z.shape[0]:
+        _, axes = np.linalg.eigh(Z.T @ Z)  # the right singular vectors of Z (an SVD is 10x slower)
+        return np.ascontiguousarray(Z @ axes[:, ::-1])
+    # wide data (say, 100,000 text features): the rows' Gram matrix, never a features x features one
+    values, left = np.linalg.eigh(Z @ Z.T)
+    return np.ascontiguousarray(left[:, ::-1] * np.sqrt(np.clip(values[::-1], 0.0, None)))
 
 
 def _distinct_limit(X: Any, ks: list[int]) -> tuple[list[int], str | None]:
