@@ -44,3 +44,24 @@ def test_exit_cancels_running_jobs_and_stops_the_workers_quickly():
     while any(psutil.pid_exists(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(psutil.pid_exists(w) for w in workers), "a worker outlived the interpreter"
+
+
+def test_exit_lets_a_foreground_call_in_a_running_thread_finish():
+    script = """
+import threading, time
+import nbparallel as nbp
+
+def slow(x):
+    time.sleep(1.0)
+    return 2 * x
+
+def work():
+    print(nbp.pmap(slow, range(4), chunks=4, n_jobs=2, progress=False), flush=True)
+
+threading.Thread(target=work).start()  # not a daemon: the program waits for it
+time.sleep(0.5)  # the main thread ends while the chunks run
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[0, 2, 4, 6]"

@@ -8,6 +8,7 @@ results and shared-memory copies; only the most recent job is held, so
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import weakref
 from typing import TYPE_CHECKING
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from .job import Job
 
 __all__ = ["register", "jobs", "last_job", "abandon_all"]
+
+log = logging.getLogger("nbparallel")
 
 _lock = threading.Lock()
 _recent: collections.deque[weakref.ref[Job]] = collections.deque(maxlen=200)
@@ -67,23 +70,37 @@ def last_job() -> Job | None:
 def abandon_all() -> None:
     """At interpreter exit: cancel the running jobs and stop the workers, waiting on nothing.
 
-    Nobody will read the results of chunks still running, so the worker
-    processes are killed instead of being waited for (loky's own exit hook
-    would wait for every running chunk).  Runs before the thread pools' exit
+    Nobody will read the results of background jobs and streams still running,
+    so the worker processes are killed instead of being waited for (loky's own
+    exit hook would wait for every running chunk).  A foreground call still
+    running is in a thread of the program, joined after this hook: then
+    nothing is stopped.  Runs before the thread pools' exit
     hooks (see :meth:`~nbparallel.backends.local.LocalProcesses.executor`).
     """
     from ..backends.base import started_backends
     from ..worker.board import CANCEL
+    from .stream import StreamJob
 
+    waited_for = False
     for job in jobs():
         attempt = job._attempt
         if attempt is None or job.done():
             continue
-        job.cancel_requested = True
-        if attempt.board is not None:
-            for _chunk, slot in attempt.in_flight():
-                attempt.board.flag(slot, CANCEL)
-        attempt.stop()
+        if not job.options.background and not isinstance(job, StreamJob):
+            # a foreground call in a thread of the program that is still running (the
+            # threads are joined after this hook): it reads the result, so let it finish
+            waited_for = True
+            continue
+        try:
+            job.cancel_requested = True
+            if attempt.board is not None:
+                for _chunk, slot in attempt.in_flight():
+                    attempt.board.flag(slot, CANCEL)
+            attempt.stop()
+        except Exception:  # exiting: the workers are stopped below all the same
+            log.debug("job %s: cancel at exit failed", job.id, exc_info=True)
+    if waited_for:
+        return
     for backend in started_backends():
         try:
             backend.abandon()
