@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import psutil
@@ -191,3 +192,23 @@ def test_the_janitor_waits_for_a_dead_owners_locks_to_be_released(tmp_path):
     assert not folder.exists()
     janitors = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
     assert psutil.wait_procs(janitors, timeout=10)[1] == []
+
+
+def test_a_successful_retry_of_failed_items_frees_the_shared_copy():
+    rows = np.ones((1000, 4096))  # 32 MiB: shared with the workers
+    rows[[3, 500]] = -1.0
+
+    def positive_sum(row):
+        if row[0] < 0:
+            raise ValueError("negative row")
+        return float(row.sum())
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "2 of 1000 items failed"
+        values = nbp.pmap(positive_sum, rows, n_jobs=2, progress=False, errors="collect")
+    job = nbp.last_job()
+    assert sum(isinstance(v, nbp.Failed) for v in values) == 2
+    assert job.shared_folder is not None and os.path.isdir(job.shared_folder)  # kept: the retry needs the rows
+    fixed = job.retry_failed(lambda row: float(abs(row).sum()))
+    assert fixed[3] == fixed[500] == 4096.0 and not job.errors
+    assert not os.path.exists(job.shared_folder)  # nothing left to retry: the copy is gone

@@ -28,7 +28,7 @@ from .attempt import Attempt
 if TYPE_CHECKING:
     from .job import Job
 
-__all__ = ["begin", "record", "retrying", "conclude", "call_safely"]
+__all__ = ["begin", "record", "retrying", "conclude", "call_safely", "release_inputs"]
 
 log = logging.getLogger("nbparallel")
 
@@ -163,12 +163,7 @@ def conclude(job: Job) -> None:
             )
         )
     if job._status == "done" and not job._failed_items:
-        # The inputs are no longer needed (``retry_failed`` of collected Failed items would need
-        # them): the chunks' slices of the shared copy would keep its deleted file mapped.
-        job.tasks = [dataclasses.replace(t, payload=None) for t in job.tasks]
-        if job.shared_folder is not None:
-            remove_folder(job.shared_folder)  # kept otherwise: partial_result/retry_failed need it
-            gc.collect()  # slices of the copy may sit in reference cycles (futures, callbacks) for a while
+        release_inputs(job)
     log.info(
         "job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache",
         job.id,
@@ -201,3 +196,15 @@ def call_safely(fn: Callable[[Job], Any], job: Job) -> None:
         fn(job)
     except Exception as exc:  # a callback's bug must not break the job
         print(f"nbparallel: done-callback {fn!r} of job {job.id} raised {exc!r}", file=sys.stderr)
+
+
+def release_inputs(job: Job) -> None:
+    """Drop a job's inputs once nothing can run again (done, and no Failed item left to retry).
+
+    The chunks' slices of the shared copy would otherwise keep its deleted file
+    mapped; ``partial_result`` and ``retry_failed`` need them until then.
+    """
+    job.tasks = [dataclasses.replace(t, payload=None) for t in job.tasks]
+    if job.shared_folder is not None:
+        remove_folder(job.shared_folder)
+        gc.collect()  # slices of the copy may sit in reference cycles (futures, callbacks) for a while

@@ -71,6 +71,10 @@ def retry_items(job: Job, func: Callable[..., Any] | None, *, background: bool) 
         for f, value in zip(failed, values, strict=True):
             result[f.index] = value
         job._failed_items = list(rerun._failed_items)
+        if not job._failed_items:  # nothing left to retry: the inputs can go
+            from .lifecycle import release_inputs
+
+            release_inputs(job)
 
     rerun._on_success(put_back)
     if background:
