@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .backends import get_backend
-from .data.merge import MERGE_MODES, MergeHow
+from .data.merge import MergeHow, check_merge
 from .data.merge import merge as merge_parts
 from .data.partition import aligned_length, chunk_bounds, guided_bounds, kind_of
 from .display.pump import follow
@@ -379,9 +379,7 @@ def pmap_chunks(
     >>> nbp.pmap_chunks(sum, list(range(10)), merge="sum", chunks=3, progress=False)
     45
     """
-    how = merge
-    if not callable(how) and how not in MERGE_MODES:
-        raise ValueError(f"unknown merge {how!r}; choose one of {', '.join(map(repr, MERGE_MODES))} or pass a callable")
+    how = check_merge(merge)
     options = RunOptions.from_arguments(locals())
     job = plan(func, (data, *more_data), options, mode="chunk", finalize=lambda parts: merge_parts(parts, how))
     return follow(job, background=background)

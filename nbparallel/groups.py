@@ -11,7 +11,7 @@ import numpy as np
 
 from .api import plan
 from .data.groups import group_bounds, group_layout
-from .data.merge import MERGE_MODES, MergeHow
+from .data.merge import MergeHow, check_merge
 from .data.merge import merge as merge_parts
 from .display.pump import follow
 from .options import RunOptions
@@ -136,9 +136,7 @@ def pmap_groups(
     [2, 1, 1]
     """
     options = RunOptions.from_arguments(locals())
-    how = merge
-    if not callable(how) and how not in MERGE_MODES:
-        raise ValueError(f"unknown merge {how!r}; choose one of {', '.join(map(repr, MERGE_MODES))} or pass a callable")
+    how = check_merge(merge)
     per_group = how != "auto"
     polars = _is_polars(data)
     layout = group_layout(data, by)

@@ -23,7 +23,7 @@ from ..errors import SplitGroupWarning
 from ..tracebacks import user_stacklevel
 from .shared import SharedArray, concat_shared, materialize
 
-__all__ = ["merge", "MERGE_MODES"]
+__all__ = ["merge", "check_merge", "MERGE_MODES"]
 
 MergeHow: TypeAlias = str | Callable[[list[Any]], Any]
 
@@ -210,6 +210,19 @@ MERGE_MODES: dict[str, Callable[[list[Any]], Any]] = {
 }
 
 
+def check_merge(how: MergeHow) -> MergeHow:
+    """``how`` itself if it is a merge mode or a callable; else a ValueError listing the modes.
+
+    Examples
+    --------
+    >>> check_merge("sum")
+    'sum'
+    """
+    if not callable(how) and how not in MERGE_MODES:
+        raise ValueError(f"unknown merge {how!r}; choose one of {', '.join(map(repr, MERGE_MODES))} or pass a callable")
+    return how
+
+
 def merge(parts: Sequence[Any], how: MergeHow = "auto") -> Any:
     """Combine chunk results into one object of the parts' kind.
 
@@ -264,10 +277,9 @@ def merge(parts: Sequence[Any], how: MergeHow = "auto") -> Any:
         if how in ("auto", "concat") and all(isinstance(p, SharedArray) for p in parts):
             return concat_shared(parts)
         parts = materialize(parts)
+    how = check_merge(how)
     if callable(how):
         return how(parts)
-    if how not in MERGE_MODES:
-        raise ValueError(f"unknown merge {how!r}; choose one of {', '.join(map(repr, MERGE_MODES))} or pass a callable")
     if not parts:
         if how == "list":
             return []

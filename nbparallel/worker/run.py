@@ -127,7 +127,7 @@ class _Looks:
         """Check the flags if it is time; return how many items to run before the next look."""
         now = time.monotonic()
         if now - self.last < _CHECK_EVERY / 20:
-            self.stride = min(2 * self.stride, 1024)
+            self.stride = min(2 * self.stride, 128)  # bounded: items may turn slow
         else:
             self.stride = max(1, self.stride // 2)
         self.last = now
