@@ -46,8 +46,11 @@ test-unit: $(STAMP)
 e2e: $(STAMP) $(CHROMIUM_STAMP)
 	$(PY) -m pytest tests/e2e -p no:cacheprovider
 
+## dask's scratch space (the notebooks start dask clusters) goes to a folder removed afterwards
 test-notebooks: $(STAMP)
-	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval-sanitize.cfg -p no:randomly notebooks
+	scratch=$$(mktemp -d) && DASK_TEMPORARY_DIRECTORY=$$scratch $(PY) -m pytest --nbval --nbval-current-env \
+		--nbval-sanitize-with notebooks/nbval-sanitize.cfg -p no:randomly notebooks; \
+	status=$$?; rm -rf $$scratch; exit $$status
 
 ## make bench: every speed claim, measured in one run
 bench: $(STAMP)

@@ -755,6 +755,7 @@ setup (a model, a connection) once per worker process and reuses it.
     code("""
 import itertools
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -848,6 +849,7 @@ print(nbp.pmap(predict, range(40), chunks=20, n_jobs=n_jobs)[:5])
 print(nbp.pmap(predict, range(40), chunks=20, n_jobs=n_jobs)[-5:])
 runs = open(setup_log).read().split()
 print("setups:", len(runs), "| once per worker:", len(runs) == len(set(runs)) <= n_jobs)
+shutil.rmtree(os.path.dirname(setup_log))  # tidy up the demo's log
 """),
 ]
 

@@ -16,18 +16,22 @@ distributed = pytest.importorskip("distributed", reason="the dask extra is not i
 
 
 @pytest.fixture(scope="module")
-def client():
+def client(tmp_path_factory):
+    import dask
     from distributed import Client, LocalCluster
 
+    scratch = str(tmp_path_factory.mktemp("dask"))  # dask's scratch space, not /tmp/dask-scratch-space
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    cluster = LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=40,
-    )
+    with dask.config.set({"temporary-directory": scratch}):
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=40,
+            local_directory=scratch,
+        )
     client = Client(cluster)
     try:
         yield client

@@ -66,7 +66,8 @@ class Cluster:
         self.procs: list[subprocess.Popen[bytes]] = []
         file = os.path.join(self.root, "scheduler.json")
         self._start(
-            [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", file]
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", file],
+            env={**self.env, "DASK_TEMPORARY_DIRECTORY": self.root},  # no dask-scratch-space left in /tmp
         )
         deadline = time.monotonic() + 30
         while not os.path.exists(file) and time.monotonic() < deadline:
