@@ -151,15 +151,16 @@ def test_pmap_over_a_generator_reads_it_lazily():
 def test_streamed_rss_does_not_grow_with_the_input():
     code = textwrap.dedent(
         """
-        import resource, nbparallel as nbp
+        import nbparallel as nbp
+        from nbparallel.bench.streaming import peak_rss_mib  # this process's own peak, not its parent's
         total = sum(nbp.imap(abs, range(20000), n_jobs=2, progress=False))  # warm: pool, imports
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        before = peak_rss_mib()
         total = 0
         for v in nbp.imap(abs, range(3_000_000), n_jobs=2, progress=False):
             total += v
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        after = peak_rss_mib()
         assert total == sum(range(3_000_000)), total
-        print((after - before) / 1024)
+        print(after - before)
         nbp.shutdown()
         """
     )

@@ -16,7 +16,7 @@ import textwrap
 import time
 from typing import Any
 
-__all__ = ["bench_streaming", "format_streaming", "work"]
+__all__ = ["bench_streaming", "format_streaming", "peak_rss_mib", "work"]
 
 
 def work(x: int) -> int:
@@ -28,8 +28,8 @@ def work(x: int) -> int:
 
 
 _MEMORY = """
-import resource, sys
-from nbparallel.bench.streaming import work
+import sys
+from nbparallel.bench.streaming import peak_rss_mib
 import nbparallel as nbp
 from joblib import Parallel, delayed
 way, n, n_jobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -41,18 +41,31 @@ def run(items):
     par = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=256)
     return sum(par(delayed(abs)(x) for x in items))
 run(iter(range(20000)))  # warm: pools and imports
-def peak_kib():
-    # VmHWM: this process's own peak.  ru_maxrss is not enough: Linux carries a
-    # parent's peak into a forked child, so under a big parent every growth read 0.
+before = peak_rss_mib()
+assert run(iter(range(n))) == n * (n - 1) // 2
+print(peak_rss_mib() - before)
+"""
+
+
+def peak_rss_mib() -> float:
+    """The peak resident memory of this process so far, in MiB.
+
+    Read from ``VmHWM`` in ``/proc/self/status`` where there is one:
+    ``ru_maxrss`` is not enough, as Linux carries a parent's peak into a forked
+    child, so in a child of a big process every growth would read 0.
+
+    Examples
+    --------
+    >>> peak_rss_mib() > 0
+    True
+    """
     try:
         with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-before = peak_kib()
-assert run(iter(range(n))) == n * (n - 1) // 2
-print((peak_kib() - before) / 1024)
-"""
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _peak_growth(way: str, n: int, n_jobs: int) -> float:
