@@ -1,18 +1,20 @@
-# Every target creates $(VENV) (python3 -m venv) and installs the project if needed,
-# pinned to the exact versions in $(LOCK), the set `make test` last passed with.
+# Every target creates $(VENV) (python3 -m venv) and installs the project if needed:
+# `uv sync --frozen` installs exactly the versions in uv.lock, the set `make test` last
+# passed with (uv itself pinned here), and nbparallel in editable mode.
 PYTHON ?= python3
 VENV   ?= .venv
-LOCK   ?= requirements/lock.txt
-EXTRAS := test,lint,dask,e2e,docs,bench
+UV_VERSION := 0.13.8
+EXTRAS := test lint dask e2e docs bench
 PY     := $(VENV)/bin/python
+UV     := UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-unit test-notebooks lint e2e bench docs clean test-latest lock
+.PHONY: demo test test-unit test-notebooks lint e2e bench docs clean lock
 
-$(STAMP): pyproject.toml $(LOCK)
+$(STAMP): pyproject.toml uv.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade $(if $(LOCK),-c $(LOCK)) pip
-	$(PY) -m pip install --quiet $(if $(LOCK),-c $(LOCK),--upgrade --upgrade-strategy eager) -e '.[$(EXTRAS)]'
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(UV) sync --quiet --frozen --inexact $(addprefix --extra ,$(EXTRAS))
 	touch $(STAMP)
 
 # Debian's chromium for the browser test (Playwright drives it; it never downloads
@@ -56,15 +58,13 @@ test-notebooks: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m nbparallel bench
 
-## make test-latest (not run by CI): the newest versions pyproject.toml allows, in .venv-latest,
-## and the whole suite on them. Finds upstream breakage on purpose.
-test-latest:
+## make lock (not run by CI): move uv.lock to the newest versions pyproject.toml allows and run
+## the whole suite on them in .venv-latest. Review the diff of uv.lock and commit it if the suite
+## passed; `git checkout uv.lock` drops it.
+lock: $(STAMP)
+	$(UV) lock --upgrade
 	rm -rf .venv-latest
-	$(MAKE) test VENV=.venv-latest LOCK=
-
-## make lock: refresh the lock from a passing `make test-latest` (review the diff, then commit it)
-lock: test-latest
-	.venv-latest/bin/python -m pip freeze --all --exclude-editable > requirements/lock.txt
+	$(MAKE) test VENV=.venv-latest
 
 ## make docs: the documentation site in docs/_build/html (warnings are errors; no network,
 ## the notebooks are rendered with their stored outputs)
