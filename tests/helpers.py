@@ -25,3 +25,23 @@ def ignores_interrupts(seconds: float) -> float:
         return spin(seconds)
     finally:
         signal.signal(signal.SIGUSR1, previous)
+
+
+def noisy(x: int) -> int:
+    """Prints each item and fails on item 5 (``KeyError``): errors and output in one chunk run."""
+    print("seen", x)
+    if x == 5:
+        raise KeyError("five")
+    return x
+
+
+def fail_noisily(backend: str) -> BaseException:
+    """Run :func:`noisy` over 8 items in 4 chunks on ``backend``; the error, checked to name its item and chunk."""
+    import pytest
+
+    import nbparallel as nbp
+
+    with pytest.raises(KeyError) as info:
+        nbp.pmap(noisy, range(8), chunks=4, n_jobs=2, backend=backend, progress=False)
+    assert "item 5 (5) in chunk 2 of 4" in info.value.__notes__[0]
+    return info.value

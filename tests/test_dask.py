@@ -11,6 +11,7 @@ from sklearn.datasets import make_blobs
 
 import nbparallel as nbp
 from nbparallel.backends import worker_pids
+from tests.helpers import fail_noisily
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 
@@ -83,16 +84,8 @@ def test_pmap_and_pmap_chunks_equal_loky(client):
 
 
 def test_worker_output_and_errors_keep_finished_results(client, capsys):
-    def noisy(x):
-        print("seen", x)
-        if x == 5:
-            raise ValueError("five")
-        return x
-
-    with pytest.raises(ValueError) as info:
-        nbp.pmap(noisy, range(8), chunks=4, n_jobs=2, backend="dask", progress=False)
-    assert "item 5 (5) in chunk 2 of 4" in info.value.__notes__[0]
-    assert info.value.job.partial_result().value[:4] == [0, 1, 2, 3]
+    error = fail_noisily("dask")
+    assert error.job.partial_result().value[:4] == [0, 1, 2, 3]
     assert "[chunk 0] seen 0" in capsys.readouterr().out
 
 

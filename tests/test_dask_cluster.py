@@ -31,6 +31,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 import nbparallel as nbp
+from tests.helpers import fail_noisily
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 
@@ -170,15 +171,7 @@ def test_pmap_errors_and_output(client):
     data = list(range(37))
     assert nbp.pmap(lambda x: x * x, data, backend="dask", progress=False) == [x * x for x in data]
 
-    def noisy(x):
-        print("seen", x)
-        if x == 5:
-            raise KeyError("five")
-        return x
-
-    with pytest.raises(KeyError) as info:
-        nbp.pmap(noisy, range(8), chunks=4, n_jobs=2, backend="dask", progress=False)
-    assert "item 5 (5) in chunk 2 of 4" in info.value.__notes__[0]
+    fail_noisily("dask")
     job = nbp.pmap(
         lambda x: print("hello", x) or x, range(4), chunks=2, backend="dask", background=True, progress=False
     )

@@ -60,6 +60,27 @@ def stdout(outputs):
     )
 
 
+def interrupt_while_running(km, kc, code):
+    """Run ``code``, interrupt the kernel 2 s later; the reply, checked to be a one-line ``JobInterrupted``."""
+    msg_id = kc.execute(code)
+    time.sleep(2.0)
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=30)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "JobInterrupted"
+    return reply
+
+
+#: Kernel code: ``idle`` is whether the workers use almost no CPU over half a second.
+WORKERS_IDLE = """
+import psutil
+procs = [psutil.Process(p) for p in worker_pids()]
+for p in procs: p.cpu_percent(None)
+time.sleep(0.5)
+idle = max(p.cpu_percent(None) for p in procs) < 30
+"""
+
+
 def plain(traceback_lines):
     """The error as the user reads it: the kernel's traceback lines without colours."""
     return re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback_lines))
@@ -184,12 +205,7 @@ def spin(x):
 """,
     )
     check(reply, outputs)
-    msg_id = kc.execute("nbp.pmap(spin, range(4), chunks=4, n_jobs=2)")
-    time.sleep(2.0)
-    km.interrupt_kernel()
-    reply = kc.get_shell_msg(timeout=30)
-    assert reply["parent_header"]["msg_id"] == msg_id
-    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "JobInterrupted"
+    reply = interrupt_while_running(km, kc, "nbp.pmap(spin, range(4), chunks=4, n_jobs=2)")
     # a short message: which job, how many chunks finished, how to get them; no plumbing
     shown = plain(reply["content"]["traceback"])
     assert len(shown.splitlines()) <= 15, shown
@@ -197,12 +213,9 @@ def spin(x):
     assert "nbparallel/" not in shown and "threading.py" not in shown, shown
     reply, outputs = run(
         kc,
-        """
-import psutil
-procs = [psutil.Process(p) for p in worker_pids()]
-for p in procs: p.cpu_percent(None)
-time.sleep(0.5)
-print(worker_pids() == before, max(p.cpu_percent(None) for p in procs) < 30)
+        WORKERS_IDLE
+        + """
+print(worker_pids() == before, idle)
 print(nbp.jobs()[-1].status)
 print(nbp.pmap(abs, [-1, -2], n_jobs=2, progress=False))
 """,
@@ -228,22 +241,16 @@ seen = []
 """,
     )
     check(reply, outputs)
-    msg_id = kc.execute("for v in nbp.imap(slow, itertools.count(), n_jobs=2, progress=False):\n    seen.append(v)")
-    time.sleep(2.0)
-    km.interrupt_kernel()
-    reply = kc.get_shell_msg(timeout=30)
-    assert reply["parent_header"]["msg_id"] == msg_id
-    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "JobInterrupted"
+    interrupt_while_running(km, kc, "for v in nbp.imap(slow, itertools.count(), n_jobs=2):\n    seen.append(v)")
     reply, outputs = run(
         kc,
         """
-import psutil
 job = nbp.jobs()[-1]
 print(job.wait(2.0), job.status, seen)
-procs = [psutil.Process(p) for p in worker_pids()]
-for p in procs: p.cpu_percent(None)
-time.sleep(0.5)
-print(max(p.cpu_percent(None) for p in procs) < 30)
+"""
+        + WORKERS_IDLE
+        + """
+print(idle)
 print(list(nbp.imap(abs, [-1, -2], n_jobs=2, progress=False)))
 """,
     )
