@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml uv.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv==$(UV_VERSION)
-	$(UV) sync --quiet --frozen --inexact $(addprefix --extra ,$(EXTRAS))
+	$(UV) sync --quiet --frozen --inexact --compile-bytecode $(addprefix --extra ,$(EXTRAS))
 	touch $(STAMP)
 
 # Debian's chromium for the browser test (Playwright drives it; it never downloads

@@ -204,9 +204,9 @@ elbow.plot()
 
 One fit per k (the best of three k-means++ runs) is scored by the knee of
 inertia, the silhouette (on one shared subsample), Calinski-Harabasz,
-Davies-Bouldin and the BIC of a Gaussian model whose clusters share one
-covariance. The gap statistic (Tibshirani, Walther & Hastie 2001, with its 1-SE
-rule) clusters uniform reference sets, one task each; prediction strength
+Davies-Bouldin and the BIC of a Gaussian mixture whose clusters share one
+covariance. The gap statistic (Tibshirani, Walther & Hastie 2001, with the 1-SE
+rule from its largest gap) clusters uniform reference sets, one task each; prediction strength
 (Tibshirani & Walther 2005) clusters random halves.
 
 `best_k`:

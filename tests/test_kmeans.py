@@ -92,6 +92,15 @@ def test_no_structure_is_reported_as_one_cluster(X):
     assert sum(res.picks[name] == 1 for name in ("bic", "gap", "prediction_strength")) >= 2
 
 
+def test_the_gap_finds_many_clusters_whose_gap_climbs_in_steps():
+    # Eleven clusters: the gap rises in steps, and Tibshirani's first-k rule
+    # stopped at the first step (here k = 1, which also counted toward "no structure").
+    X, _ = make_blobs(n_samples=1100, n_features=8, centers=11, cluster_std=1.0, random_state=9)
+    res = nbp.choose_k(X, n_jobs=2, progress=False)
+    assert res.picks["gap"] == 11
+    assert res.best_k == 11
+
+
 def test_a_pick_at_the_top_of_the_range_says_to_widen_it():
     X, _ = make_blobs(n_samples=600, centers=6, cluster_std=0.4, center_box=(-30, 30), random_state=0)
     res = nbp.choose_k(X, k=range(2, 5), n_jobs=2, progress=False)

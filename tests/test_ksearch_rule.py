@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 import nbparallel as nbp
-from nbparallel.ksearch.bic import MAX_FEATURES, one_cluster_bic, partition_bic, scatter_basis
+from nbparallel.ksearch.bic import MAX_FEATURES, mixture_bic, mixture_space, one_cluster_bic
 from nbparallel.ksearch.consensus import decide
 from nbparallel.ksearch.criteria import kneedle
 
@@ -33,47 +33,56 @@ def test_kneedle_matches_kneed():
         assert kneedle(x, y) == (None if expected is None else float(expected)), (x, y)
 
 
-def test_bic_is_the_gaussian_likelihood_of_the_partition():
+def _bic_gain(X, centres):
+    """The BIC of the mixture started from ``centres``, minus one cluster's."""
+    space = mixture_space(X, None)
+    one = one_cluster_bic(space)
+    assert one == pytest.approx(mixture_bic(space, X.mean(axis=0, keepdims=True)), rel=1e-9)
+    return mixture_bic(space, centres) - one
+
+
+def test_bic_is_the_tied_gaussian_mixtures_in_the_datas_own_units():
+    # fitted on scaled principal axes; against k = 1 it is the BIC of scikit-learn's
+    # tied-covariance mixture fitted to X itself (well-separated blobs: one optimum)
     from sklearn.mixture import GaussianMixture
 
     X, labels = make_blobs(300, 3, centers=3, random_state=0)
-    basis = scatter_basis(X)
-    assert one_cluster_bic(basis) == pytest.approx(GaussianMixture(1, reg_covar=0).fit(X).bic(X))
-    n, d = X.shape
-    means = np.array([X[labels == j].mean(axis=0) for j in range(3)])
-    within = (X - means[labels]).T @ (X - means[labels])
-    counts = np.bincount(labels)
-    log_lik = (counts * np.log(counts / n)).sum() - n / 2 * (
-        d * np.log(2 * np.pi) + np.linalg.slogdet(within / n)[1] + d
-    )
-    expected = -2 * log_lik + (2 + 3 * d + d * (d + 1) / 2) * np.log(n)
-    assert partition_bic(X, labels, 3, basis) == pytest.approx(expected)
+    centres = np.array([X[labels == j].mean(axis=0) for j in range(3)])
+    direct = GaussianMixture(3, covariance_type="tied", means_init=centres, reg_covar=0, tol=1e-8).fit(X)
+    one = GaussianMixture(1, covariance_type="tied", reg_covar=0).fit(X)
+    assert _bic_gain(X, centres) == pytest.approx(direct.bic(X) - one.bic(X), rel=1e-3)
 
 
 def test_bic_is_unchanged_by_linear_maps_and_ignores_features_that_do_not_vary():
     X, labels = make_blobs(400, 4, centers=4, random_state=1)
-    mapped = X @ np.random.default_rng(2).normal(size=(4, 4)) * 1e-6 + 1e3
-    padded = np.column_stack([X, np.full(len(X), 7.0), X[:, 0]])  # a constant and a duplicated feature
-    for other in (mapped, padded):
-        for k in (1, 2, 4):
-            got, want = (
-                (one_cluster_bic(scatter_basis(other)), one_cluster_bic(scatter_basis(X)))
-                if k == 1
-                else (
-                    partition_bic(other, labels % k, k, scatter_basis(other)),
-                    partition_bic(X, labels % k, k, scatter_basis(X)),
-                )
-            )
-            assert got - one_cluster_bic(scatter_basis(other)) == pytest.approx(
-                want - one_cluster_bic(scatter_basis(X)), rel=1e-6, abs=1e-6
-            )
-    assert scatter_basis(padded).rank == 4
+    mixing = np.random.default_rng(2).normal(size=(4, 4))
+    for k in (2, 4):
+        centres = np.array([X[labels % k == j].mean(axis=0) for j in range(k)])
+        want = _bic_gain(X, centres)
+        mapped = _bic_gain(X @ mixing * 1e-6 + 1e3, centres @ mixing * 1e-6 + 1e3)
+        pad = lambda A: np.column_stack([A, np.full(len(A), 7.0), A[:, 0]])  # noqa: E731  a constant and a duplicate
+        assert mapped == pytest.approx(want, rel=1e-4)
+        assert _bic_gain(pad(X), pad(centres)) == pytest.approx(want, rel=1e-4)
+    assert mixture_space(pad(X), None).Z.shape[1] == 4
+
+
+def test_the_bic_sees_clusters_past_wide_noise_features():
+    # four clusters in four features, and two uniform features as wide as the data:
+    # k-means cuts along the noise, and the BIC of its hard partition said 14;
+    # EM with the shared covariance weighs the noise features down
+    rng = np.random.default_rng(4)
+    centres = rng.uniform(0, 24, size=(4, 4))
+    X = np.vstack([c + rng.normal(scale=0.9, size=(40, 4)) for c in centres])
+    X = np.hstack([X, rng.uniform(X.min(), X.max(), size=(len(X), 2))])
+    res = nbp.choose_k(X, n_jobs=2, progress=False)
+    assert res.picks["bic"] == 4
+    assert res.best_k == 4
 
 
 def test_bic_says_why_it_cannot_be_computed():
     X = np.random.default_rng(0).normal(size=(30, 20))
-    assert "twice as many points" in scatter_basis(X)
-    assert f"at most {MAX_FEATURES} features" in scatter_basis(np.zeros((5, MAX_FEATURES + 1)))
+    assert "twice as many points" in mixture_space(X, None)
+    assert f"at most {MAX_FEATURES} features" in mixture_space(np.zeros((5, MAX_FEATURES + 1)), None)
     res = nbp.choose_k(X, k=range(2, 5), n_jobs=1, progress=False)
     assert res.picks["bic"] is None and "twice as many points" in res.pick_reasons["bic"]
 

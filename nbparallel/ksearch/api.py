@@ -149,7 +149,8 @@ def choose_k(
 
     One KMeans fit per (k, repeat) is scored by every metric (knee of the inertia
     curve, highest silhouette, highest Calinski-Harabasz, lowest Davies-Bouldin,
-    lowest BIC of Gaussian clusters with a shared covariance); the gap statistic
+    lowest BIC of a Gaussian mixture with a shared covariance, fitted by EM from
+    the fit's centres); the gap statistic
     clusters uniform reference sets and prediction strength random halves, one
     task each.  How the picks become ``best_k`` is described in the consensus
     rule (``nbparallel.ksearch.consensus.decide``): ``best_k`` is 1 when most of

@@ -1,76 +1,84 @@
-"""The BIC of a k-means partition under a Gaussian model with one shared covariance.
+"""The BIC of a Gaussian mixture whose clusters share one covariance, fitted by EM from k-means' centres.
 
-Each cluster is a Gaussian with its own mean and a covariance shared by all
-clusters (the "EEE" model of model-based clustering, Banfield & Raftery 1993;
-Fraley & Raftery 2002), fitted to the partition k-means found.  The likelihood
-is the classification likelihood (every point counts in its own cluster only),
-so the criterion prefers clusters that are well apart: it is the hard-assignment
-form of the integrated completed likelihood (ICL, Biernacki, Celeux & Govaert
-2000).  With ``W`` the pooled within-cluster scatter matrix and ``n_j`` the
-cluster sizes::
+Each cluster is a Gaussian with its own mean and weight and a covariance shared
+by all clusters: the "EEE" model of model-based clustering (Banfield & Raftery
+1993; Fraley & Raftery 2002), scikit-learn's ``GaussianMixture`` with
+``covariance_type="tied"``.  For every k, EM starts from the centres k-means
+found and fits the mixture likelihood, so points are shared between
+overlapping clusters::
 
-    log L = sum_j n_j log(n_j / n) - n/2 (d log(2 pi) + log det(W / n) + d)
-    BIC   = -2 log L + ((k - 1) + k d + d (d + 1) / 2) log n        (lower is better)
+    BIC = -2 log L + ((k - 1) + k d + d (d + 1) / 2) log n        (lower is better)
 
 Unlike the criteria built on sums of squares (inertia, Calinski-Harabasz, the
-gap), the determinant is unchanged by any linear map of the data (Friedman &
-Rubin 1967; Marriott 1971), so a high-variance feature without clusters does not
-drown the others, and elongated clusters are not split.  k = 1 is defined
-(``W`` is then the total scatter), so the BIC can say "one cluster".
+gap), the model is unchanged by any linear map of the data.  EM measures
+distances with the shared covariance, so a wide feature without clusters (a
+"noise dimension") weighs little, where k-means and the sums of squares cut
+along it; one stretched Gaussian stays one cluster.  k = 1 is a single Gaussian,
+so the BIC can say "one cluster".
 
-``W`` comes from the total scatter ``T`` (computed once) minus the between-cluster
-scatter, which needs only the cluster means: O(n d) per k besides the fit.  Only
-the directions in which the data vary count (``d`` is the rank of ``T``), so
-constant or duplicated features do no harm.
+The mixture is fitted to one subsample of at most :data:`SAMPLE` points (the
+same for every k), on at most :data:`DIMS` principal axes scaled to unit
+variance: directions without variance do not count, and the answer does not
+depend on the data's scale.  A hard-assignment version (the classification
+likelihood of the k-means partition, close to ICL) was used before; it missed
+clusters that overlap and followed k-means into the noise dimensions.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_FEATURES", "ScatterBasis", "scatter_basis", "one_cluster_bic", "partition_bic"]
+from .data import dense_rows
 
-#: Above this many features the d x d scatter matrices are not computed (no BIC).
+__all__ = ["MAX_FEATURES", "SAMPLE", "DIMS", "MixtureSpace", "mixture_space", "one_cluster_bic", "mixture_bic"]
+
+#: Above this many features the BIC is not computed (the principal axes need a d x d matrix).
 MAX_FEATURES = 1000
 
-#: Eigenvalues of the total scatter below this share of the largest are directions without variance.
+#: Points the mixture is fitted to (a subsample shared by every k).
+SAMPLE = 1000
+
+#: Principal axes kept (the most variance first).
+DIMS = 15
+
+#: Eigenvalues below this share of the largest are directions without variance.
 RANK_TOL = 1e-9
+
+#: Added to the shared covariance's diagonal, in units of the (unit) variance per axis.
+REG_COVAR = 1e-6
 
 
 @dataclass(frozen=True)
-class ScatterBasis:
-    """The total scatter of ``X`` on its principal axes: what every BIC task shares.
+class MixtureSpace:
+    """A subsample of ``X`` on its principal axes, scaled to unit variance: where every BIC is fitted.
 
     Attributes
     ----------
     mean : ndarray of shape (n_features,)
-    axes : ndarray of shape (n_features, rank)
-        Principal axes with non-negligible variance.
-    scatter : ndarray of shape (rank,)
-        The total scatter along each axis (sum of squares about the mean).
-    n : int
-        Number of samples.
+    proj : ndarray of shape (n_features, q)
+        Principal axes divided by the standard deviation along them.
+    Z : ndarray of shape (m, q)
+        The subsample in those coordinates.
     """
 
     mean: np.ndarray
-    axes: np.ndarray
-    scatter: np.ndarray
-    n: int
+    proj: np.ndarray
+    Z: np.ndarray
 
-    @property
-    def rank(self) -> int:
-        """Directions in which the data vary (the ``d`` of the model)."""
-        return len(self.scatter)
+    def project(self, points: Any) -> np.ndarray:
+        """Points of ``X``'s space (say, cluster centres) in the mixture's coordinates."""
+        return (np.asarray(points, dtype=np.float64) - self.mean) @ self.proj
 
     def usable(self, k: int) -> bool:
         """Whether ``k`` clusters leave at least twice as many points as directions.
 
-        With fewer, the covariance is estimated so poorly that its determinant,
-        and so the BIC, keeps falling with k whatever the data.
+        With fewer, the covariance is estimated so poorly that the likelihood
+        keeps rising with k whatever the data.
 
         Parameters
         ----------
@@ -81,126 +89,112 @@ class ScatterBasis:
         -------
         bool
         """
-        return self.n - k >= 2 * self.rank
+        m, q = self.Z.shape
+        return m - k >= 2 * q
 
 
-def scatter_basis(X: Any) -> ScatterBasis | str:
-    """The total scatter of ``X`` on its principal axes, or why the BIC cannot be computed.
+def mixture_space(X: Any, rows: np.ndarray | None) -> MixtureSpace | str:
+    """The space the BIC is fitted in, or why the BIC cannot be computed.
 
     Parameters
     ----------
     X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+    rows : ndarray of int or None
+        The subsample (``None``: every row).
 
     Returns
     -------
-    ScatterBasis or str
-        The basis, or the reason there is none (too many features, too few points, constant data).
+    MixtureSpace or str
+        The space, or the reason there is none (too many features, too few points, constant data).
 
     Examples
     --------
-    >>> b = scatter_basis(np.array([[0.0, 1.0, 5.0], [2.0, 1.0, 5.0], [4.0, 1.0, 5.0], [6.0, 1.0, 5.0]]))
-    >>> b.rank, float(b.scatter[0])
-    (1, 20.0)
+    >>> X = np.array([[0.0, 1.0, 5.0], [2.0, 1.0, 5.0], [4.0, 1.0, 5.0], [6.0, 1.0, 5.0]])
+    >>> mixture_space(X, None).Z.ravel().round(3).tolist()
+    [-1.342, -0.447, 0.447, 1.342]
     """
-    n, d = X.shape
+    d = X.shape[1]
     if d > MAX_FEATURES:
         return f"the BIC needs at most {MAX_FEATURES} features (X has {d}); reduce them first, e.g. with PCA"
-    if hasattr(X, "toarray"):  # scipy.sparse: X'X stays sparse until it is d x d
-        mean = np.asarray(X.mean(axis=0)).ravel()
-        xtx = X.T @ X
-        total = np.asarray(xtx.toarray() if hasattr(xtx, "toarray") else xtx) - n * np.outer(mean, mean)
-    else:
-        mean = X.mean(axis=0)
-        centred = X - mean
-        total = centred.T @ centred
-    values, vectors = np.linalg.eigh((total + total.T) / 2)
+    sample = dense_rows(X, rows)
+    mean = sample.mean(axis=0)
+    centred = sample - mean
+    values, vectors = np.linalg.eigh(centred.T @ centred / len(sample))
     keep = values > RANK_TOL * max(float(values[-1]), 0.0)
     if not keep.any():
         return "X is constant: every point is the same, so there is one cluster"
-    basis = ScatterBasis(mean, np.ascontiguousarray(vectors[:, keep]), values[keep], n)
-    if not basis.usable(1):
+    values, vectors = values[keep][::-1][:DIMS], vectors[:, keep][:, ::-1][:, :DIMS]
+    proj = vectors / np.sqrt(values)
+    space = MixtureSpace(mean, np.ascontiguousarray(proj), np.ascontiguousarray(centred @ proj))
+    if not space.usable(1):
         return (
-            f"the BIC needs at least twice as many points as features that vary (X has {n} points "
-            f"and {basis.rank} such features)"
+            f"the BIC needs at least twice as many points as features that vary (X has {len(sample)} points "
+            f"and {space.Z.shape[1]} such features)"
         )
-    return basis
+    return space
 
 
-def _bic(log_det: float, counts: np.ndarray, basis: ScatterBasis) -> float:
-    n, d, k = basis.n, basis.rank, len(counts)
-    log_lik = float(np.sum(counts * np.log(counts / n))) - n / 2 * (d * math.log(2 * math.pi) + log_det + d)
-    params = (k - 1) + k * d + d * (d + 1) / 2
-    return -2 * log_lik + params * math.log(n)
+def one_cluster_bic(space: MixtureSpace) -> float:
+    """The BIC of one Gaussian (k = 1), in closed form: what :func:`mixture_bic` gives for one cluster.
 
-
-def _log_det(scatter: np.ndarray, n: int) -> float:
-    try:
-        chol = np.linalg.cholesky(scatter / n)
-    except np.linalg.LinAlgError:
-        return math.nan
-    return 2 * float(np.sum(np.log(np.diag(chol))))
-
-
-def one_cluster_bic(basis: ScatterBasis) -> float:
-    """The BIC of one cluster (k = 1): a single Gaussian with the data's covariance.
+    On its own scaled principal axes the subsample's covariance is the identity.
 
     Examples
     --------
-    >>> X = np.random.default_rng(0).normal(size=(100, 2))
-    >>> round(one_cluster_bic(scatter_basis(X)), 1)
-    571.2
+    >>> from sklearn.mixture import GaussianMixture
+    >>> X = np.random.default_rng(0).normal(size=(100, 2)) @ np.array([[2.0, 1.0], [0.0, 3.0]])
+    >>> space = mixture_space(X, None)
+    >>> bool(np.isclose(one_cluster_bic(space), GaussianMixture(1, reg_covar=REG_COVAR).fit(space.Z).bic(space.Z)))
+    True
     """
-    return _bic(float(np.sum(np.log(basis.scatter / basis.n))), np.array([float(basis.n)]), basis)
+    m, q = space.Z.shape
+    log_lik = -m / 2 * (q * math.log(2 * math.pi) + q * math.log1p(REG_COVAR) + q / (1 + REG_COVAR))
+    return -2 * log_lik + (q + q * (q + 1) / 2) * math.log(m)
 
 
-def partition_bic(
-    X: Any,
-    labels: np.ndarray,
-    k: int,
-    basis: ScatterBasis,
-    *,
-    counts: np.ndarray | None = None,
-    means: np.ndarray | None = None,
-) -> float:
-    """The BIC of the partition ``labels`` of ``X`` into ``k`` non-empty clusters.
+def mixture_bic(space: MixtureSpace, centres: Any, seed: int = 0) -> float:
+    """The BIC of a tied-covariance Gaussian mixture whose EM starts from ``centres``.
+
+    The starting covariance and weights come from scikit-learn's own k-means
+    on the scaled principal axes (``init_params="kmeans"``), where a wide feature
+    without clusters weighs no more than any other; starting them from the
+    partition that gave ``centres`` kept EM in that partition's cuts along such
+    features.
 
     Parameters
     ----------
-    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
-    labels : ndarray of int
-        Cluster of each point, 0 to ``k - 1``, every cluster non-empty.
-    k : int
-    basis : ScatterBasis
-        From :func:`scatter_basis` on the same ``X``.
-    counts, means : ndarray, optional
-        The cluster sizes and means, when already computed
-        (:func:`nbparallel.ksearch.scores.cluster_means`).
+    space : MixtureSpace
+        From :func:`mixture_space`.
+    centres : array-like of shape (k, n_features)
+        Starting means, in ``X``'s space (k-means' cluster centres).
+    seed : int, default=0
+        The mixture's ``random_state``.
 
     Returns
     -------
     float
         Lower is better; NaN when ``k`` leaves too few points per direction
-        (:meth:`ScatterBasis.usable`) or the within-cluster scatter is singular.
+        (:meth:`MixtureSpace.usable`) or EM fails.
 
     Examples
     --------
-    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [9.0, 9.0], [9.0, 10.0], [10.0, 9.0]])
-    >>> b = scatter_basis(X)
-    >>> partition_bic(X, np.array([0, 0, 0, 1, 1, 1]), 2, b) < one_cluster_bic(b)
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [9.0, 9.0], [9.0, 10.0], [10.0, 9.0]] * 3)
+    >>> space = mixture_space(X, None)
+    >>> bool(mixture_bic(space, [[0.3, 0.3], [9.3, 9.3]]) < mixture_bic(space, X.mean(axis=0, keepdims=True)))
     True
     """
-    from .scores import cluster_means
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
 
-    if not basis.usable(k):
+    start = space.project(centres)
+    k = len(start)
+    if not space.usable(k):
         return math.nan
-    n = X.shape[0]
-    if counts is None or means is None:
-        counts, means = cluster_means(X, labels, k)
-    offsets = (means - basis.mean) @ basis.axes  # cluster means on the principal axes
-    within = np.diag(basis.scatter) - offsets.T @ (counts[:, None] * offsets)
-    if np.any(np.diag(within) <= 1e-7 * basis.scatter):  # T - B lost its digits: clusters far tighter than X
-        if hasattr(X, "toarray"):
+    model = GaussianMixture(k, covariance_type="tied", means_init=start, reg_covar=REG_COVAR, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the BIC of the last iterate still counts
+        try:
+            model.fit(space.Z)
+        except (ValueError, np.linalg.LinAlgError):  # the covariance lost its positive definiteness
             return math.nan
-        residuals = (X - means[labels]) @ basis.axes
-        within = residuals.T @ residuals
-    return _bic(_log_det(within, n), counts, basis)
+    return float(model.bic(space.Z))

@@ -44,7 +44,7 @@ def decide(
     """One k from the criteria's picks.
 
     1. No structure: when most of the criteria able to say "one cluster" (the
-       BIC, the gap statistic's 1-SE rule and prediction strength, of those
+       BIC, the gap statistic and prediction strength, of those
        computed) pick 1, ``best_k`` is 1.
     2. Otherwise each voter (BIC, Calinski-Harabasz, gap, prediction strength,
        of those computed; every computed criterion when none of them is) gives
