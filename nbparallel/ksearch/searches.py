@@ -51,8 +51,9 @@ GAP_REFS = 10
 #: Points the k-means++ restarts run on before one fit on all points (``n_init="auto"``).
 SEED_SAMPLE = 2_000
 
-#: Points the prediction strength splits in halves, and how many splits per k.
-STABILITY_SAMPLE = 2_000
+#: Points the prediction strength splits in halves, and how many splits per k (2,000 points
+#: gave the same best_k on the benchmark, and prediction strength alone 7 more of 460 sets).
+STABILITY_SAMPLE = 1_000
 STABILITY_SPLITS = 3
 
 
