@@ -45,6 +45,10 @@ SILHOUETTE_SAMPLE = 2_000
 #: on the benchmark 1,000 recovered no more sets than 500, at twice the cost.
 GAP_SAMPLE = 500
 
+#: Principal axes the gap statistic keeps (the most variance first): on the benchmark every
+#: axis gave the same best_k, at five times the cost on 100 features.
+GAP_DIMS = 20
+
 #: Gap reference sets (Tibshirani et al. used 10 to 20).
 GAP_REFS = 10
 
@@ -92,15 +96,15 @@ def _subsample(n: int, size: int, random_state: int, salt: int) -> np.ndarray | 
 
 
 def _gap_data(X: Any, random_state: int) -> np.ndarray:
-    """The gap statistic's subsample, centred and rotated onto its principal axes."""
+    """The gap statistic's subsample, centred and rotated onto its :data:`GAP_DIMS` leading principal axes."""
     Z = dense_rows(X, _subsample(X.shape[0], GAP_SAMPLE, random_state, 0x6A9))
     Z = Z - Z.mean(axis=0)
     if Z.shape[1] <= Z.shape[0]:
         _, axes = np.linalg.eigh(Z.T @ Z)  # the right singular vectors of Z (an SVD is 10x slower)
-        return np.ascontiguousarray(Z @ axes[:, ::-1])
+        return np.ascontiguousarray(Z @ axes[:, ::-1][:, :GAP_DIMS])
     # wide data (say, 100,000 text features): the rows' Gram matrix, never a features x features one
     values, left = np.linalg.eigh(Z @ Z.T)
-    return np.ascontiguousarray(left[:, ::-1] * np.sqrt(np.clip(values[::-1], 0.0, None)))
+    return np.ascontiguousarray((left[:, ::-1] * np.sqrt(np.clip(values[::-1], 0.0, None)))[:, :GAP_DIMS])
 
 
 def _distinct_limit(X: Any, ks: list[int]) -> tuple[list[int], str | None]:
