@@ -37,8 +37,8 @@ test: lint docs test-unit test-notebooks e2e
 
 ## make lint: ruff (lint and format) and mypy over the package, no errors allowed
 lint: $(STAMP)
-	$(VENV)/bin/ruff check nbparallel tests notebooks/make_notebooks.py
-	$(VENV)/bin/ruff format --check nbparallel tests notebooks/make_notebooks.py
+	$(VENV)/bin/ruff check nbparallel tests notebooks/make_notebooks.py notebooks/conftest.py
+	$(VENV)/bin/ruff format --check nbparallel tests notebooks/make_notebooks.py notebooks/conftest.py
 	$(VENV)/bin/mypy
 
 test-unit: $(STAMP)
