@@ -11,6 +11,11 @@ synthetic with their own seeds:
 * one 50,000-point set;
 * null sets without cluster structure: Gaussians and uniform cubes.
 
+``--sets nulls`` runs 24 more null sets instead (Gaussians, Gaussians stretched
+along the axes, uniform cubes in 2-11 dimensions); ``--sets real`` runs
+scikit-learn's bundled iris, wine, breast cancer and digits, raw and
+standardised, with the number of classes as the k to find.
+
 Every criterion's pick is scored (exact and within +-1 of the true k) next to
 ``best_k``; a null set counts as flagged when ``best_k`` is 1 or ``None``.
 
@@ -140,8 +145,37 @@ def null_sets(rng: np.random.Generator) -> Iterator[Case]:
     yield Case("null uniform cube d=10 n=1000", rng.uniform(size=(1000, 10)), None)
 
 
-def cases(seed: int, quick: bool) -> list[Case]:
+def more_null_sets(rng: np.random.Generator) -> Iterator[Case]:
+    """24 sets without structure: Gaussians, Gaussians stretched along the axes, uniform cubes."""
+    for i in range(24):
+        d, n = int(rng.integers(2, 12)), int(rng.integers(200, 2500))
+        if i % 3 == 0:
+            yield Case(f"null gaussian d={d} n={n}", rng.normal(size=(n, d)), None)
+        elif i % 3 == 1:
+            yield Case(f"null uniform cube d={d} n={n}", rng.uniform(size=(n, d)), None)
+        else:
+            yield Case(
+                f"null stretched gaussian d={d} n={n}", rng.normal(size=(n, d)) * rng.uniform(0.5, 3, size=d), None
+            )
+
+
+def real_sets() -> Iterator[Case]:
+    """scikit-learn's bundled labelled sets (no download), raw and standardised; k is the number of classes."""
+    from sklearn import datasets
+    from sklearn.preprocessing import StandardScaler
+
+    for name, k in (("iris", 3), ("wine", 3), ("breast_cancer", 2), ("digits", 10)):
+        X = getattr(datasets, f"load_{name}")().data
+        yield Case(f"real {name} raw", X, k)
+        yield Case(f"real {name} standardised", StandardScaler().fit_transform(X), k)
+
+
+def cases(seed: int, quick: bool, kind: str = "synthetic") -> list[Case]:
     rng = np.random.default_rng(seed)
+    if kind == "nulls":
+        return list(more_null_sets(rng))
+    if kind == "real":
+        return list(real_sets())
     found = [*milligan_cooper(rng), *blobs(rng), *shapes(rng)]
     if not quick:
         found += [*large(rng)]
@@ -222,10 +256,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write every row (picks and curves) to this file")
     parser.add_argument("--no-timing", action="store_true", help="skip the cold-start timing")
     parser.add_argument("--seed", type=int, default=20240515)
+    parser.add_argument(
+        "--sets",
+        choices=("synthetic", "nulls", "real"),
+        default="synthetic",
+        help="synthetic: 46 sets with a known k and 4 null sets; nulls: 24 more null sets; "
+        "real: iris, wine, breast cancer, digits, raw and standardised",
+    )
     parser.add_argument("--n-init", default="auto", help="KMeans n_init for every fit (default: choose_k's)")
     args = parser.parse_args(argv)
     began = time.perf_counter()
-    rows = run_cases(cases(args.seed, args.quick), args.n_init if args.n_init == "auto" else int(args.n_init))
+    rows = run_cases(
+        cases(args.seed, args.quick, args.sets), args.n_init if args.n_init == "auto" else int(args.n_init)
+    )
     n_known = sum(r["true_k"] is not None for r in rows)
     n_null = len(rows) - n_known
     print(

@@ -89,7 +89,6 @@ def test_no_structure_is_reported_as_one_cluster(X):
     assert res.best_k == 1
     assert "no cluster structure" in res.reason
     assert res.picks["gap"] == 1 and res.picks["prediction_strength"] == 1
-    assert sum(res.picks[name] == 1 for name in ("bic", "gap", "prediction_strength")) >= 2
 
 
 def test_the_gap_finds_many_clusters_whose_gap_climbs_in_steps():

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import dense_rows
+from .data import dense_rows, principal_axes
 
 __all__ = ["MAX_FEATURES", "SAMPLE", "DIMS", "MixtureSpace", "mixture_space", "one_cluster_bic", "mixture_bic"]
 
@@ -45,9 +45,6 @@ SAMPLE = 1000
 
 #: Principal axes kept (the most variance first).
 DIMS = 15
-
-#: Eigenvalues below this share of the largest are directions without variance.
-RANK_TOL = 1e-9
 
 #: Added to the shared covariance's diagonal, in units of the (unit) variance per axis.
 REG_COVAR = 1e-6
@@ -119,17 +116,15 @@ def mixture_space(X: Any, rows: np.ndarray | None) -> MixtureSpace | str:
     sample = dense_rows(X, rows)
     mean = sample.mean(axis=0)
     centred = sample - mean
-    values, vectors = np.linalg.eigh(centred.T @ centred / len(sample))
-    keep = values > RANK_TOL * max(float(values[-1]), 0.0)
-    if not keep.any():
+    variances, axes = principal_axes(centred, DIMS)
+    if not len(variances):
         return "X is constant: every point is the same, so there is one cluster"
-    values, vectors = values[keep][::-1][:DIMS], vectors[:, keep][:, ::-1][:, :DIMS]
-    proj = vectors / np.sqrt(values)
+    proj = axes / np.sqrt(variances)
     space = MixtureSpace(mean, np.ascontiguousarray(proj), np.ascontiguousarray(centred @ proj))
     if not space.usable(1):
         return (
-            f"the BIC needs at least twice as many points as features that vary (X has {len(sample)} points "
-            f"and {space.Z.shape[1]} such features)"
+            f"the BIC needs at least twice as many points as principal axes with variance (X has "
+            f"{len(sample)} points and {space.Z.shape[1]} such axes of the {DIMS} it keeps at most)"
         )
     return space
 

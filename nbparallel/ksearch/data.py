@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_X", "check_k", "is_sparse", "total_ss", "n_distinct_rows", "dense_rows"]
+__all__ = ["check_X", "check_k", "is_sparse", "total_ss", "n_distinct_rows", "dense_rows", "principal_axes"]
 
-#: Arrays larger than this are shared with workers through one memory-mapped file.
+#: Eigenvalues below this share of the largest are directions without variance.
+RANK_TOL = 1e-9
 
 
 def _module(X: Any) -> str:
@@ -176,3 +177,41 @@ def _nbytes(X: Any) -> int:
     if is_sparse(X):
         return int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
     return int(getattr(X, "nbytes", 0))
+
+
+def principal_axes(Z: np.ndarray, at_most: int) -> tuple[np.ndarray, np.ndarray]:
+    """The leading principal axes of the centred rows ``Z``, the most variance first.
+
+    Directions without variance are left out.  Wide data (more features than
+    rows, say text features) goes through the rows' Gram matrix, never a
+    features x features one.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (m, d)
+        Centred rows.
+    at_most : int
+        Axes kept.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The variance along each axis, shape ``(q,)``, and the unit axes, shape ``(d, q)``;
+        ``q`` is 0 when every row is the same.
+
+    Examples
+    --------
+    >>> Z = np.array([[-3.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [3.0, 0.0, 0.0]])
+    >>> variances, axes = principal_axes(Z, 2)
+    >>> variances.tolist(), np.abs(axes.ravel()).tolist()
+    ([5.0], [1.0, 0.0, 0.0])
+    """
+    m, d = Z.shape
+    # eigenvectors of Z'Z are the axes; for wide data those of ZZ' are the rows' side of them
+    values, vectors = np.linalg.eigh(Z.T @ Z if d <= m else Z @ Z.T)  # an SVD is 10x slower
+    values, vectors = values[::-1], vectors[:, ::-1]
+    keep = values > RANK_TOL * max(float(values[0]), 0.0)
+    values, vectors = values[keep][:at_most], vectors[:, keep][:, :at_most]
+    if d > m:
+        vectors = Z.T @ (vectors / np.sqrt(values))
+    return values / m, np.ascontiguousarray(vectors)

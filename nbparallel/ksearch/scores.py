@@ -2,7 +2,8 @@
 
 scikit-learn's functions each recompute the cluster means and loop over the
 clusters in Python; a k-search scores 13 or more partitions of the same data,
-so here the means are computed once per partition (and shared with the BIC),
+so here the means are computed once per partition (Calinski-Harabasz and
+Davies-Bouldin share them),
 the distances of the silhouette subsample once per search, and everything else
 is vectorised.  The values are scikit-learn's (the tests compare them), for
 dense and sparse ``X`` alike.
