@@ -55,7 +55,7 @@ class _ApplyGroups:
         self.func = func
         self.by = by  # column name(s); ``None`` when the keys come as a second input
         self.polars = polars
-        self.per_group = polars or per_group  # a list of the groups' results instead of pandas' apply
+        self.per_group = per_group  # a list of the groups' results instead of pandas' apply (polars: always)
         self.__name__ = getattr(func, "__name__", "pmap_groups")
 
     def __call__(self, chunk: Any, keys: Any = None) -> Any:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import nbparallel as nbp
 from nbparallel.data.shared import SHARE_ABOVE, shared_root
+from tests.helpers import child_env
 
 
 def mine():
@@ -91,3 +94,30 @@ def test_chunks_of_a_shared_input_travel_as_file_references_not_bytes():
     assert nbp.pmap_chunks(np.sum, big, merge="list", chunks=4, n_jobs=2, progress=False) == [
         c.sum() for c in np.array_split(big, 4)
     ]
+
+
+def test_a_removed_process_folder_is_made_again_and_big_globals_still_travel():
+    code = """
+import shutil
+import numpy as np
+import nbparallel as nbp
+from nbparallel.data.shared import process_folder
+
+table = np.arange(2_000_000.0)  # 16 MB: shipped once through the process folder
+
+def f(i):
+    return float(table[i])
+
+assert nbp.pmap(f, [1, 2], n_jobs=2, progress=False) == [1.0, 2.0]
+shutil.rmtree(process_folder())  # a clean-up script
+nbp.shutdown()  # new workers: they must read the global from the (new) folder
+
+def g(i):
+    return -float(table[i])
+
+assert nbp.pmap(g, [3, 4], n_jobs=2, progress=False) == [-3.0, -4.0]
+nbp.shutdown()
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "leaked" not in done.stderr, done.stderr[-3000:]

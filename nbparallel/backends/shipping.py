@@ -59,7 +59,7 @@ def _shared_global(array: np.ndarray) -> tuple[str, str] | None:
     fingerprint = _fingerprint(array)
     with _lock:
         path = _globals.get(fingerprint)
-        if path is not None:
+        if path is not None and os.path.exists(path):  # the process folder may have been removed under us
             _globals.move_to_end(fingerprint)
             return path, fingerprint
         path = os.path.join(process_folder(), f"global-{fingerprint}.npy")
@@ -149,7 +149,7 @@ def pack(func: Any, *, label: str, share: bool) -> PackedFunction:
         return PackedFunction(key, blob=blob, label=label)
     with _lock:
         path = _blobs.get(key)
-        if path is None:
+        if path is None or not os.path.exists(path):  # new, or its folder was removed under us
             path = os.path.join(process_folder(), f"func-{key}.pkl")
             try:
                 with open(path, "wb") as fh:

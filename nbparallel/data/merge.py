@@ -272,12 +272,12 @@ def merge(parts: Sequence[Any], how: MergeHow = "auto") -> Any:
     >>> m.format, m.shape
     ('csr', (4, 2))
     """
+    how = check_merge(how)  # before the shared results below are used up
     parts = list(parts)
     if any(isinstance(p, SharedArray) for p in parts):  # large arrays left in shared memory by workers
         if how in ("auto", "concat") and all(isinstance(p, SharedArray) for p in parts):
             return concat_shared(parts)
         parts = materialize(parts)
-    how = check_merge(how)
     if callable(how):
         return how(parts)
     if not parts:

@@ -41,6 +41,7 @@ __all__ = [
     "materialize",
     "concat_shared",
     "remove_folder",
+    "holds_inputs",
 ]
 
 #: Input arrays at least this large (bytes) are shared through one memmap.
@@ -90,7 +91,7 @@ def _make_owned(prefix: str, need: int = 0, disk: bool = False) -> str:
 
     from .janitor import ensure_janitor
 
-    candidates = roots()[1:] if disk else roots()
+    candidates = [tempfile.gettempdir()] if disk else roots()
     error: OSError = OSError(errno.ENOSPC, f"no room for {need} bytes in {' or '.join(candidates)}")
     for root in candidates:
         try:
@@ -169,10 +170,10 @@ def process_folder() -> str:
 
 def remove_folder(folder: str | None) -> None:
     """Remove a folder made here (and forget it in the resource tracker)."""
-    if folder and os.path.isdir(folder):
+    if folder and (folder in _owned or os.path.isdir(folder)):
         from loky.backend import resource_tracker
 
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)  # it may be gone already (a clean-up script)
         resource_tracker.unregister(folder, "folder")
     fd = _owned.pop(folder, None) if folder else None
     if fd is not None:
@@ -198,6 +199,10 @@ def save_plain(path: str, array: np.ndarray) -> None:
         raise
 
 
+#: File names of the inputs :func:`share_input` writes.
+INPUT_PREFIX = "input-"
+
+
 def share_input(array: np.ndarray, folder: str) -> np.memmap:
     """Write ``array`` once into ``folder``; return a copy-on-write memmap of it.
 
@@ -215,9 +220,29 @@ def share_input(array: np.ndarray, folder: str) -> np.memmap:
     (True, [0.0, 1.0, 2.0, 3.0])
     >>> del m; shutil.rmtree(folder)
     """
-    path = os.path.join(folder, f"input-{uuid.uuid4().hex}.npy")
+    path = os.path.join(folder, f"{INPUT_PREFIX}{uuid.uuid4().hex}.npy")
     save_plain(path, array)
     return np.load(path, mmap_mode="c")
+
+
+def holds_inputs(folder: str) -> bool:
+    """Whether :func:`share_input` wrote into ``folder`` (``False`` once it is gone).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> holds_inputs(folder)
+    False
+    >>> m = share_input(np.arange(4.0), folder)
+    >>> holds_inputs(folder)
+    True
+    >>> del m; shutil.rmtree(folder)
+    """
+    try:
+        return any(name.startswith(INPUT_PREFIX) for name in os.listdir(folder))
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)

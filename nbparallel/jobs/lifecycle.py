@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..data.cache import ChunkCache
 from ..data.merge import collect_notes
-from ..data.shared import remove_folder
+from ..data.shared import holds_inputs, remove_folder
 from ..errors import Failed, SplitGroupWarning, annotate
 from ..tracebacks import render_traceback
 from ..worker.task import ChunkOutcome, ChunkTask
@@ -206,5 +206,7 @@ def release_inputs(job: Job) -> None:
     """
     job.tasks = [dataclasses.replace(t, payload=None) for t in job.tasks]
     if job.shared_folder is not None:
+        inputs = holds_inputs(job.shared_folder)
         remove_folder(job.shared_folder)
-        gc.collect()  # slices of the copy may sit in reference cycles (futures, callbacks) for a while
+        if inputs:  # slices of the copy may sit in reference cycles (futures, callbacks) for a while
+            gc.collect()
