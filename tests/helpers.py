@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import time
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child Python that imports what this one does (nbparallel, the tests), plus ``extra``."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **extra}
 
 
 def spin(seconds: float) -> float:

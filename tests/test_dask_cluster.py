@@ -31,7 +31,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 import nbparallel as nbp
-from tests.helpers import fail_noisily
+from tests.helpers import child_env, fail_noisily
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 
@@ -59,11 +59,7 @@ class Cluster:
     def __init__(self) -> None:
         self.root = tempfile.mkdtemp(prefix="nbparallel-test-cluster-")
         self.isolation = "unshare" if _can_unshare() else "tmpdir"
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(sys.path),
-            "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
-        }
+        self.env = child_env(DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0")
         self.procs: list[subprocess.Popen[bytes]] = []
         file = os.path.join(self.root, "scheduler.json")
         self._start(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 import textwrap
 import time
 
 import psutil
+
+from tests.helpers import child_env
 
 SCRIPT = """
 import time
@@ -29,7 +30,7 @@ print(worker_pids(), flush=True)
 
 
 def test_exit_cancels_running_jobs_and_stops_the_workers_quickly():
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = child_env()
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(SCRIPT)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
     )
@@ -61,7 +62,7 @@ def work():
 threading.Thread(target=work).start()  # not a daemon: the program waits for it
 time.sleep(0.5)  # the main thread ends while the chunks run
 """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = child_env()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[0, 2, 4, 6]"

@@ -19,6 +19,7 @@ import pytest
 import nbparallel as nbp
 from nbparallel.data import janitor
 from nbparallel.data.shared import PROCESS_PREFIX, SHARE_ABOVE, shared_root, sweep_orphans
+from tests.helpers import child_env
 
 ROOT = os.geteuid() == 0 and shutil.which("unshare") is not None
 needs_root = pytest.mark.skipif(not ROOT, reason="needs root and unshare (private mounts, PID namespaces)")
@@ -30,7 +31,7 @@ def _run_with_small_shm(code: str, tmp_path, size: str = "32m") -> subprocess.Co
     script.write_text(textwrap.dedent(code))
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = child_env(TMPDIR=str(tmpdir))
     shell = f"mount -t tmpfs -o size={size} tmpfs /dev/shm && exec {sys.executable} {script}"
     return subprocess.run(
         ["unshare", "-m", "sh", "-c", shell], env=env, capture_output=True, text=True, timeout=300, check=False
@@ -114,7 +115,7 @@ def test_no_room_anywhere_at_start_ends_the_job_failed_with_the_cause(tmp_path):
     )
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = child_env(TMPDIR=str(tmpdir))
     shell = (
         f"mount -t tmpfs -o size=1m tmpfs /dev/shm && mount -t tmpfs -o size=1m tmpfs {tmpdir} "
         f"&& exec {sys.executable} {script}"
@@ -132,7 +133,7 @@ def test_a_live_process_in_another_pid_namespace_keeps_its_folders():
         "import sys; from nbparallel.data.shared import process_folder; "
         "print(process_folder(), flush=True); sys.stdin.read()"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = child_env()
     other = subprocess.Popen(
         ["unshare", "-p", "-f", "--mount-proc", sys.executable, "-c", code],
         stdin=subprocess.PIPE,

@@ -17,7 +17,7 @@ import pytest
 import nbparallel as nbp
 from nbparallel.display.progress import ProgressState, WidgetProgress, describe
 from nbparallel.options import RunOptions
-from tests.helpers import spin
+from tests.helpers import child_env, spin
 
 
 def square(x):
@@ -164,7 +164,7 @@ def test_streamed_rss_does_not_grow_with_the_input():
         nbp.shutdown()
         """
     )
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    env = child_env()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     grew = float(done.stdout.split()[-1])
