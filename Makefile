@@ -1,5 +1,5 @@
 # Every target creates $(VENV) (python3 -m venv) and installs the project if needed:
-# `uv sync --frozen` installs exactly the versions in uv.lock, the set `make test` last
+# `uv sync --locked` installs exactly the versions in uv.lock, the set `make test` last
 # passed with (uv itself pinned here), and nbparallel in editable mode.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml uv.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv==$(UV_VERSION)
-	$(UV) sync --quiet --frozen --inexact --compile-bytecode $(addprefix --extra ,$(EXTRAS))
+	$(UV) sync --quiet --locked --inexact --compile-bytecode $(addprefix --extra ,$(EXTRAS))
 	touch $(STAMP)
 
 # Debian's chromium for the browser test (Playwright drives it; it never downloads
