@@ -20,6 +20,7 @@ from .config import config, get_config
 from .data.merge import merge
 from .data.partition import partition
 from .display.progress import in_kernel
+from .display.pump import LAYER as _display_layer
 
 # -- jobs and errors ----------------------------------------------------------------
 from .errors import (
@@ -35,6 +36,7 @@ from .errors import (
     WorkerError,
 )
 from .groups import pmap_groups
+from .jobs import runtime as _runtime
 from .jobs.job import Job, PartialResult
 from .jobs.registry import jobs, last_job
 
@@ -53,6 +55,10 @@ __version__ = "0.1.0"
 # A library logs, the application decides where it goes (job start/finish,
 # failures, retries, timeouts): logging.getLogger("nbparallel").
 _logging.getLogger("nbparallel").addHandler(_logging.NullHandler())
+
+# The runtime shows every job through the display layer, which sits above it
+# and so is handed to it here, once (see nbparallel.jobs.runtime).
+_runtime.install_display(_display_layer)
 
 __all__ = [
     # plain API

@@ -12,7 +12,7 @@ from .backends import get_backend
 from .data.merge import MergeHow, check_merge
 from .data.merge import merge as merge_parts
 from .data.partition import aligned_length, chunk_bounds, guided_bounds, kind_of
-from .display.pump import follow
+from .jobs import runtime
 from .jobs.job import Job
 from .options import RunOptions
 from .tracebacks import user_frames
@@ -312,7 +312,7 @@ def pmap(
         if chunks is None and cache is None:  # read lazily: memory goes to the results only
             from .streaming import plan_stream
 
-            return follow(plan_stream(func, datas, options, keep=True), background=background)
+            return runtime.run(plan_stream(func, datas, options, keep=True), background=background)
         datas = tuple(_materialise(d) for d in datas)  # chunks= and cache= need the length
     for d in datas:
         if kind_of(d).pmap_refusal:  # tables iterate columns, not rows (the message says what to do)
@@ -320,7 +320,7 @@ def pmap(
     job = plan(func, datas, options, mode="items", finalize=_chain)
     if job.n_items == 0 and not background:
         return []
-    return follow(job, background=background)
+    return runtime.run(job, background=background)
 
 
 @user_frames
@@ -382,4 +382,4 @@ def pmap_chunks(
     how = check_merge(merge)
     options = RunOptions.from_arguments(locals())
     job = plan(func, (data, *more_data), options, mode="chunk", finalize=lambda parts: merge_parts(parts, how))
-    return follow(job, background=background)
+    return runtime.run(job, background=background)

@@ -13,7 +13,7 @@ from .api import plan
 from .data.groups import group_bounds, group_layout
 from .data.merge import MergeHow, check_merge
 from .data.merge import merge as merge_parts
-from .display.pump import follow
+from .jobs import runtime
 from .options import RunOptions
 from .tracebacks import user_frames
 
@@ -170,4 +170,4 @@ def pmap_groups(
         bounds=lambda n_workers: group_bounds(layout.sizes, n_workers),
         wrap=functools.partial(_ApplyGroups, by=key, polars=polars, per_group=per_group),
     )
-    return follow(job, background=background)
+    return runtime.run(job, background=background)

@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 
 from .backends import get_backend
 from .data.partition import kind_of
-from .jobs.stream import Stream, StreamJob
+from .jobs import runtime
+from .jobs.stream import StreamJob
 from .options import RunOptions
 from .tracebacks import user_frames
 
@@ -171,14 +172,6 @@ def imap(
     if ordered not in (True, False):
         raise TypeError(f"ordered must be True or False, got {ordered!r}")
     job = plan_stream(func, (data, *more_data), options, keep=False, ordered=ordered)
-    from .display.pump import Display, follow
-
     if background:
-        follow(job, background=True)
-        return job
-    display = None
-    if job.options.progress is not False:
-        display = job._display = Display(job, background=False)
-    job.start()
-    stream: Stream = job.stream(display)
-    return stream
+        return runtime.run(job, background=True)
+    return runtime.open_stream(job)

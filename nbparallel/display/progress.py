@@ -16,8 +16,9 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+from ..jobs.state import ProgressState
 
 __all__ = [
     "ProgressState",
@@ -34,32 +35,6 @@ SHOW_AFTER = 1.0
 
 #: Bar colours (ipywidgets ``bar_style``) by final status.
 BAR_STYLES = {"running": "", "pending": "", "done": "success", "failed": "danger", "cancelled": "danger"}
-
-
-@dataclass(frozen=True)
-class ProgressState:
-    """A snapshot of a job for display."""
-
-    status: str
-    done_items: int
-    total_items: int | None  # None: a stream whose length is unknown
-    done_chunks: int
-    total_chunks: int
-    failed_chunks: int
-    elapsed: float
-    failed_items: int = 0  # errors="collect": items that became Failed records
-
-    @property
-    def rate(self) -> float:
-        """Items per second so far."""
-        return self.done_items / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds left at the current rate (``None`` before the first chunk)."""
-        if self.done_items == 0 or self.rate == 0 or self.total_items is None:
-            return None
-        return (self.total_items - self.done_items) / self.rate
 
 
 def _clock_text(seconds: float | None) -> str:
@@ -331,18 +306,3 @@ def make_progress(
         except ImportError:
             warnings.warn("ipywidgets is not installed: showing a text progress bar instead", stacklevel=3)
     return TextProgress(total_items, total_chunks, desc=desc, delay=delay)
-
-
-def state_of(job: Any) -> ProgressState:
-    """A snapshot of a :class:`~nbparallel.Job` for display."""
-    done_items, done_chunks, failed_chunks, failed_items = job._counts()
-    return ProgressState(
-        status=job.status,
-        done_items=done_items,
-        total_items=job.total_items,
-        done_chunks=done_chunks,
-        total_chunks=job.n_total,
-        failed_chunks=failed_chunks,
-        elapsed=job.elapsed,
-        failed_items=failed_items,
-    )

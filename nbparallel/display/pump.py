@@ -17,25 +17,19 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import JobInterrupted
-from ..worker.task import ChunkOutcome, ChunkTask
-from .progress import SHOW_AFTER, ProgressSink, make_progress, state_of
+from ..jobs.state import label_output, state_of
+from ..worker.task import ChunkOutcome
+from .progress import SHOW_AFTER, ProgressSink, make_progress
 
 if TYPE_CHECKING:
     from ..jobs.job import Job
 
-__all__ = ["follow", "show", "label_output", "execution_count", "Display"]
+__all__ = ["LAYER", "NotebookDisplay", "execution_count", "Display"]
 
 #: Seconds between two redraws while nothing ends.
 TICK = 0.1
-
-
-def label_output(outcome: ChunkOutcome) -> str:
-    """A chunk's printed output, each line labelled ``[chunk i]``."""
-    return "".join(f"[chunk {outcome.index}] {line}\n" for line in outcome.output.splitlines())
 
 
 def execution_count() -> int | None:
@@ -168,42 +162,26 @@ class Display:
             thread.join(timeout)
 
 
-def follow(job: Job, tasks: Sequence[ChunkTask] | None = None, *, background: bool) -> Any:
-    """Start ``job`` (or its ``tasks``) and show it; wait for the result unless ``background``.
+class NotebookDisplay:
+    """The display layer as the runtime sees it (:class:`~nbparallel.jobs.runtime.DisplayLayer`)."""
 
-    A kernel interrupt (or Ctrl-C) while waiting cancels the job, keeps what
-    finished and raises :class:`~nbparallel.JobInterrupted` saying how to get it.
-    """
-    if background and job.options.progress is False:
-        job._display = None
-        return job.start(tasks)  # nothing to show: no thread at all
-    display = job._display = Display(job, background=background)
-    job.start(tasks)
-    if background:
-        display.start_thread()
-        return job
-    try:
-        display.run()
-    except KeyboardInterrupt:
-        from ..jobs.supervisor import KILL_AFTER
+    def view(self, job: Job, *, background: bool) -> Display | None:
+        """A :class:`Display` for ``job``; none for a background job with ``progress=False``."""
+        if background and job.options.progress is False:
+            return None  # nothing to show: no thread at all
+        return Display(job, background=background)
 
-        job.cancel()
-        job.wait(10 * KILL_AFTER)
-        display.drain()
-        raise JobInterrupted(
-            f"job {job.id} ({job.label}) interrupted: {job.n_ok} of {job.n_total} chunks finished and "
-            "are kept. nbparallel.last_job().partial_result() has them; .retry_failed() runs the rest"
-        ) from None
-    return job.result()
+    def show(self, job: Job) -> None:
+        """Display a job in a notebook: its live widget (once per cell), or its repr."""
+        from IPython.display import display
+
+        display_ = job._display
+        widget = job.widget
+        if widget is None:
+            print(repr(job))
+        elif not isinstance(display_, Display) or display_.shown_in_cell != execution_count():
+            display(widget)  # another view of the same live widget
 
 
-def show(job: Job) -> None:
-    """Display a job in a notebook: its live widget (once per cell), or its repr."""
-    from IPython.display import display
-
-    display_ = job._display
-    widget = job.widget
-    if widget is None:
-        print(repr(job))
-    elif display_ is None or display_.shown_in_cell != execution_count():
-        display(widget)  # another view of the same live widget
+#: The one display layer of the process.
+LAYER = NotebookDisplay()

@@ -30,6 +30,7 @@ from . import lifecycle, registry, supervisor
 from .attempt import Attempt
 from .lifecycle import call_safely
 from .partial import PartialResult, counts_of, partial_of
+from .state import label_output, state_of
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -179,8 +180,6 @@ class Job:
     @property
     def eta(self) -> float | None:
         """Estimated seconds left, from the item rate so far."""
-        from ..display.progress import state_of
-
         return state_of(self).eta if not self.done() else 0.0
 
     @property
@@ -199,8 +198,6 @@ class Job:
     @property
     def output(self) -> str:
         """Everything the chunks printed, each line labelled with its chunk."""
-        from ..display.pump import label_output
-
         return "".join(label_output(o) for _, o in sorted(self._outcomes.items()) if o.output)
 
     @property
@@ -389,6 +386,6 @@ class Job:
         )
 
     def _ipython_display_(self) -> None:
-        from ..display.pump import show
+        from .runtime import show
 
         show(self)

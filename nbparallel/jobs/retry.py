@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..data.partition import kind_of
 from ..worker.task import ChunkTask
+from . import runtime
 
 if TYPE_CHECKING:
     from .job import Job
@@ -48,7 +49,6 @@ def retry_items(job: Job, func: Callable[..., Any] | None, *, background: bool) 
     failed.  Returns the full result, or with ``background=True`` the job that
     reruns the items (the parent's result is updated when it finishes).
     """
-    from ..display.pump import follow
     from .job import Job
 
     failed = sorted(job._failed_items, key=lambda f: f.index)
@@ -78,8 +78,8 @@ def retry_items(job: Job, func: Callable[..., Any] | None, *, background: bool) 
 
     rerun._on_success(put_back)
     if background:
-        return follow(rerun, background=True)
-    follow(rerun, background=False)
+        return runtime.run(rerun, background=True)
+    runtime.run(rerun, background=False)
     return job._result
 
 
@@ -97,6 +97,4 @@ def retry(job: Job, func: Callable[..., Any] | None, *, background: bool) -> Any
     for index in [i for i, o in job._outcomes.items() if not o.ok]:
         del job._outcomes[index]  # those chunks get a new outcome from the new attempt
     job._error = None
-    from ..display.pump import follow
-
-    return follow(job, [t for t in job.tasks if t.index not in job._outcomes], background=background)
+    return runtime.run(job, [t for t in job.tasks if t.index not in job._outcomes], background=background)

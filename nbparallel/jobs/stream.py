@@ -28,7 +28,7 @@ from .job import Job
 from .partial import PartialResult
 
 if TYPE_CHECKING:
-    from ..display.pump import Display
+    from .runtime import Viewer
 
 __all__ = ["ChunkSizer", "chunk_source", "StreamJob", "Stream", "TARGET_SECONDS", "MAX_CHUNK"]
 
@@ -223,7 +223,7 @@ class StreamJob(Job):
     def __iter__(self) -> Iterator[Any]:
         return self.stream()
 
-    def stream(self, display: Display | None = None) -> Stream:
+    def stream(self, display: Viewer | None = None) -> Stream:
         """The iterator over the results (once per job)."""
         if self.keep:
             raise TypeError("this job collects its results into a list: use job.result()")
@@ -241,7 +241,7 @@ class Stream:
     collection) cancels the rest of the job.
     """
 
-    def __init__(self, job: StreamJob, display: Display | None) -> None:
+    def __init__(self, job: StreamJob, display: Viewer | None) -> None:
         self.job = job
         self._display = display
         self._ordered = job.ordered
@@ -323,12 +323,9 @@ class Stream:
             job.result()
 
     def _interrupted(self) -> None:
-        from .supervisor import KILL_AFTER
+        from .runtime import stop_waiting
 
-        self.job.cancel()
-        self.job.wait(10 * KILL_AFTER)
-        if self._display is not None:
-            self._display.drain()
+        stop_waiting(self.job, self._display)
         self._closed = True
         raise JobInterrupted(
             f"job {self.job.id} ({self.job.label}) interrupted after {self.job._done[0]} items; the rest is cancelled"

@@ -25,7 +25,7 @@ from ..backends import get_backend
 from ..data.groups import group_bounds, group_layout
 from ..data.merge import MERGE_MODES
 from ..data.merge import merge as merge_parts
-from ..display.pump import follow
+from ..jobs import runtime
 from ..jobs.job import Job
 from ..options import RunOptions
 from ..tracebacks import user_frames
@@ -307,5 +307,5 @@ def run_cell(
     job._on_success(namespace.update)  # assigned before job.result() / await return
     if run.background:
         namespace[name] = job
-    follow(job, background=run.background)
+    runtime.run(job, background=run.background)
     return job if run.background else None
