@@ -37,8 +37,8 @@ from .errors import (
 )
 from .groups import pmap_groups
 from .jobs import runtime as _runtime
+from .jobs.handles import jobs, last_job
 from .jobs.job import Job, PartialResult
-from .jobs.registry import jobs, last_job
 
 # -- choosing the number of clusters ------------------------------------------------
 from .ksearch import KSearchResult, choose_k, elbow_search, silhouette_search

@@ -156,7 +156,7 @@ def plan(
         for i, (a, b) in enumerate(chunk_rows)
     ]
     return Job(
-        wrap(func) if wrap is not None else func,
+        func,
         tasks,
         finalize,
         options=options,

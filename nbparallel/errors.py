@@ -42,6 +42,17 @@ class SplitGroupWarning(UserWarning):
 class ChunkTimeout(TimeoutError):
     """A chunk ran longer than the job's ``timeout`` and was stopped."""
 
+    @classmethod
+    def of_chunk(cls, index: int, start: int, stop: int, seconds: float | None, ending: str) -> ChunkTimeout:
+        """The error of chunk ``index`` (items ``start`` to ``stop - 1``) past its ``seconds``; ``ending`` says how it ended.
+
+        Examples
+        --------
+        >>> str(ChunkTimeout.of_chunk(1, 1, 2, 0.5, "was stopped"))
+        'chunk 1 (items 1-1) ran longer than the 0.5 s timeout and was stopped'
+        """
+        return cls(f"chunk {index} (items {start}-{stop - 1}) ran longer than the {seconds} s timeout and {ending}")
+
 
 class UnpicklableResult(TypeError):
     """A chunk's result could not be sent back from its worker."""

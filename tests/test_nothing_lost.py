@@ -96,7 +96,7 @@ def test_timeout_stops_a_long_chunk_and_names_it(backend):
     with pytest.raises(nbp.ChunkTimeout) as info:
         nbp.pmap(spin, [0.01, 30.0, 0.01, 0.01], chunks=4, n_jobs=2, timeout=1.0, backend=backend, progress=False)
     assert time.monotonic() - started < 10
-    assert "chunk 1 (items 1-1) ran longer than the job's timeout" in str(info.value)
+    assert "chunk 1 (items 1-1) ran longer than the 1.0 s timeout and was stopped" in str(info.value)
     assert isinstance(info.value, TimeoutError)
     job = info.value.job
     assert job.partial_result().items == [(0, 1), (2, 4)]
@@ -105,7 +105,7 @@ def test_timeout_stops_a_long_chunk_and_names_it(backend):
 
 
 def test_timeout_kills_a_chunk_that_ignores_the_interrupt():
-    with pytest.raises(nbp.ChunkTimeout, match="ignored the interrupt, and its worker was killed"):
+    with pytest.raises(nbp.ChunkTimeout, match="ignored the interrupt, so its worker was killed"):
         nbp.pmap(ignores_interrupts, [30.0, 0.01, 0.01], chunks=3, n_jobs=2, timeout=0.5, progress=False)
     assert nbp.pmap(abs, [-3, -4], n_jobs=2, progress=False) == [3, 4]
 

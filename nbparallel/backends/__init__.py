@@ -74,7 +74,7 @@ def warm(n_jobs: int | None = None, *, wait: bool = False) -> threading.Thread:
     >>> import nbparallel as nbp
     >>> _ = nbp.warm(2, wait=True)
     """
-    from ..config import effective_n_jobs
+    from ..settings import effective_n_jobs
 
     n = effective_n_jobs(n_jobs)
 

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, ClassVar
 
 from ..worker.board import Board, Row
 from ..worker.task import ChunkOutcome, ChunkTask
 
-__all__ = ["Backend", "BACKENDS", "register_backend", "get_backend", "describe_backends"]
+__all__ = [
+    "Backend",
+    "BACKENDS",
+    "register_backend",
+    "get_backend",
+    "describe_backends",
+    "started_backends",
+    "before_exit",
+    "abandon_all",
+]
 
 
 class Backend(ABC):
@@ -48,7 +58,7 @@ class Backend(ABC):
 
     def workers(self, n_jobs: int | None) -> int:
         """How many workers ``n_jobs`` (joblib meaning) means here."""
-        from ..config import effective_n_jobs
+        from ..settings import effective_n_jobs
 
         return effective_n_jobs(n_jobs)
 
@@ -146,3 +156,37 @@ def describe_backends() -> str:
 def started_backends() -> list[Backend]:
     """The backends made so far in this process."""
     return list(_instances.values())
+
+
+_exit_guards: list[Callable[[], bool]] = []
+
+
+def before_exit(guard: Callable[[], bool]) -> None:
+    """Call ``guard()`` at interpreter exit before the workers are stopped.
+
+    The runtime, a layer up, cancels its jobs there; a guard that returns
+    ``False`` keeps the workers running (a foreground call still waits on them).
+    """
+    _exit_guards.append(guard)
+
+
+def abandon_all() -> None:
+    """At interpreter exit: run the guards, then stop every backend's workers, waiting on nothing.
+
+    Runs before the thread pools' own exit hooks (see
+    :meth:`~nbparallel.backends.local.LocalProcesses.executor`), which would
+    wait for every running chunk.
+    """
+    stop = True
+    for guard in list(_exit_guards):
+        try:
+            stop = guard() and stop
+        except Exception:  # exiting: the workers are stopped below all the same
+            pass
+    if not stop:
+        return
+    for backend in started_backends():
+        try:
+            backend.abandon()
+        except Exception:  # exiting: nothing more to do about it
+            pass

@@ -70,7 +70,7 @@ def dask_client() -> Any:
         from distributed import Client, get_client
     except ImportError as err:
         raise ImportError("backend='dask' needs dask.distributed: pip install 'nbparallel[dask]'") from err
-    from ..config import get_config
+    from ..settings import get_config
 
     address = get_config().dask_address
     try:
@@ -259,7 +259,7 @@ class Dask(Backend):
         return client
 
     def workers(self, n_jobs: int | None) -> int:
-        from ..config import effective_n_jobs, get_config
+        from ..settings import effective_n_jobs, get_config
 
         if n_jobs is None and get_config().n_jobs is None:
             return max(1, sum(dask_client().nthreads().values()))

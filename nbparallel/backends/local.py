@@ -20,7 +20,7 @@ from ..worker.board import Board, Row
 from ..worker.control import prepare_worker
 from ..worker.run import run_chunk
 from ..worker.task import ChunkOutcome, ChunkTask
-from .base import Backend, get_backend, register_backend
+from .base import Backend, abandon_all, get_backend, register_backend
 from .memmaps import register_memmap_reducer
 from .shipping import pack
 
@@ -176,8 +176,6 @@ def _abandon_at_exit() -> None:
     global _exit_hook
     if _exit_hook:
         return
-    from ..jobs.registry import abandon_all
-
     register = getattr(threading, "_register_atexit", None)
     try:
         if register is None:

@@ -84,10 +84,11 @@ _lock = threading.Lock()
 _pipe: dict[int, int] = {}  # pid -> write end of its janitor's pipe (a fork needs its own janitor)
 
 
-def ensure_janitor() -> None:
-    """Start this process's janitor unless it runs already (called when a folder is made)."""
-    from .shared import FOLDER_PREFIX, PROCESS_PREFIX, roots
+def ensure_janitor(roots: list[str], prefixes: tuple[str, ...]) -> None:
+    """Start this process's janitor unless it runs already (called when a folder is made).
 
+    It will remove this process's folders named with one of ``prefixes`` in ``roots``.
+    """
     pid = os.getpid()
     with _lock:
         if pid in _pipe:
@@ -95,13 +96,13 @@ def ensure_janitor() -> None:
         read, write = os.pipe()
         try:
             starter = subprocess.Popen(
-                [sys.executable, "-I", "-S", os.path.abspath(__file__), str(pid), *roots()],
+                [sys.executable, "-I", "-S", os.path.abspath(__file__), str(pid), *roots],
                 stdin=read,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 close_fds=True,
                 start_new_session=True,
-                env={"NBPARALLEL_JANITOR_PREFIXES": f"{FOLDER_PREFIX}:{PROCESS_PREFIX}"},
+                env={"NBPARALLEL_JANITOR_PREFIXES": ":".join(prefixes)},
             )
             starter.wait()  # it forks the janitor and exits at once: the janitor is nobody's child
         except OSError:

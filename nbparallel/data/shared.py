@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from .janitor import ensure_janitor, sweep
+
 __all__ = [
     "SharedArray",
     "SHARE_ABOVE",
@@ -64,14 +66,19 @@ def roots() -> list[str]:
     return list(dict.fromkeys([shared_root(), tempfile.gettempdir()]))
 
 
-def free_bytes(folder: str) -> int:
-    """Bytes an unprivileged writer may still write under ``folder``."""
-    st = os.statvfs(folder)
-    return st.f_bavail * st.f_frsize
-
-
-#: Room left free in shared memory beyond what is written (others use it too).
+#: Room left free beyond what is written (others use shared memory too).
 HEADROOM = 4 * 2**20
+
+
+def check_room(folder: str, nbytes: int) -> None:
+    """Raise ``OSError(ENOSPC)`` unless ``folder`` has room for ``nbytes`` more and :data:`HEADROOM`.
+
+    Checked before writing, so a full ``/dev/shm`` is an error and never a ``SIGBUS``.
+    """
+    st = os.statvfs(folder)
+    if st.f_bavail * st.f_frsize < nbytes + HEADROOM:
+        raise OSError(errno.ENOSPC, f"no room for {nbytes} bytes in {folder}")
+
 
 _owned: dict[str, int] = {}  # folder -> descriptor of its lock file, held while this process lives
 
@@ -89,14 +96,12 @@ def _make_owned(prefix: str, need: int = 0, disk: bool = False) -> str:
     """
     from loky.backend import resource_tracker
 
-    from .janitor import ensure_janitor
-
     candidates = [tempfile.gettempdir()] if disk else roots()
     error: OSError = OSError(errno.ENOSPC, f"no room for {need} bytes in {' or '.join(candidates)}")
     for root in candidates:
         try:
-            if root == shared_root() and root != candidates[-1] and free_bytes(root) < need + HEADROOM:
-                continue
+            if root == shared_root() and root != candidates[-1]:
+                check_room(root, need)
             folder = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=root)
         except OSError as exc:
             error = exc
@@ -110,7 +115,7 @@ def _make_owned(prefix: str, need: int = 0, disk: bool = False) -> str:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         _owned[folder] = fd
         resource_tracker.register(folder, "folder")
-        ensure_janitor()
+        ensure_janitor(roots(), (FOLDER_PREFIX, PROCESS_PREFIX))
         return folder
     raise error
 
@@ -126,8 +131,6 @@ def sweep_orphans() -> list[str]:
     list of str
         The folders removed.
     """
-    from .janitor import sweep
-
     removed: list[str] = []
     for root in roots():
         removed += sweep(root, (FOLDER_PREFIX, PROCESS_PREFIX), skip=set(_owned))
@@ -186,8 +189,7 @@ def save_plain(path: str, array: np.ndarray) -> None:
     The free space is checked first; a failed write leaves no file.
     """
     folder = os.path.dirname(path)
-    if free_bytes(folder) < array.nbytes + 4096:
-        raise OSError(errno.ENOSPC, f"no room for {array.nbytes} bytes in {folder}")
+    check_room(folder, array.nbytes)
     try:
         with open(path, "wb") as fh:
             np.lib.format.write_array(fh, np.asanyarray(array), allow_pickle=False)

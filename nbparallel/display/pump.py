@@ -24,7 +24,7 @@ from ..worker.task import ChunkOutcome
 from .progress import SHOW_AFTER, ProgressSink, make_progress
 
 if TYPE_CHECKING:
-    from ..jobs.job import Job
+    from ..jobs.protocol import JobLike
 
 __all__ = ["LAYER", "NotebookDisplay", "execution_count", "Display"]
 
@@ -49,7 +49,7 @@ def _write_stdout(text: str) -> None:
 class Display:
     """Shows one job: a progress sink fed from the job's events, output in chunk order."""
 
-    def __init__(self, job: Job, *, background: bool) -> None:
+    def __init__(self, job: JobLike, *, background: bool) -> None:
         self.job = job
         self.background = background
         self.events: queue.SimpleQueue[ChunkOutcome | None] = queue.SimpleQueue()
@@ -165,13 +165,13 @@ class Display:
 class NotebookDisplay:
     """The display layer as the runtime sees it (:class:`~nbparallel.jobs.runtime.DisplayLayer`)."""
 
-    def view(self, job: Job, *, background: bool) -> Display | None:
+    def view(self, job: JobLike, *, background: bool) -> Display | None:
         """A :class:`Display` for ``job``; none for a background job with ``progress=False``."""
         if background and job.options.progress is False:
             return None  # nothing to show: no thread at all
         return Display(job, background=background)
 
-    def show(self, job: Job) -> None:
+    def show(self, job: JobLike) -> None:
         """Display a job in a notebook: its live widget (once per cell), or its repr."""
         from IPython.display import display
 

@@ -27,7 +27,7 @@ from ..worker.task import ChunkOutcome, ChunkTask
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
-    from .job import Job
+    from .protocol import JobLike
 
 __all__ = ["Attempt", "MAX_RESUBMITS"]
 
@@ -53,7 +53,7 @@ class Attempt:
 
     def __init__(
         self,
-        job: Job,
+        job: JobLike,
         tasks: Iterable[ChunkTask],
         backend: Backend,
         n_workers: int,
@@ -214,11 +214,10 @@ class Attempt:
             outcome.cancelled = True
             return outcome
         if task.index in self.job._killed_for_timeout:
+            ending = "its worker was killed" if self.backend.can_kill_workers else "its task was released"
             outcome.fail(
-                ChunkTimeout(
-                    f"chunk {task.index} (items {task.start}-{task.stop - 1}) ran longer than the "
-                    f"{self.job.options.timeout} s timeout, ignored the interrupt, and "
-                    + ("its worker was killed" if self.backend.can_kill_workers else "its task was released")
+                ChunkTimeout.of_chunk(
+                    task.index, task.start, task.stop, self.job.options.timeout, f"ignored the interrupt, so {ending}"
                 )
             )
             return outcome

@@ -26,15 +26,16 @@ from ..errors import ChunkFailure, Failed, JobCancelled
 from ..tracebacks import render_traceback, user_frames, user_stacklevel
 from ..worker.board import CANCEL
 from ..worker.task import ChunkOutcome, ChunkTask
-from . import lifecycle, registry, supervisor
-from .attempt import Attempt
+from . import lifecycle, registry, runtime, supervisor
 from .lifecycle import call_safely
 from .partial import PartialResult, counts_of, partial_of
+from .retry import retry
 from .state import label_output, state_of
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
     from ..options import RunOptions
+    from .protocol import Running
 
 __all__ = ["Job", "PartialResult", "STATUSES"]  # PartialResult: from .partial
 
@@ -74,6 +75,9 @@ class Job:
     ([1, 2, 3], 'done', True)
     """
 
+    #: Reads its input lazily and hands results out as they finish (:class:`~.stream.StreamJob`).
+    is_stream: bool = False
+
     def __init__(
         self,
         func: Callable[..., Any],
@@ -89,7 +93,8 @@ class Job:
         wrap: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
     ) -> None:
         self.id = next(_ids)
-        self.func = func
+        self.wrap = wrap  # user's function -> what workers run (see ``plan``)
+        self.func = self.runnable(func)
         self.tasks = list(tasks)
         self.finalize = finalize
         self.options = options
@@ -98,7 +103,6 @@ class Job:
         self.n_items = n_items
         self.label = label
         self.shared_folder = shared_folder
-        self.wrap = wrap  # user's function -> what workers run (see ``plan``)
         if shared_folder is not None:  # freed with the job at the latest
             weakref.finalize(self, remove_folder, shared_folder)
         self.n_retries = 0
@@ -109,7 +113,7 @@ class Job:
         self._outcomes: dict[int, ChunkOutcome] = {}
         self._failed_items: list[Failed] = []  # errors="collect": items that raised, in their place
         self._killed_for_timeout: set[int] = set()
-        self._attempt: Attempt | None = None
+        self._attempt: Running | None = None
         self._finished: Future[None] | None = None
         self._settled: Future[None] = Future()  # resolved once the done-callbacks ran (for ``await``)
         self._status = "pending"
@@ -124,6 +128,10 @@ class Job:
         self._display: Any = None
         self._notes: list[tuple[type[Warning], str]] = []  # warnings for whoever reads the result
         registry.register(self)
+
+    def runnable(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """What the workers run for the user's ``func`` (the job's ``wrap`` around it, if any)."""
+        return self.wrap(func) if self.wrap is not None else func
 
     # -- state ---------------------------------------------------------------------
     @property
@@ -264,17 +272,22 @@ class Job:
         bool
             ``False`` if the job was not running.
         """
+        if not self._stop_attempt():
+            return False
+        supervisor.watch(self)  # interrupts the running ones; kills the stuck
+        log.info("job %s: cancel requested", self.id)
+        return True
+
+    def _stop_attempt(self) -> bool:
+        """Flag the chunks in flight and send no more (``False``: nothing was running)."""
         attempt = self._attempt
         if attempt is None or self.done():
             return False
         self.cancel_requested = True
-        board = attempt.board
-        for _chunk, slot in attempt.in_flight():
-            if board is not None:
-                board.flag(slot, CANCEL)  # a queued chunk sees it when it starts
+        if attempt.board is not None:
+            for _chunk, slot in attempt.in_flight():
+                attempt.board.flag(slot, CANCEL)  # a queued chunk sees it when it starts
         attempt.stop()
-        supervisor.watch(self)  # interrupts the running ones; kills the stuck
-        log.info("job %s: cancel requested", self.id)
         return True
 
     @user_frames
@@ -304,9 +317,20 @@ class Job:
         >>> job.retry_failed(lambda x: 10 // x if x else None)
         [2, None, 5]
         """
-        from .retry import retry
-
         return retry(self, func, background=background)
+
+    def _sibling(self, tasks: list[ChunkTask], finalize: Callable[[list[Any]], Any], *, label: str) -> Job:
+        """A new job of this one's function, options and backend over ``tasks`` (one item each)."""
+        return Job(
+            self.func,
+            tasks,
+            finalize,
+            options=self.options,
+            backend=self.backend,
+            n_workers=self.n_jobs,
+            n_items=len(tasks),
+            label=label,
+        )
 
     def _on_success(self, fn: Callable[[Any], Any]) -> None:
         """Call ``fn(result)`` when the job ends done, before ``result()`` returns to anyone."""
@@ -386,6 +410,4 @@ class Job:
         )
 
     def _ipython_display_(self) -> None:
-        from .runtime import show
-
-        show(self)
+        runtime.show(self)

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from ..data.cache import ChunkCache
 from ..data.merge import collect_notes
 from ..data.shared import holds_inputs, remove_folder
 from ..errors import Failed, SplitGroupWarning, annotate
@@ -24,16 +23,17 @@ from ..tracebacks import render_traceback
 from ..worker.task import ChunkOutcome, ChunkTask
 from . import supervisor
 from .attempt import Attempt
+from .cache import ChunkCache
 
 if TYPE_CHECKING:
-    from .job import Job
+    from .protocol import JobLike
 
 __all__ = ["begin", "record", "retrying", "conclude", "call_safely", "release_inputs"]
 
 log = logging.getLogger("nbparallel")
 
 
-def begin(job: Job, todo: Iterable[ChunkTask], gate: Callable[[], bool] | None = None) -> None:
+def begin(job: JobLike, todo: Iterable[ChunkTask], gate: Callable[[], bool] | None = None) -> None:
     """Start an execution of ``todo``: cache look-ups and packing here, in the caller's thread.
 
     ``todo`` is a list, or a lazy iterator of chunks (a stream; ``gate`` says
@@ -80,7 +80,7 @@ def begin(job: Job, todo: Iterable[ChunkTask], gate: Callable[[], bool] | None =
         raise
 
 
-def _read_cache(job: Job, tasks: list[ChunkTask]) -> list[ChunkTask]:
+def _read_cache(job: JobLike, tasks: list[ChunkTask]) -> list[ChunkTask]:
     hits, job._cache_keys = job._cache.lookup(tasks)
     for outcome in hits:
         record(job, outcome)
@@ -90,7 +90,7 @@ def _read_cache(job: Job, tasks: list[ChunkTask]) -> list[ChunkTask]:
     return [t for t in tasks if t.index not in {o.index for o in hits}]
 
 
-def record(job: Job, outcome: ChunkOutcome) -> None:
+def record(job: JobLike, outcome: ChunkOutcome) -> None:
     """A chunk ended for good in this execution: keep it, cache it, tell the observers."""
     if outcome.n_failed and outcome.ok:
         _render_failed(job, outcome.value)
@@ -109,7 +109,7 @@ def record(job: Job, outcome: ChunkOutcome) -> None:
     job._notify(outcome)
 
 
-def _render_failed(job: Job, values: list[Any]) -> None:
+def _render_failed(job: JobLike, values: list[Any]) -> None:
     """Failed records get their traceback with source lines (this process knows the notebook's code)."""
     for i, value in enumerate(values):
         if isinstance(value, Failed):
@@ -119,7 +119,7 @@ def _render_failed(job: Job, values: list[Any]) -> None:
             job._failed_items.append(value)
 
 
-def retrying(job: Job, outcome: ChunkOutcome) -> None:
+def retrying(job: JobLike, outcome: ChunkOutcome) -> None:
     """A chunk failed and will run again."""
     job.n_retries += 1
     log.warning(
@@ -133,7 +133,7 @@ def retrying(job: Job, outcome: ChunkOutcome) -> None:
     )
 
 
-def conclude(job: Job) -> None:
+def conclude(job: JobLike) -> None:
     """The execution is over: decide the status, merge, run hooks, resolve ``finished``."""
     job.finished_at = time.perf_counter()
     failures = [o for _, o in sorted(job._outcomes.items()) if o.error is not None]
@@ -191,14 +191,14 @@ def conclude(job: Job) -> None:
     job._settled.set_result(None)
 
 
-def call_safely(fn: Callable[[Job], Any], job: Job) -> None:
+def call_safely(fn: Callable[[Any], Any], job: JobLike) -> None:
     try:
         fn(job)
     except Exception as exc:  # a callback's bug must not break the job
         print(f"nbparallel: done-callback {fn!r} of job {job.id} raised {exc!r}", file=sys.stderr)
 
 
-def release_inputs(job: Job) -> None:
+def release_inputs(job: JobLike) -> None:
     """Drop a job's inputs once nothing can run again (done, and no Failed item left to retry).
 
     The chunks' slices of the shared copy would otherwise keep its deleted file

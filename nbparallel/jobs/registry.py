@@ -13,19 +13,21 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .job import Job
+from ..backends.base import before_exit
 
-__all__ = ["register", "jobs", "last_job", "abandon_all"]
+if TYPE_CHECKING:
+    from .protocol import JobLike
+
+__all__ = ["register", "alive", "last", "cancel_at_exit"]
 
 log = logging.getLogger("nbparallel")
 
 _lock = threading.Lock()
-_recent: collections.deque[weakref.ref[Job]] = collections.deque(maxlen=200)
-_last: Job | None = None
+_recent: collections.deque[weakref.ref[JobLike]] = collections.deque(maxlen=200)
+_last: JobLike | None = None
 
 
-def register(job: Job) -> None:
+def register(job: JobLike) -> None:
     """Record a new job (held weakly; the latest one strongly)."""
     global _last
     with _lock:
@@ -33,76 +35,41 @@ def register(job: Job) -> None:
         _last = job
 
 
-def jobs() -> list[Job]:
-    """The jobs of this process that are still alive (most recent last, up to 200).
-
-    Returns
-    -------
-    list of Job
-
-    Examples
-    --------
-    >>> isinstance(jobs(), list)
-    True
-    """
+def alive() -> list[JobLike]:
+    """The jobs still alive, most recent last (:func:`nbparallel.jobs` hands them out)."""
     with _lock:
         refs = list(_recent)
     return [job for job in (ref() for ref in refs) if job is not None]
 
 
-def last_job() -> Job | None:
-    """The most recently created job: the way back to a failed foreground call.
-
-    Returns
-    -------
-    Job or None
-
-    Examples
-    --------
-    >>> import nbparallel as nbp
-    >>> _ = nbp.pmap(abs, [-1], progress=False)
-    >>> nbp.last_job().status
-    'done'
-    """
+def last() -> JobLike | None:
+    """The most recently created job (:func:`nbparallel.last_job` hands it out)."""
     return _last
 
 
-def abandon_all() -> None:
-    """At interpreter exit: cancel the running jobs and stop the workers, waiting on nothing.
+def cancel_at_exit() -> bool:
+    """At interpreter exit: cancel the running jobs; ``True`` when their workers may be stopped.
 
     Nobody will read the results of background jobs and streams still running,
-    so the worker processes are killed instead of being waited for (loky's own
-    exit hook would wait for every running chunk).  A foreground call still
-    running is in a thread of the program, joined after this hook: then
-    nothing is stopped.  Runs before the thread pools' exit
-    hooks (see :meth:`~nbparallel.backends.local.LocalProcesses.executor`).
+    so their workers are killed instead of being waited for (loky's own exit
+    hook would wait for every running chunk).  A foreground call still running
+    is in a thread of the program, joined after this hook: then nothing is
+    stopped.  The backends call this first (:func:`~nbparallel.backends.base.before_exit`).
     """
-    from ..backends.base import started_backends
-    from ..worker.board import CANCEL
-    from .stream import StreamJob
-
     waited_for = False
-    for job in jobs():
-        attempt = job._attempt
-        if attempt is None or job.done():
+    for job in alive():
+        if job._attempt is None or job.done():
             continue
-        if not job.options.background and not isinstance(job, StreamJob):
+        if not job.options.background and not job.is_stream:
             # a foreground call in a thread of the program that is still running (the
             # threads are joined after this hook): it reads the result, so let it finish
             waited_for = True
             continue
         try:
-            job.cancel_requested = True
-            if attempt.board is not None:
-                for _chunk, slot in attempt.in_flight():
-                    attempt.board.flag(slot, CANCEL)
-            attempt.stop()
-        except Exception:  # exiting: the workers are stopped below all the same
+            job._stop_attempt()
+        except Exception:  # exiting: the workers are stopped all the same
             log.debug("job %s: cancel at exit failed", job.id, exc_info=True)
-    if waited_for:
-        return
-    for backend in started_backends():
-        try:
-            backend.abandon()
-        except Exception:  # exiting: nothing more to do about it
-            pass
+    return not waited_for
+
+
+before_exit(cancel_at_exit)

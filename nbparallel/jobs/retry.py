@@ -11,12 +11,12 @@ from ..worker.task import ChunkTask
 from . import runtime
 
 if TYPE_CHECKING:
-    from .job import Job
+    from .protocol import JobLike
 
 __all__ = ["retry", "retry_items"]
 
 
-def _item_task(job: Job, number: int, index: int) -> ChunkTask:
+def _item_task(job: JobLike, number: int, index: int) -> ChunkTask:
     """A one-item chunk for item ``index`` (same position, so the same seed as before)."""
     starts = [t.start for t in job.tasks]
     task = job.tasks[bisect.bisect_right(starts, index) - 1]
@@ -41,7 +41,7 @@ def _item_task(job: Job, number: int, index: int) -> ChunkTask:
     )
 
 
-def retry_items(job: Job, func: Callable[..., Any] | None, *, background: bool) -> Any:
+def retry_items(job: JobLike, func: Callable[..., Any] | None, *, background: bool) -> Any:
     """Run the failed items of a finished ``errors="collect"`` job again, and put their values in place.
 
     The job's result list is updated where the items now succeed (an item that
@@ -49,21 +49,12 @@ def retry_items(job: Job, func: Callable[..., Any] | None, *, background: bool) 
     failed.  Returns the full result, or with ``background=True`` the job that
     reruns the items (the parent's result is updated when it finishes).
     """
-    from .job import Job
-
     failed = sorted(job._failed_items, key=lambda f: f.index)
     tasks = [_item_task(job, number, f.index) for number, f in enumerate(failed)]
     if func is not None:
-        job.func = job.wrap(func) if job.wrap is not None else func
-    rerun = Job(
-        job.func,
-        tasks,
-        lambda parts: [v for part in parts for v in part],
-        options=job.options,
-        backend=job.backend,
-        n_workers=job.n_jobs,
-        n_items=len(tasks),
-        label=f"{job.label} (failed items of job {job.id})",
+        job.func = job.runnable(func)
+    rerun = job._sibling(
+        tasks, lambda parts: [v for part in parts for v in part], label=f"{job.label} (failed items of job {job.id})"
     )
 
     def put_back(values: list[Any]) -> None:
@@ -83,7 +74,7 @@ def retry_items(job: Job, func: Callable[..., Any] | None, *, background: bool) 
     return job._result
 
 
-def retry(job: Job, func: Callable[..., Any] | None, *, background: bool) -> Any:
+def retry(job: JobLike, func: Callable[..., Any] | None, *, background: bool) -> Any:
     """What :meth:`Job.retry_failed` does: rerun what failed, was cancelled or never ran, and finish ``job``."""
     if not job.done():
         raise RuntimeError(f"job {job.id} is still {job.status}; wait for it or cancel it first")
@@ -92,7 +83,7 @@ def retry(job: Job, func: Callable[..., Any] | None, *, background: bool) -> Any
             return retry_items(job, func, background=background)
         return job if background else job._result
     if func is not None:
-        job.func = job.wrap(func) if job.wrap is not None else func
+        job.func = job.runnable(func)
         job.label = getattr(func, "__name__", job.label)
     for index in [i for i, o in job._outcomes.items() if not o.ok]:
         del job._outcomes[index]  # those chunks get a new outcome from the new attempt

@@ -22,8 +22,13 @@ from ..worker.task import ChunkTask
 from .supervisor import KILL_AFTER
 
 if TYPE_CHECKING:
-    from .job import Job
-    from .stream import Stream, StreamJob
+    from collections.abc import Iterator
+
+    from .protocol import JobLike
+
+    class Streaming(JobLike, Protocol):
+        def stream(self, display: Viewer | None = None) -> Iterator[Any]: ...
+
 
 __all__ = ["Viewer", "DisplayLayer", "install_display", "run", "open_stream", "show", "stop_waiting"]
 
@@ -53,10 +58,10 @@ class Viewer(Protocol):
 class DisplayLayer(Protocol):
     """The display, as the runtime sees it."""
 
-    def view(self, job: Job, *, background: bool) -> Viewer | None:
+    def view(self, job: JobLike, *, background: bool) -> Viewer | None:
         """A viewer for ``job`` (``None``: nothing to show, no thread either)."""
 
-    def show(self, job: Job) -> None:
+    def show(self, job: JobLike) -> None:
         """Show a job as a notebook cell's value (its live widget, or its repr)."""
 
 
@@ -69,13 +74,13 @@ def install_display(layer: DisplayLayer) -> None:
     _display = layer
 
 
-def _view(job: Job, background: bool) -> Viewer | None:
+def _view(job: JobLike, background: bool) -> Viewer | None:
     viewer = _display.view(job, background=background) if _display is not None else None
     job._display = viewer
     return viewer
 
 
-def run(job: Job, tasks: Sequence[ChunkTask] | None = None, *, background: bool) -> Any:
+def run(job: JobLike, tasks: Sequence[ChunkTask] | None = None, *, background: bool) -> Any:
     """Start ``job`` (or only its ``tasks``) and show it; wait for the result unless ``background``.
 
     Parameters
@@ -127,7 +132,7 @@ def run(job: Job, tasks: Sequence[ChunkTask] | None = None, *, background: bool)
     return job.result()
 
 
-def stop_waiting(job: Job, viewer: Viewer | None) -> None:
+def stop_waiting(job: JobLike, viewer: Viewer | None) -> None:
     """The caller was interrupted while waiting on ``job``: cancel it and show how it ended."""
     job.cancel()
     job.wait(10 * KILL_AFTER)
@@ -135,14 +140,14 @@ def stop_waiting(job: Job, viewer: Viewer | None) -> None:
         viewer.drain()
 
 
-def open_stream(job: StreamJob) -> Stream:
+def open_stream(job: Streaming) -> Iterator[Any]:
     """Start a stream in the foreground: its results are read by the caller's loop, which shows them."""
     viewer = _view(job, False) if job.options.progress is not False else None
     job.start()
     return job.stream(viewer)
 
 
-def show(job: Job) -> None:
+def show(job: JobLike) -> None:
     """Show ``job`` as a cell's value through the display (its repr without one)."""
     if _display is None:
         print(repr(job))

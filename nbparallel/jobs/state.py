@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ..worker.task import ChunkOutcome
 
 if TYPE_CHECKING:
-    from .job import Job
+    from .protocol import JobLike
 
 __all__ = ["ProgressState", "state_of", "label_output"]
 
@@ -42,7 +42,7 @@ class ProgressState:
         return (self.total_items - self.done_items) / self.rate
 
 
-def state_of(job: Job) -> ProgressState:
+def state_of(job: JobLike) -> ProgressState:
     """A snapshot of a :class:`~nbparallel.Job` for display."""
     done_items, done_chunks, failed_chunks, failed_items = job._counts()
     return ProgressState(

@@ -95,6 +95,8 @@ def chunk_source(
 class StreamJob(Job):
     """A job whose chunks are read from its input as they are needed (see the module)."""
 
+    is_stream = True
+
     def __init__(
         self,
         func: Callable[..., Any],

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..worker.board import CANCEL, TIMEOUT
 
 if TYPE_CHECKING:
-    from .job import Job
+    from .protocol import JobLike
 
 __all__ = ["watch", "KILL_AFTER", "TICK"]
 
@@ -29,12 +29,12 @@ KILL_AFTER = 1.5
 TICK = 0.1
 
 _lock = threading.Lock()
-_watched: dict[int, Job] = {}
+_watched: dict[int, JobLike] = {}
 _flagged: dict[tuple[int, int], float] = {}  # (job, chunk) -> when its interrupt was sent
 _thread: threading.Thread | None = None
 
 
-def watch(job: Job) -> None:
+def watch(job: JobLike) -> None:
     """Watch ``job`` until it ends (timeouts, stuck chunks after a cancel)."""
     global _thread
     with _lock:
@@ -66,7 +66,7 @@ def _loop() -> None:
                 return
 
 
-def _look_at(job: Job) -> None:
+def _look_at(job: JobLike) -> None:
     backend, attempt = job.backend, job._attempt
     board = attempt.board if attempt is not None else None
     if board is None or job.done():

@@ -106,7 +106,7 @@ class _CellBody:
 
     def __nbparallel_cache_key__(self) -> tuple[Any, ...]:
         """What the body computes: its code and the values it uses (not its cell number)."""
-        from ..data.cache import function_key, value_key
+        from ..jobs.cache import function_key, value_key
 
         env = tuple(sorted((k, function_key(v) if callable(v) else value_key(v)) for k, v in self.env.items()))
         return (self.source, self.split, self.out, env)

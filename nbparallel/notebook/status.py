@@ -8,8 +8,8 @@ from typing import Any
 
 from ..backends import worker_pids
 from ..config import Settings, get_config
+from ..jobs.handles import jobs
 from ..jobs.job import Job
-from ..jobs.registry import jobs
 
 __all__ = ["status_report", "parse_config_pairs", "cancel_job"]
 

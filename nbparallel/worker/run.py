@@ -185,12 +185,7 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
         except ChunkCancelled:
             outcome.cancelled = True
         except ChunkTimedOut:
-            outcome.fail(
-                ChunkTimeout(
-                    f"chunk {task.index} (items {task.start}-{task.stop - 1}) ran longer than the "
-                    "job's timeout and was stopped"
-                )
-            )
+            outcome.fail(ChunkTimeout.of_chunk(task.index, task.start, task.stop, task.timeout, "was stopped"))
         except Exception as exc:
             outcome.error = _picklable(exc)
             outcome.frames = remote_frames(exc)

@@ -24,8 +24,8 @@ from typing import Any
 
 import joblib
 
+from ..data.shared import SharedArray
 from ..worker.task import ChunkOutcome, ChunkTask
-from .shared import SharedArray
 
 #: Every entry starts with this, then the blake2b digest of the pickle that follows.
 MAGIC = b"NBPCACHE1\n"
