@@ -35,11 +35,12 @@ demo: $(STAMP)
 ## and the browser test
 test: lint docs test-unit test-notebooks e2e
 
-## make lint: ruff (lint and format) and mypy over the package, no errors allowed
+## make lint: ruff (lint and format), mypy over the package, and the one-way layering (lint-imports), no errors allowed
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nbparallel tests notebooks/make_notebooks.py notebooks/conftest.py
 	$(VENV)/bin/ruff format --check nbparallel tests notebooks/make_notebooks.py notebooks/conftest.py
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests nbparallel --doctest-modules --ignore=tests/e2e

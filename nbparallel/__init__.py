@@ -19,7 +19,6 @@ from .config import config, get_config
 # -- building blocks ----------------------------------------------------------------
 from .data.merge import merge
 from .data.partition import partition
-from .display.progress import in_kernel
 from .display.pump import LAYER as _display_layer
 
 # -- jobs and errors ----------------------------------------------------------------
@@ -46,6 +45,7 @@ from .ksearch import KSearchResult, choose_k, elbow_search, silhouette_search
 # -- notebook cells -----------------------------------------------------------------
 from .notebook.cell import run_cell
 from .options import RunOptions
+from .settings import in_kernel
 from .streaming import imap
 from .worker.run import seed_item
 from .worker.setup import per_worker

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .config import PROGRESS_MODES, get_config, validate_n_jobs, validate_progress
+from .settings import PROGRESS_MODES, get_config, validate_n_jobs, validate_progress
 
 __all__ = ["RunOptions", "magic_arguments", "options_from_magic", "ERROR_MODES"]
 

@@ -118,6 +118,22 @@ def swap(settings: Settings) -> None:
         _settings = settings
 
 
+def in_kernel() -> bool:
+    """Whether this code runs inside a Jupyter kernel (where widgets can show).
+
+    Examples
+    --------
+    >>> in_kernel()
+    False
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
 def _env_default() -> None:
     """Honour ``NBPARALLEL_N_JOBS`` so CI or a shared machine can cap workers."""
     global _settings

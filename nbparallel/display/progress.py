@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..jobs.state import ProgressState
+from ..settings import in_kernel
 
 __all__ = [
     "ProgressState",
@@ -241,22 +242,6 @@ class WidgetProgress:
         self.button.disabled = True
         if state.status != "done":
             self.button.description = state.status
-
-
-def in_kernel() -> bool:
-    """Whether this code runs inside a Jupyter kernel (where widgets can show).
-
-    Examples
-    --------
-    >>> in_kernel()
-    False
-    """
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def make_progress(

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..settings import in_kernel
 from .criteria import METRICS
 
 __all__ = ["KSearchResult"]
@@ -173,8 +174,6 @@ class KSearchResult:
         if axes is None:
             fig, grid = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
             axes = grid[0]
-            from ..display.progress import in_kernel
-
             if in_kernel():  # shown once, as the cell's value, not also by the inline backend
                 plt.close(fig)
         axes = np.atleast_1d(axes)
