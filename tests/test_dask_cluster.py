@@ -7,6 +7,13 @@ worker fails as it would on another host.  Where ``unshare`` is not possible
 the workers only get a separate ``TMPDIR``, and ``test_workers_do_not_see_the_kernels_files``
 skips saying so.
 
+A checkout cloned under ``/tmp`` would vanish behind the workers' private ``/tmp``
+(its ``.venv``, so the ``dask`` command itself, and the tests the workers import
+functions from): the folder under ``/tmp`` that holds the checkout and the
+environment is mounted back into each worker's private ``/tmp``
+(:func:`_isolate`), and the workers start in ``/``, so nothing depends on the
+kernel's current folder.
+
 The scheduler runs with ``allowed-failures=0``, so a worker's death reaches
 nbparallel at once (a default scheduler first runs the task again itself, up
 to three times).
@@ -37,6 +44,23 @@ distributed = pytest.importorskip("distributed", reason="the dask extra is not i
 
 DASK = str(Path(sys.executable).with_name("dask"))
 ISOLATE = 'mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /dev/shm && exec "$@"'
+
+
+def _isolate() -> str:
+    """The worker's shell prelude: private ``/tmp`` and ``/dev/shm``, the checkout's folder mounted back.
+
+    Only the top folder under ``/tmp`` that holds the checkout or the environment
+    is kept (moved through ``/mnt`` while ``/tmp`` is replaced); every other path
+    of the kernel's ``/tmp`` stays unreachable, as on another host.
+    """
+    needed = {Path(__file__).resolve().parents[1], Path(sys.prefix).resolve()}
+    tmp = Path("/tmp")
+    tops = sorted({str(tmp / p.relative_to(tmp).parts[0]) for p in needed if p.is_relative_to(tmp) and p != tmp})
+    if not tops:
+        return ISOLATE
+    hold = ["mount -t tmpfs tmpfs /mnt"] + [f"mkdir /mnt/{i} && mount --bind {t} /mnt/{i}" for i, t in enumerate(tops)]
+    back = [f"mkdir -p {t} && mount --move /mnt/{i} {t}" for i, t in enumerate(tops)] + ["umount /mnt"]
+    return " && ".join([*hold, "mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /dev/shm", *back, 'exec "$@"'])
 
 
 def _die_with_parent() -> None:
@@ -79,6 +103,7 @@ class Cluster:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            cwd="/",  # not the kernel's folder, which a worker on another host would not have
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         self.procs.append(proc)
@@ -90,7 +115,7 @@ class Cluster:
         args += ["--no-dashboard", "--local-directory", "/tmp" if self.isolation == "unshare" else self.root]
         args += [] if nanny else ["--no-nanny"]
         if self.isolation == "unshare":
-            return self._start(["unshare", "-m", "sh", "-c", ISOLATE, "sh", *args])
+            return self._start(["unshare", "-m", "sh", "-c", _isolate(), "sh", *args])
         private = tempfile.mkdtemp(prefix=f"{name}-", dir=self.root)
         return self._start(args, env={**self.env, "TMPDIR": private})
 
