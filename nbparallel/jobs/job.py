@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..data.shared import remove_folder
 from ..errors import ChunkFailure, Failed, JobCancelled
-from ..tracebacks import render_traceback, user_frames, user_stacklevel
+from ..tracebacks import user_frames, user_stacklevel
 from ..worker.board import CANCEL
 from ..worker.task import ChunkOutcome, ChunkTask
 from . import lifecycle, registry, runtime, supervisor
 from .lifecycle import call_safely
 from .partial import PartialResult, counts_of, partial_of
 from .retry import retry
-from .state import label_output, state_of
+from .state import failure_of, label_output, state_of
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -193,15 +193,8 @@ class Job:
     @property
     def errors(self) -> list[ChunkFailure | Failed]:
         """Failed chunks in chunk order, then (``errors="collect"``) the failed items in item order."""
-        chunks = [self._failure(o) for _, o in sorted(self._outcomes.items()) if o.error is not None]
+        chunks = [failure_of(o, self.func) for _, o in sorted(self._outcomes.items()) if o.error is not None]
         return [*chunks, *sorted(self._failed_items, key=lambda f: f.index)]
-
-    def _failure(self, o: ChunkOutcome) -> ChunkFailure:
-        assert o.error is not None
-        text = render_traceback(o.frames, o.exc_only, self.func)
-        return ChunkFailure(
-            o.index, o.start, o.stop, o.error_item, o.error_item_repr, o.error, text, o.output, o.attempts
-        )
 
     @property
     def output(self) -> str:

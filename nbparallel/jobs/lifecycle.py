@@ -24,6 +24,7 @@ from ..worker.task import ChunkOutcome, ChunkTask
 from . import supervisor
 from .attempt import Attempt
 from .cache import ChunkCache
+from .state import failure_of
 
 if TYPE_CHECKING:
     from .protocol import JobLike
@@ -138,7 +139,7 @@ def conclude(job: JobLike) -> None:
     job.finished_at = time.perf_counter()
     failures = [o for _, o in sorted(job._outcomes.items()) if o.error is not None]
     if job._error is None and failures:
-        job._error = annotate([job._failure(o) for o in failures], job.n_total, job)
+        job._error = annotate([failure_of(o, job.func) for o in failures], job.n_total, job)
     if job._error is not None:
         job._status = "failed"
     elif (

@@ -5,15 +5,18 @@ Displays draw these; the job owns them, so a display never computes a job's fact
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..errors import ChunkFailure
+from ..tracebacks import render_traceback
 from ..worker.task import ChunkOutcome
 
 if TYPE_CHECKING:
     from .protocol import JobLike
 
-__all__ = ["ProgressState", "state_of", "label_output"]
+__all__ = ["ProgressState", "state_of", "label_output", "failure_of"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,11 @@ def state_of(job: JobLike) -> ProgressState:
 def label_output(outcome: ChunkOutcome) -> str:
     """A chunk's printed output, each line labelled ``[chunk i]``."""
     return "".join(f"[chunk {outcome.index}] {line}\n" for line in outcome.output.splitlines())
+
+
+def failure_of(outcome: ChunkOutcome, func: Callable[..., Any]) -> ChunkFailure:
+    """The record of a failed chunk, its traceback rendered with ``func``'s source lines."""
+    o, error = outcome, outcome.error
+    assert error is not None
+    text = render_traceback(o.frames, o.exc_only, func)
+    return ChunkFailure(o.index, o.start, o.stop, o.error_item, o.error_item_repr, error, text, o.output, o.attempts)
