@@ -13,6 +13,7 @@ import threading
 from . import local, threads, dask  # noqa: F401 - registers the backends
 
 # isort: on
+from ..settings import effective_n_jobs
 from .base import BACKENDS, Backend, describe_backends, get_backend, register_backend, started_backends
 
 __all__ = [
@@ -74,8 +75,6 @@ def warm(n_jobs: int | None = None, *, wait: bool = False) -> threading.Thread:
     >>> import nbparallel as nbp
     >>> _ = nbp.warm(2, wait=True)
     """
-    from ..settings import effective_n_jobs
-
     n = effective_n_jobs(n_jobs)
 
     def _start() -> None:

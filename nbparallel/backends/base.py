@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, ClassVar
 
+from ..settings import effective_n_jobs
 from ..worker.board import Board, Row
 from ..worker.task import ChunkOutcome, ChunkTask
 
@@ -58,8 +59,6 @@ class Backend(ABC):
 
     def workers(self, n_jobs: int | None) -> int:
         """How many workers ``n_jobs`` (joblib meaning) means here."""
-        from ..settings import effective_n_jobs
-
         return effective_n_jobs(n_jobs)
 
     def for_workers(self, n_workers: int) -> Backend:

@@ -32,6 +32,7 @@ import uuid
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
+from ..settings import effective_n_jobs, get_config
 from ..worker.board import CANCEL, CHUNK, JOB, STARTED, STATE, TID, Board, Row
 from ..worker.control import ChunkCancelled, ChunkTimedOut, flag_exception
 from ..worker.run import run_chunk
@@ -70,8 +71,6 @@ def dask_client() -> Any:
         from distributed import Client, get_client
     except ImportError as err:
         raise ImportError("backend='dask' needs dask.distributed: pip install 'nbparallel[dask]'") from err
-    from ..settings import get_config
-
     address = get_config().dask_address
     try:
         client = get_client()
@@ -259,8 +258,6 @@ class Dask(Backend):
         return client
 
     def workers(self, n_jobs: int | None) -> int:
-        from ..settings import effective_n_jobs, get_config
-
         if n_jobs is None and get_config().n_jobs is None:
             return max(1, sum(dask_client().nthreads().values()))
         return effective_n_jobs(n_jobs)

@@ -23,6 +23,7 @@ from concurrent.futures import CancelledError, Future
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ChunkTimeout, WorkerDied
+from ..worker.board import CANCEL
 from ..worker.task import ChunkOutcome, ChunkTask
 
 if TYPE_CHECKING:
@@ -96,6 +97,13 @@ class Attempt:
             timer.cancel()
             self.job._record(outcome)  # its retry will not come: the failure stands
         self._maybe_finish()
+
+    def cancel(self) -> None:
+        """Flag the chunks in flight (a queued one sees it when it starts) and send no more."""
+        if self.board is not None:
+            for _chunk, slot in self.in_flight():
+                self.board.flag(slot, CANCEL)
+        self.stop()
 
     def kick(self) -> None:
         """Send more chunks if there is room (the stream's consumer took some results)."""

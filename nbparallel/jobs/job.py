@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from ..data.shared import remove_folder
 from ..errors import ChunkFailure, Failed, JobCancelled
 from ..tracebacks import user_frames, user_stacklevel
-from ..worker.board import CANCEL
 from ..worker.task import ChunkOutcome, ChunkTask
 from . import lifecycle, registry, runtime, supervisor
 from .lifecycle import call_safely
@@ -227,7 +226,6 @@ class Job:
             return PartialResult(self._result, [(0, self.n_items)] if self.n_items else [], [])
         return partial_of(self.tasks, self._outcomes, self.finalize)
 
-    # -- observers -----------------------------------------------------------------------
     def subscribe(self, observer: Callable[[ChunkOutcome | None], Any]) -> None:
         """Call ``observer(outcome)`` for each chunk that ends, and ``observer(None)`` at the end."""
         with self._lock:
@@ -277,10 +275,7 @@ class Job:
         if attempt is None or self.done():
             return False
         self.cancel_requested = True
-        if attempt.board is not None:
-            for _chunk, slot in attempt.in_flight():
-                attempt.board.flag(slot, CANCEL)  # a queued chunk sees it when it starts
-        attempt.stop()
+        attempt.cancel()
         return True
 
     @user_frames
@@ -392,8 +387,7 @@ class Job:
         return _wait().__await__()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # A job holds futures and locks; pickling one (say, with an exception that
-        # carries it as ``exc.job``) gives its description instead.
+        # A job holds futures and locks: pickled (say, as an exception's ``job``), it gives its description.
         return (str, (f"{self!r} (detached: jobs live in the process that ran them)",))
 
     def __repr__(self) -> str:
