@@ -74,7 +74,7 @@ class Job:
     ([1, 2, 3], 'done', True)
     """
 
-    #: Reads its input lazily and hands results out as they finish (:class:`~.stream.StreamJob`).
+    #: Reads its input lazily and hands results out as they finish (``imap``, ``pmap`` over an iterator).
     is_stream: bool = False
 
     def __init__(
