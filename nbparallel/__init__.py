@@ -14,7 +14,7 @@ from .api import pmap, pmap_chunks
 from .backends import shutdown, warm
 
 # -- configuration ------------------------------------------------------------------
-from .config import config, get_config
+from .config import config
 
 # -- building blocks ----------------------------------------------------------------
 from .data.merge import merge
@@ -45,7 +45,7 @@ from .ksearch import KSearchResult, choose_k, elbow_search, silhouette_search
 # -- notebook cells -----------------------------------------------------------------
 from .notebook.cell import run_cell
 from .options import RunOptions
-from .settings import in_kernel
+from .settings import get_config, in_kernel
 from .streaming import imap
 from .worker.run import seed_item
 from .worker.setup import per_worker

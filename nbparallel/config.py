@@ -17,29 +17,9 @@ from types import TracebackType
 from typing import Any
 
 from .backends import get_backend
-from .settings import (
-    PROGRESS_MODES,
-    Settings,
-    change,
-    cpu_count,
-    effective_n_jobs,
-    get_config,
-    swap,
-    validate_n_jobs,
-    validate_progress,
-)
+from .settings import Settings, change, get_config, swap, validate_n_jobs, validate_progress
 
-__all__ = [
-    "config",
-    "get_config",
-    "validate_backend",
-    "Settings",
-    "PROGRESS_MODES",
-    "cpu_count",
-    "effective_n_jobs",
-    "validate_n_jobs",
-    "validate_progress",
-]
+__all__ = ["config", "validate_backend"]
 
 
 def validate_backend(backend: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..config import effective_n_jobs
+from ..settings import effective_n_jobs
 from .core import format_core, run_core_bench
 
 __all__ = ["main", "bench_ksearch", "bench_first_call", "bench_large_array"]

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from ..api import pmap
 from ..backends import warm
-from ..config import effective_n_jobs
+from ..settings import effective_n_jobs
 from .workloads import bogosort, skewed_data, skewed_work, uniform_data
 
 

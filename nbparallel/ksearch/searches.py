@@ -22,7 +22,7 @@ import numpy as np
 
 from ..api import pmap
 from ..backends import get_backend
-from ..config import cpu_count, get_config
+from ..settings import cpu_count, get_config
 from .bic import SAMPLE as BIC_SAMPLE
 from .bic import mixture_space, one_cluster_bic
 from .consensus import decide

@@ -7,9 +7,9 @@ from dataclasses import fields
 from typing import Any
 
 from ..backends import worker_pids
-from ..config import Settings, get_config
 from ..jobs.handles import jobs
 from ..jobs.job import Job
+from ..settings import Settings, get_config
 
 __all__ = ["status_report", "parse_config_pairs", "cancel_job"]
 
