@@ -9,6 +9,8 @@ inside each worker are capped at ``cores // workers``, as joblib does.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import os
 import signal
 import threading
@@ -20,6 +22,7 @@ from ..worker.board import Board, Row
 from ..worker.control import prepare_worker
 from ..worker.run import run_chunk
 from ..worker.task import ChunkOutcome, ChunkTask
+from ..worker.transit import Shipped
 from .base import Backend, get_backend, register_backend
 from .memmaps import register_memmap_reducer
 from .shipping import pack
@@ -106,6 +109,8 @@ class LocalProcesses(Backend):
         # loky keeps a chunk's arguments until the callbacks of its future have returned, and the
         # job ends inside them: the chunk goes in a box emptied first, so its slices of a shared
         # copy (mapped memory) are not held a moment after the job's result is out.
+        if task.timed and task.payload is not None:  # its transfer is timed when loky pickles it
+            task = dataclasses.replace(task, payload=Shipped(task.payload, _loky_dumps))
         box = [task]
         future: Future[ChunkOutcome] = self.executor(n_workers).submit(_run_boxed, func, box)
         future.add_done_callback(lambda _f: box.clear())
@@ -202,6 +207,15 @@ def _new_board() -> Board:
         folder = new_folder(disk=True)
         atexit.register(remove_folder, folder)
         return Board.in_file(folder)
+
+
+def _loky_dumps(obj: Any) -> bytes:
+    """Pickle as loky does (shared arrays travel as references to their file)."""
+    from loky.backend.reduction import dump
+
+    buffer = io.BytesIO()
+    dump(obj, buffer)
+    return buffer.getvalue()
 
 
 def _run_boxed(func: Any, box: list[ChunkTask]) -> ChunkOutcome:

@@ -226,6 +226,18 @@ class Job:
             return PartialResult(self._result, [(0, self.n_items)] if self.n_items else [], [])
         return partial_of(self.tasks, self._outcomes, self.finalize)
 
+    def timeline(self) -> Any:
+        """Where the time went: a pandas ``DataFrame``, a row per chunk run (:func:`~.timeline.timeline_of`)."""
+        from .timeline import timeline_of
+
+        return timeline_of(self)
+
+    def report(self) -> Any:
+        """Wall time, speed-up, per-worker use, advice and ``.plot()`` (:func:`~.report.report_of`)."""
+        from .report import report_of
+
+        return report_of(self)
+
     # -- observers -----------------------------------------------------------------------
     def subscribe(self, observer: Callable[[ChunkOutcome | None], Any]) -> None:
         """Call ``observer(outcome)`` for each chunk that ends, and ``observer(None)`` at the end."""

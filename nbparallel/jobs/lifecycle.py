@@ -22,7 +22,7 @@ from ..data.shared import holds_inputs, remove_folder
 from ..errors import Failed, SplitGroupWarning, annotate
 from ..tracebacks import render_traceback
 from ..worker.task import ChunkOutcome, ChunkTask
-from . import supervisor
+from . import supervisor, timeline
 from .attempt import Attempt
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def begin(job: Job, todo: Iterable[ChunkTask], gate: Callable[[], bool] | None =
         job.cancel_requested = False
         job._killed_for_timeout = set()
         job.started_at, job.finished_at = time.perf_counter(), None
+    timeline.begin(job)  # the wall-clock span, for the timeline (``elapsed`` keeps perf_counter)
     try:
         if job.options.cache is not None and isinstance(todo, list):
             job._cache = ChunkCache(job.options.cache, job.func, (todo[0].mode if todo else "", job.options.seed))
@@ -92,6 +93,7 @@ def _read_cache(job: Job, tasks: list[ChunkTask]) -> list[ChunkTask]:
 
 def record(job: Job, outcome: ChunkOutcome) -> None:
     """A chunk ended for good in this execution: keep it, cache it, tell the observers."""
+    timeline.note(job, outcome)
     if outcome.n_failed and outcome.ok:
         _render_failed(job, outcome.value)
     job._keep(outcome)
@@ -122,6 +124,7 @@ def _render_failed(job: Job, values: list[Any]) -> None:
 def retrying(job: Job, outcome: ChunkOutcome) -> None:
     """A chunk failed and will run again."""
     job.n_retries += 1
+    timeline.note(job, outcome, retried=True)
     log.warning(
         "job %s: chunk %d failed (attempt %d): %s: %s; retrying chunk(s) [%d]",
         job.id,
@@ -136,6 +139,7 @@ def retrying(job: Job, outcome: ChunkOutcome) -> None:
 def conclude(job: Job) -> None:
     """The execution is over: decide the status, merge, run hooks, resolve ``finished``."""
     job.finished_at = time.perf_counter()
+    timeline.end(job)
     failures = [o for _, o in sorted(job._outcomes.items()) if o.error is not None]
     if job._error is None and failures:
         job._error = annotate([job._failure(o) for o in failures], job.n_total, job)

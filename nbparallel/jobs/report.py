@@ -1,0 +1,273 @@
+"""A job's timeline, summed up: wall time, speed-up, each worker's use, transfer share, the slowest chunks.
+
+:func:`report_of` reads the job's chunk records (:mod:`~.timeline`) and
+returns a :class:`Report`.  It shows as HTML in a notebook, prints as text,
+draws a Gantt chart with :meth:`Report.plot` (matplotlib, imported only then),
+and names a plain mistake with its fix in one line (:class:`Advice`): chunks
+so small that overhead dominates, one straggler chunk the job waited for,
+moving data costing more than the work.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .timeline import ChunkRecord, recorder_of
+
+if TYPE_CHECKING:
+    from .job import Job
+
+__all__ = ["Report", "Advice", "WorkerUse", "report_of", "advise"]
+
+#: A chunk computing for less than this (median) is "small" (seconds).
+SMALL_CHUNK = 0.01
+
+#: Work aimed at per chunk when advising a chunk size (seconds).
+TARGET_CHUNK = 0.1
+
+#: A chunk is a straggler when it took this many times the median chunk...
+STRAGGLER_RATIO = 3.0
+
+#: ...and this share of the job's wall time.
+STRAGGLER_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class Advice:
+    """A plain mistake the timings show, in one line with its fix (``kind``: ``small-chunks``,
+    ``straggler`` or ``transfer``)."""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class WorkerUse:
+    """One worker's part of the job."""
+
+    worker: str
+    chunks: int
+    busy_s: float
+    utilisation: float  # busy / the job's wall time
+
+
+@dataclass
+class Report:
+    """Where a job's time went (made by :meth:`~nbparallel.Job.report`).
+
+    Attributes
+    ----------
+    label, status : str
+    wall_s : float
+        From the job's start to its end (every execution), wall clock.
+    busy_s : float
+        Sum over chunk runs of the time a worker spent on them.
+    speedup : float
+        ``busy_s / wall_s``: how many workers were busy on average.
+    transfer_share : float
+        Share of the chunks' time spent pickling and unpickling inputs and results.
+    workers : list of WorkerUse
+    slowest : list of ChunkRecord
+        The five slowest chunk runs, slowest first.
+    advice : list of Advice
+    records : list of ChunkRecord
+    """
+
+    label: str
+    status: str
+    n_workers: int
+    wall_s: float
+    began: float
+    records: list[ChunkRecord] = field(repr=False)
+    workers: list[WorkerUse] = field(default_factory=list)
+    slowest: list[ChunkRecord] = field(default_factory=list)
+    advice: list[Advice] = field(default_factory=list)
+
+    @property
+    def n_chunks(self) -> int:
+        """Chunks with at least one record."""
+        return len({r.chunk for r in self.records})
+
+    @property
+    def busy_s(self) -> float:
+        return sum(r.busy_s for r in self._ran())
+
+    @property
+    def compute_s(self) -> float:
+        return sum(r.compute_s for r in self._ran())
+
+    @property
+    def transfer_s(self) -> float:
+        return sum(r.recv_s + r.send_s for r in self._ran())
+
+    @property
+    def speedup(self) -> float:
+        return self.busy_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def transfer_share(self) -> float:
+        total = self.transfer_s + self.compute_s
+        return self.transfer_s / total if total > 0 else 0.0
+
+    def _ran(self) -> list[ChunkRecord]:
+        return [r for r in self.records if r.worker]
+
+    def __repr__(self) -> str:
+        lines = [
+            f"<nbparallel.Report {self.label} {self.status}: {self.n_chunks} chunks on {len(self.workers)} workers, "
+            f"wall {self.wall_s:.3g} s, speed-up {self.speedup:.2f}x over the chunk times, "
+            f"transfer {self.transfer_share:.0%}>"
+        ]
+        lines += [f"  {w.worker}: {w.chunks} chunks, busy {w.busy_s:.3g} s ({w.utilisation:.0%})" for w in self.workers]
+        lines += [f"  ! {a.text}" for a in self.advice]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from .report_html import render
+
+        return render(self)
+
+    def plot(self, ax: Any = None) -> Any:
+        """A Gantt chart: a row per worker, chunks coloured by outcome, transfer hatched at their ends.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw (default: a new figure).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import nbparallel as nbp
+        >>> job = nbp.pmap(abs, range(8), chunks=2, n_jobs=1, background=True, progress=False)
+        >>> job.result() and job.report().plot().get_xlabel()
+        'seconds since the job started'
+        """
+        from .report_html import gantt
+
+        return gantt(self, ax)
+
+
+def _use(records: Sequence[ChunkRecord], wall_s: float) -> list[WorkerUse]:
+    by: dict[str, list[ChunkRecord]] = {}
+    for r in records:
+        by.setdefault(r.worker, []).append(r)
+    return [
+        WorkerUse(worker, len(rs), busy, busy / wall_s if wall_s > 0 else 0.0)
+        for worker, rs in sorted(by.items())
+        for busy in [sum(r.busy_s for r in rs)]
+    ]
+
+
+def advise(records: Sequence[ChunkRecord], wall_s: float, n_workers: int) -> list[Advice]:
+    """The plain mistakes ``records`` show, each in one line with a concrete fix.
+
+    Parameters
+    ----------
+    records : sequence of ChunkRecord
+        The chunk runs (a job's timeline).
+    wall_s : float
+        The job's wall time.
+    n_workers : int
+        Workers the job had.
+
+    Returns
+    -------
+    list of Advice
+
+    Examples
+    --------
+    >>> from nbparallel.jobs.timeline import ChunkRecord
+    >>> def run(i, busy, items=100):
+    ...     return ChunkRecord(i, 1, f"pid {i % 2}", i % 2, i * items, (i + 1) * items,
+    ...                        0.0, 0.0, busy, busy, 0.0, busy, 0.0, 0, 0, "ok")
+    >>> [a.kind for a in advise([run(i, 0.2) for i in range(7)] + [run(7, 3.0)], 3.5, 2)]
+    ['straggler']
+    """
+    ran = [r for r in records if r.worker]
+    if not ran or wall_s <= 0:
+        return []
+    advice = []
+    busy = [r.busy_s for r in ran]
+    median_busy = statistics.median(busy)
+    median_compute = statistics.median(r.compute_s for r in ran)
+    use = sum(busy) / (wall_s * max(1, n_workers))
+    items = statistics.median(r.items for r in ran)
+    if median_compute < SMALL_CHUNK and use < 0.7 and len(ran) > 1 and items >= 1:
+        per_item = max(median_compute / max(items, 1), 1e-7)
+        size = int(min(max(TARGET_CHUNK / per_item, 2 * items), 1_000_000))
+        advice.append(
+            Advice(
+                "small-chunks",
+                f"Chunks are too small, so overhead dominates: the median chunk computes for "
+                f"{median_compute * 1e3:.2g} ms and the workers were busy {use:.0%} of the time; "
+                f"pass chunk_size={size} (about {TARGET_CHUNK:g} s of work per chunk).",
+            )
+        )
+    worst = max(ran, key=lambda r: r.busy_s)
+    if len(ran) >= 3 and worst.busy_s > STRAGGLER_RATIO * median_busy and worst.busy_s > STRAGGLER_SHARE * wall_s:
+        if worst.items > 1:
+            fix = (
+                f"split the work finer (chunk_size={max(1, worst.items // 8)}) so its slow items spread over "
+                f"the workers, or look at why items {worst.start_item}-{worst.stop_item - 1} are slow"
+            )
+        else:
+            fix = f"it is one item ({worst.start_item}): make that item cheaper or split it into smaller items"
+        advice.append(
+            Advice(
+                "straggler",
+                f"One straggler: chunk {worst.chunk} took {worst.busy_s:.3g} s, {worst.busy_s / median_busy:.0f}x "
+                f"the median chunk, and the job waited for it; {fix}.",
+            )
+        )
+    transfer = sum(r.recv_s + r.send_s for r in ran)
+    compute = sum(r.compute_s for r in ran)
+    if transfer > compute and transfer > 0.05 * wall_s:
+        mb_in = sum(r.bytes_in for r in ran) / 1e6
+        mb_out = sum(r.bytes_out for r in ran) / 1e6
+        advice.append(
+            Advice(
+                "transfer",
+                f"Moving data costs more than the work: {transfer:.3g} s pickling {mb_in:.3g} MB in and "
+                f"{mb_out:.3g} MB out against {compute:.3g} s of compute; send less (large NumPy arrays travel "
+                "through shared memory, so pass arrays rather than lists; return only what you need) or use "
+                "backend='threading' if the function releases the GIL.",
+            )
+        )
+    return advice
+
+
+def report_of(job: Job) -> Report:
+    """The :class:`Report` of ``job`` (what :meth:`~nbparallel.Job.report` returns).
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> job = nbp.pmap(abs, range(8), chunks=2, n_jobs=1, background=True, progress=False)
+    >>> rep = (job.result(), job.report())[1]
+    >>> rep.n_chunks, rep.status, 0 <= rep.transfer_share <= 1
+    (2, 'done', True)
+    """
+    recorder = recorder_of(job)
+    records = sorted(recorder.snapshot(), key=lambda r: (r.chunk, r.attempt))
+    began, ended = recorder.span()
+    wall_s = max(ended - began, 0.0)
+    ran = [r for r in records if r.worker]
+    return Report(
+        label=job.label,
+        status=job.status,
+        n_workers=job.n_jobs,
+        wall_s=wall_s,
+        began=began,
+        records=records,
+        workers=_use(ran, wall_s),
+        slowest=sorted(ran, key=lambda r: -r.busy_s)[:5],
+        advice=advise(records, wall_s, job.n_jobs),
+    )

@@ -1,0 +1,130 @@
+"""How a :class:`~.report.Report` looks: its HTML (``_repr_html_``) and its Gantt chart (``plot``)."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .report import Report
+    from .timeline import ChunkRecord
+
+__all__ = ["render", "gantt", "COLOURS"]
+
+#: Bar colours by how a chunk run ended.
+COLOURS = {
+    "ok": "#4c9f70",
+    "failed": "#d1495b",
+    "retried": "#edae49",
+    "timeout": "#a05195",
+    "lost": "#444444",
+    "cancelled": "#9e9e9e",
+    "cached": "#66a3d2",
+}
+
+
+def _seconds(s: float) -> str:
+    return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s"
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n} B"  # pragma: no cover
+
+
+def _bar(share: float) -> str:
+    width = max(0.0, min(share, 1.0)) * 100
+    return (
+        '<div style="background:#e6e6e6;width:120px;height:10px;display:inline-block">'
+        f'<div style="background:#4c9f70;width:{width:.0f}%;height:10px"></div></div> {share:.0%}'
+    )
+
+
+def _row(cells: list[str], tag: str = "td") -> str:
+    return "<tr>" + "".join(f"<{tag} style='text-align:left;padding:1px 8px'>{c}</{tag}>" for c in cells) + "</tr>"
+
+
+def _slow_row(r: ChunkRecord) -> str:
+    return _row(
+        [
+            str(r.chunk),
+            html.escape(r.worker),
+            f"{r.start_item}-{r.stop_item - 1}" if r.items else "-",
+            _seconds(r.busy_s),
+            _seconds(r.compute_s),
+            _seconds(r.recv_s + r.send_s),
+            r.outcome,
+        ]
+    )
+
+
+def render(report: Report) -> str:
+    """The report as HTML: summary, workers, the five slowest chunks, advice."""
+    summary = (
+        f"<b>nbparallel report: {html.escape(report.label)}</b> ({report.status}) &middot; "
+        f"wall {_seconds(report.wall_s)} &middot; {report.n_chunks} chunks on {len(report.workers)} workers "
+        f"&middot; speed-up <b>{report.speedup:.2f}x</b> over the sum of chunk times "
+        f"({_seconds(report.busy_s)}) &middot; transfer {report.transfer_share:.0%} of chunk time"
+    )
+    workers = "".join(
+        _row([html.escape(w.worker), str(w.chunks), _seconds(w.busy_s), _bar(w.utilisation)]) for w in report.workers
+    )
+    slow = "".join(_slow_row(r) for r in report.slowest)
+    advice = "".join(f"<li>{html.escape(a.text)}</li>" for a in report.advice)
+    parts = [
+        f"<div class='nbparallel-report'><p>{summary}</p>",
+        "<table>" + _row(["worker", "chunks", "busy", "utilisation"], "th") + workers + "</table>",
+        "<p>Slowest chunks</p><table>"
+        + _row(["chunk", "worker", "items", "time", "compute", "transfer", "outcome"], "th")
+        + slow
+        + "</table>",
+        f"<ul style='color:#a0522d'>{advice}</ul>" if advice else "<p>No plain mistake in the timings.</p>",
+        "</div>",
+    ]
+    return "".join(parts)
+
+
+def gantt(report: Report, ax: Any = None) -> Any:
+    """Draw ``report`` as a Gantt chart on ``ax`` (a new figure by default); returns the axes."""
+    try:
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
+    except ImportError as err:  # pragma: no cover - matplotlib is in the test extra
+        raise ImportError("Report.plot() draws with matplotlib: pip install matplotlib") from err
+    ran = [r for r in report.records if r.worker]
+    workers = sorted({r.worker for r in ran})
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(9, 0.45 * max(len(workers), 2) + 1.2))
+    t0 = report.began
+    for y, worker in enumerate(workers):
+        for r in (r for r in ran if r.worker == worker):
+            start, width = r.started - t0, max(r.busy_s, 0.0)
+            ax.broken_barh(
+                [(start, width)], (y - 0.4, 0.8), facecolor=COLOURS.get(r.outcome, "#777"), edgecolor="white"
+            )
+            recv, send = min(r.recv_s, width), min(r.send_s, max(width - r.recv_s, 0.0))
+            if recv > 0:
+                ax.broken_barh([(start, recv)], (y - 0.4, 0.8), facecolor="none", hatch="///", edgecolor="#333")
+            if send > 0:
+                ax.broken_barh(
+                    [(start + width - send, send)], (y - 0.4, 0.8), facecolor="none", hatch="\\\\\\", edgecolor="#333"
+                )
+    ax.set_yticks(range(len(workers)), workers)
+    ax.set_ylim(-0.6, len(workers) - 0.4)
+    ax.set_xlim(0, max(report.wall_s, 1e-6))
+    ax.set_xlabel("seconds since the job started")
+    ax.set_title(
+        f"{report.label}: {report.n_chunks} chunks, wall {_seconds(report.wall_s)}, speed-up {report.speedup:.2f}x"
+    )
+    outcomes = sorted({r.outcome for r in ran}, key=list(COLOURS).index)
+    handles = [Patch(facecolor=COLOURS[o], label=o) for o in outcomes]
+    handles += [
+        Patch(facecolor="white", hatch="///", edgecolor="#333", label="receiving inputs"),
+        Patch(facecolor="white", hatch="\\\\\\", edgecolor="#333", label="sending the result"),
+    ]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
+    ax.figure.tight_layout()
+    return ax
