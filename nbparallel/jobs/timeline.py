@@ -17,8 +17,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from dataclasses import astuple, dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ChunkTimeout, WorkerDied
 from ..worker.task import ChunkOutcome
@@ -63,8 +62,7 @@ def recording() -> bool:
     return _recording
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkRecord:
+class ChunkRecord(NamedTuple):
     """One run of one chunk (a row of :meth:`~nbparallel.Job.timeline`); times are ``time.time()``."""
 
     chunk: int
@@ -86,6 +84,7 @@ class ChunkRecord:
 
     @property
     def items(self) -> int:
+        """Items in the chunk."""
         return self.stop_item - self.start_item
 
     @property
@@ -94,7 +93,7 @@ class ChunkRecord:
         return self.ended - self.started
 
 
-COLUMNS = [f.name for f in fields(ChunkRecord)]
+COLUMNS = list(ChunkRecord._fields)
 
 
 def _how(outcome: ChunkOutcome, retried: bool) -> str:
@@ -235,7 +234,7 @@ def timeline_of(job: Job) -> Any:
         raise ImportError("job.timeline() returns a pandas DataFrame: pip install pandas") from err
     recorder = _recorders.get(job)
     records = sorted(recorder.snapshot() if recorder is not None else [], key=lambda r: (r.chunk, r.attempt))
-    frame = pd.DataFrame([astuple(r) for r in records], columns=COLUMNS)
+    frame = pd.DataFrame(records, columns=COLUMNS)
     frame.insert(frame.columns.get_loc("stop_item") + 1, "items", frame["stop_item"] - frame["start_item"])
     frame.insert(len(frame.columns) - 1, "retries", frame["attempt"] - 1)
     began, ended = recorder.span() if recorder is not None else (float("nan"), float("nan"))

@@ -180,7 +180,10 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
     arrived = None
     if isinstance(task.payload, (Shipped, Arrived)):
         payload, arrived = unwrap(task.payload)
-        task = dataclasses.replace(task, payload=payload)
+        if arrived is not None:  # the worker's own copy of the task: unwrapped in place (replace() costs more)
+            object.__setattr__(task, "payload", payload)
+        else:
+            task = dataclasses.replace(task, payload=payload)
     if task.timed:
         outcome.started = time.time()
         if arrived is not None:  # its unpickling counts as the start of its run on this worker
