@@ -28,6 +28,9 @@ SMALL_CHUNK = 0.01
 #: Work aimed at per chunk when advising a chunk size (seconds).
 TARGET_CHUNK = 0.1
 
+#: Seconds before the first chunk starts that count as the pool starting up.
+STARTUP_WAIT = 0.5
+
 #: A chunk is a straggler when it took this many times the median chunk...
 STRAGGLER_RATIO = 3.0
 
@@ -37,8 +40,10 @@ STRAGGLER_SHARE = 0.25
 
 @dataclass(frozen=True)
 class Advice:
-    """A plain mistake the timings show, in one line with its fix (``kind``: ``small-chunks``,
-    ``straggler`` or ``transfer``)."""
+    """A plain mistake the timings show, in one line with its fix.
+
+    ``kind`` is ``small-chunks``, ``straggler``, ``startup`` or ``transfer``.
+    """
 
     kind: str
     text: str
@@ -166,7 +171,7 @@ def _use(records: Sequence[ChunkRecord], wall_s: float) -> list[WorkerUse]:
     ]
 
 
-def advise(records: Sequence[ChunkRecord], wall_s: float, n_workers: int) -> list[Advice]:
+def advise(records: Sequence[ChunkRecord], wall_s: float, n_workers: int, began: float | None = None) -> list[Advice]:
     """The plain mistakes ``records`` show, each in one line with a concrete fix.
 
     Parameters
@@ -177,6 +182,8 @@ def advise(records: Sequence[ChunkRecord], wall_s: float, n_workers: int) -> lis
         The job's wall time.
     n_workers : int
         Workers the job had.
+    began : float, optional
+        When the job started (``time.time()``): a long wait for the first chunk is the pool starting.
 
     Returns
     -------
@@ -227,6 +234,15 @@ def advise(records: Sequence[ChunkRecord], wall_s: float, n_workers: int) -> lis
                 f"the median chunk, and the job waited for it; {fix}.",
             )
         )
+    waited = min(r.started for r in ran) - began if began is not None else 0.0
+    if waited > STARTUP_WAIT and waited > 0.3 * wall_s:
+        advice.append(
+            Advice(
+                "startup",
+                f"Workers starting: the first chunk began {waited:.2g} s after the job started; warm the pool "
+                "beforehand (%load_ext nbparallel does it in the background, or nbparallel.warm()).",
+            )
+        )
     transfer = sum(r.recv_s + r.send_s for r in ran)
     compute = sum(r.compute_s for r in ran)
     if transfer > compute and transfer > 0.05 * wall_s:
@@ -269,5 +285,5 @@ def report_of(job: Job) -> Report:
         records=records,
         workers=_use(ran, wall_s),
         slowest=sorted(ran, key=lambda r: -r.busy_s)[:5],
-        advice=advise(records, wall_s, job.n_jobs),
+        advice=advise(records, wall_s, job.n_jobs, began),
     )
