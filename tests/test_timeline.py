@@ -156,6 +156,7 @@ def test_advice_names_each_plain_mistake_with_a_fix():
 
 
 def test_a_real_skewed_job_gets_the_straggler_advice():
+    nbp.warm(2, wait=True)  # a cold pool would (rightly) get the start-up advice too
     job = nbp.pmap(skewed, range(40), n_jobs=2, chunks=8, background=True, progress=False)
     job.result()
     assert [a.kind for a in job.report().advice] == ["straggler"]
