@@ -23,6 +23,11 @@ def skewed(x: int) -> int:
     return x
 
 
+def very_skewed(x: int) -> int:
+    spin(1.0 if x == 3 else 0.005)
+    return x
+
+
 def flaky_once(x: int) -> int:
     """Fails the first time it sees item 5 in a process, then works."""
     import builtins
@@ -157,9 +162,14 @@ def test_advice_names_each_plain_mistake_with_a_fix():
 
 def test_a_real_skewed_job_gets_the_straggler_advice():
     nbp.warm(2, wait=True)  # a cold pool would (rightly) get the start-up advice too
-    job = nbp.pmap(skewed, range(40), n_jobs=2, chunks=8, background=True, progress=False)
+    job = nbp.pmap(very_skewed, range(40), n_jobs=2, chunks=8, background=True, progress=False)
     job.result()
-    assert [a.kind for a in job.report().advice] == ["straggler"]
+    report = job.report()
+    assert [a.kind for a in report.advice] == ["straggler"], report
+    alone = nbp.pmap(very_skewed, range(40), n_jobs=2, chunk_size=1, background=True, progress=False)
+    alone.result()  # the slow item has a chunk of its own: still waited for, and nothing left to split
+    (advice,) = alone.report().advice
+    assert advice.kind == "straggler" and "one item (3)" in advice.text, advice
 
 
 def test_transfer_bigger_than_compute_is_seen_on_processes():

@@ -227,13 +227,13 @@ class Job:
         return partial_of(self.tasks, self._outcomes, self.finalize)
 
     def timeline(self) -> Any:
-        """Where the time went: a pandas ``DataFrame``, a row per chunk run (:func:`~.timeline.timeline_of`)."""
+        """Where the time went: a pandas ``DataFrame`` with a row per chunk run (``jobs/timeline.py``)."""
         from .timeline import timeline_of
 
         return timeline_of(self)
 
     def report(self) -> Any:
-        """Wall time, speed-up, per-worker use, advice and ``.plot()`` (:func:`~.report.report_of`)."""
+        """A :class:`~nbparallel.Report`: wall time, speed-up, each worker's use, advice, ``.plot()``."""
         from .report import report_of
 
         return report_of(self)

@@ -34,7 +34,7 @@ STARTUP_WAIT = 0.5
 #: A chunk is a straggler when it took this many times the median chunk...
 STRAGGLER_RATIO = 3.0
 
-#: ...and this share of the job's wall time.
+#: ...and the job ran on its worker alone, waiting for it, for this share of its wall time.
 STRAGGLER_SHARE = 0.25
 
 
@@ -219,7 +219,9 @@ def advise(records: Sequence[ChunkRecord], wall_s: float, n_workers: int, began:
             )
         )
     worst = max(ran, key=lambda r: r.busy_s)
-    if len(ran) >= 3 and worst.busy_s > STRAGGLER_RATIO * median_busy and worst.busy_s > STRAGGLER_SHARE * wall_s:
+    others = [r.ended for r in ran if r.worker != worst.worker]
+    alone = worst.ended - max(others) if others else 0.0  # the job ran on its worker alone for this long
+    if len(ran) >= 3 and worst.busy_s > STRAGGLER_RATIO * median_busy and alone > STRAGGLER_SHARE * wall_s:
         if worst.items > 1:
             fix = (
                 f"split the work finer (chunk_size={max(1, worst.items // 8)}) so its slow items spread over "
