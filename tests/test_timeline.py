@@ -168,8 +168,8 @@ def test_a_real_skewed_job_gets_the_straggler_advice():
     assert [a.kind for a in report.advice] == ["straggler"], report
     alone = nbp.pmap(very_skewed, range(40), n_jobs=2, chunk_size=1, background=True, progress=False)
     alone.result()  # the slow item has a chunk of its own: still waited for, and nothing left to split
-    (advice,) = alone.report().advice
-    assert advice.kind == "straggler" and "one item (3)" in advice.text, advice
+    straggler = [a for a in alone.report().advice if a.kind == "straggler"]  # (tiny chunks may be named too)
+    assert len(straggler) == 1 and "one item (3)" in straggler[0].text, straggler
 
 
 def test_transfer_bigger_than_compute_is_seen_on_processes():
