@@ -100,7 +100,14 @@ def bench_timeline_overhead(n_jobs: int, *, repeats: int = 100, n_items: int = 1
 
 
 def format_timeline_overhead(r: dict[str, Any]) -> str:
-    """One line: the medians, the overhead, and whether it met :data:`TARGET`."""
+    """One line: the medians, the overhead, and whether it met :data:`TARGET`.
+
+    Examples
+    --------
+    >>> r = dict(n_items=10, chunks=2, n_jobs=2, repeats=3, on=0.0101, off=0.01, overhead=0.01, noise=-0.002)
+    >>> format_timeline_overhead(r).split(";")[1]
+    ' overhead +1.0% (met: target <= 2%)'
+    """
     verdict = "met" if r["overhead"] <= TARGET else "MISSED"
     return (
         f"timeline recording, {r['n_items']:,} trivial items in {r['chunks']} chunks on {r['n_jobs']} workers "

@@ -62,7 +62,15 @@ def _slow_row(r: ChunkRecord) -> str:
 
 
 def render(report: Report) -> str:
-    """The report as HTML: summary, workers, the five slowest chunks, advice."""
+    """The report as HTML: summary, workers, the five slowest chunks, advice.
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> job = nbp.pmap(abs, range(8), chunks=2, n_jobs=1, background=True, progress=False)
+    >>> "speed-up" in (job.wait(), render(job.report()))[1]
+    True
+    """
     summary = (
         f"<b>nbparallel report: {html.escape(report.label)}</b> ({report.status}) &middot; "
         f"wall {_seconds(report.wall_s)} &middot; {report.n_chunks} chunks on {len(report.workers)} workers "
@@ -88,7 +96,16 @@ def render(report: Report) -> str:
 
 
 def gantt(report: Report, ax: Any = None) -> Any:
-    """Draw ``report`` as a Gantt chart on ``ax`` (a new figure by default); returns the axes."""
+    """Draw ``report`` as a Gantt chart on ``ax`` (a new figure by default); returns the axes.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import nbparallel as nbp
+    >>> job = nbp.pmap(abs, range(8), chunks=2, n_jobs=1, background=True, progress=False)
+    >>> len((job.wait(), gantt(job.report()))[1].get_yticklabels())  # one row: the one worker thread
+    1
+    """
     try:
         import matplotlib.pyplot as plt
         from matplotlib.patches import Patch

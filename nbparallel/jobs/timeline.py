@@ -58,7 +58,13 @@ def record_timelines(enabled: bool) -> bool:
 
 
 def recording() -> bool:
-    """Whether jobs started now record their timeline."""
+    """Whether jobs started now record their timeline.
+
+    Examples
+    --------
+    >>> recording()
+    True
+    """
     return _recording
 
 
@@ -176,7 +182,15 @@ _recorders_lock = threading.Lock()
 
 
 def recorder_of(job: Job) -> Recorder:
-    """The recorder of ``job`` (made on first use; it lives as long as the job)."""
+    """The recorder of ``job`` (made on first use; it lives as long as the job).
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> job = nbp.pmap(abs, [-1, -2], chunks=2, n_jobs=1, background=True, progress=False)
+    >>> job.wait() and len(recorder_of(job).snapshot())
+    2
+    """
     recorder = _recorders.get(job)
     if recorder is None:
         with _recorders_lock:
@@ -188,19 +202,44 @@ def recorder_of(job: Job) -> Recorder:
 
 # -- the runtime's hooks (jobs.lifecycle) -------------------------------------------------
 def begin(job: Job) -> None:
-    """``job`` starts an execution."""
+    """``job`` starts an execution (the runtime calls this, :func:`note` and :func:`end`).
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> job = nbp.pmap(abs, [-1], n_jobs=1, background=True, progress=False)
+    >>> job.wait() and recorder_of(job).ended is not None  # begin, note, end ran
+    True
+    """
     if _recording:
         recorder_of(job).begin()
 
 
 def note(job: Job, outcome: ChunkOutcome, *, retried: bool = False) -> None:
-    """A chunk run of ``job`` ended (``retried``: it failed and runs again)."""
+    """A chunk run of ``job`` ended (``retried``: it failed and runs again).
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> job = nbp.pmap(abs, [-1], n_jobs=1, background=True, progress=False)
+    >>> job.wait() and recorder_of(job).snapshot()[0].outcome
+    'ok'
+    """
     if _recording:
         recorder_of(job).note(outcome, retried=retried)
 
 
 def end(job: Job) -> None:
-    """An execution of ``job`` ended."""
+    """An execution of ``job`` ended.
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> job = nbp.pmap(abs, [-1], n_jobs=1, background=True, progress=False)
+    >>> began, ended = (job.wait(), recorder_of(job).span())[1]
+    >>> began <= ended
+    True
+    """
     recorder = _recorders.get(job)
     if recorder is not None:
         recorder.end()
@@ -227,6 +266,16 @@ def timeline_of(job: Job) -> Any:
     ------
     ImportError
         Without pandas.
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> job = nbp.pmap(abs, range(8), chunks=2, n_jobs=1, background=True, progress=False)
+    >>> df = (job.wait(), timeline_of(job))[1]
+    >>> df[["chunk", "items", "outcome"]].values.tolist()
+    [[0, 4, 'ok'], [1, 4, 'ok']]
+    >>> bool((df["ended"] <= df.attrs["job_ended"]).all())
+    True
     """
     try:
         import pandas as pd
@@ -246,6 +295,13 @@ def running_of(job: Job) -> list[tuple[str, int, int, float]]:
     """The chunks of ``job`` running now: ``(worker, pid, chunk, started)``, from its control board.
 
     ``pid`` is 0 where the process is not on this machine (dask); ``started`` is ``time.time()``.
+
+    Examples
+    --------
+    >>> import nbparallel as nbp
+    >>> job = nbp.pmap(abs, [-1, -2], n_jobs=1, background=True, progress=False)
+    >>> job.wait() and running_of(job)  # nothing runs once the job is over
+    []
     """
     attempt = job._attempt
     board = attempt.board if attempt is not None else None
