@@ -101,6 +101,24 @@ def test_a_retried_chunk_has_a_row_per_attempt():
     check_consistent(df, 4)
 
 
+def test_pmap_chunks_over_a_shared_array_counts_only_the_reference():
+    data = np.arange(3_000_000, dtype=np.float64)  # 24 MB: travels through shared memory
+    job = nbp.pmap_chunks(np.sum, data, n_jobs=2, chunks=4, merge="sum", background=True, progress=False)
+    assert job.result() == data.sum()
+    df = job.timeline()
+    check_consistent(df, 4)
+    assert (df["bytes_in"] < 10_000).all(), df["bytes_in"]  # a file reference, not 6 MB of values
+
+
+def test_chunks_read_from_the_cache_are_marked_cached(tmp_path):
+    nbp.pmap(abs, range(-8, 8), chunks=4, n_jobs=2, cache=str(tmp_path), progress=False)
+    job = nbp.pmap(abs, range(-8, 8), chunks=4, n_jobs=2, cache=str(tmp_path), background=True, progress=False)
+    job.result()
+    df = job.timeline()
+    assert list(df["outcome"]) == ["cached"] * 4 and (df["worker"] == "").all()
+    assert job.report().advice == []
+
+
 def test_recording_off_leaves_an_empty_timeline_and_the_same_result():
     previous = record_timelines(False)
     try:
