@@ -119,6 +119,16 @@ def test_chunks_read_from_the_cache_are_marked_cached(tmp_path):
     assert job.report().advice == []
 
 
+def test_a_long_stream_keeps_a_bounded_timeline(monkeypatch):
+    from nbparallel.jobs import timeline
+
+    monkeypatch.setattr(timeline, "MAX_RECORDS", 5)
+    stream = nbp.imap(abs, iter(range(200)), n_jobs=1, chunk_size=10, progress=False)
+    assert sum(stream) == sum(range(200))
+    df = stream.job.timeline()
+    assert len(df) == 5 and df.attrs["dropped"] == 15
+
+
 def test_recording_off_leaves_an_empty_timeline_and_the_same_result():
     previous = record_timelines(False)
     try:

@@ -90,6 +90,7 @@ class Report:
     workers: list[WorkerUse] = field(default_factory=list)
     slowest: list[ChunkRecord] = field(default_factory=list)
     advice: list[Advice] = field(default_factory=list)
+    dropped: int = 0  # chunk runs past the timeline's limit, not in the records
 
     @property
     def n_chunks(self) -> int:
@@ -288,4 +289,5 @@ def report_of(job: Job) -> Report:
         workers=_use(ran, wall_s),
         slowest=sorted(ran, key=lambda r: -r.busy_s)[:5],
         advice=advise(records, wall_s, job.n_jobs, began),
+        dropped=recorder.dropped,
     )

@@ -77,6 +77,8 @@ def render(report: Report) -> str:
         f"&middot; speed-up <b>{report.speedup:.2f}x</b> over the sum of chunk times "
         f"({_seconds(report.busy_s)}) &middot; transfer {report.transfer_share:.0%} of chunk time"
     )
+    if report.dropped:
+        summary += f" &middot; the first {len(report.records):,} chunk runs only ({report.dropped:,} more not kept)"
     workers = "".join(
         _row([html.escape(w.worker), str(w.chunks), _seconds(w.busy_s), _bar(w.utilisation)]) for w in report.workers
     )

@@ -29,6 +29,9 @@ __all__ = ["ChunkRecord", "Recorder", "record_timelines", "recording", "recorder
 
 _recording = True
 
+#: Most chunk runs a job keeps records of (a long stream keeps its first ones, and counts the rest).
+MAX_RECORDS = 50_000
+
 
 def record_timelines(enabled: bool) -> bool:
     """Turn the recording of job timelines on or off (on by default); returns the previous setting.
@@ -119,6 +122,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.records: list[ChunkRecord] = []
+        self.dropped = 0  # runs past MAX_RECORDS, not kept
         self.began: float | None = None  # the first execution started
         self.ended: float | None = None  # the last one ended (None while running)
         self._lock = threading.Lock()
@@ -159,7 +163,10 @@ class Recorder:
             _how(outcome, retried),
         )
         with self._lock:
-            self.records.append(record)
+            if len(self.records) < MAX_RECORDS:
+                self.records.append(record)
+            else:
+                self.dropped += 1
 
     def snapshot(self) -> list[ChunkRecord]:
         """The records so far, in the order the runs ended."""
@@ -260,7 +267,8 @@ def timeline_of(job: Job) -> Any:
     the other way), ``bytes_in``, ``bytes_out``, ``retries`` and ``outcome``
     (``ok``, ``failed``, ``retried``, ``timeout``, ``lost``, ``cancelled``,
     ``cached``).  ``df.attrs`` holds the job's ``job_started``, ``job_ended``
-    and ``wall_s``.
+    and ``wall_s``, and ``dropped``: runs not kept, past :data:`MAX_RECORDS`
+    (a long stream keeps the first ones).
 
     Raises
     ------
@@ -287,7 +295,9 @@ def timeline_of(job: Job) -> Any:
     frame.insert(frame.columns.get_loc("stop_item") + 1, "items", frame["stop_item"] - frame["start_item"])
     frame.insert(len(frame.columns) - 1, "retries", frame["attempt"] - 1)
     began, ended = recorder.span() if recorder is not None else (float("nan"), float("nan"))
-    frame.attrs.update(job_started=began, job_ended=ended, wall_s=ended - began)
+    frame.attrs.update(
+        job_started=began, job_ended=ended, wall_s=ended - began, dropped=recorder.dropped if recorder else 0
+    )
     return frame
 
 
