@@ -38,6 +38,8 @@ from .groups import pmap_groups
 from .jobs import runtime as _runtime
 from .jobs.handles import jobs, last_job
 from .jobs.job import Job, PartialResult
+from .jobs.report import Report
+from .jobs.timeline import record_timelines
 
 # -- choosing the number of clusters ------------------------------------------------
 from .ksearch import KSearchResult, choose_k, elbow_search, silhouette_search
@@ -91,6 +93,8 @@ __all__ = [
     "PartialResult",
     "jobs",
     "last_job",
+    "Report",
+    "record_timelines",
     "seed_item",
     "ChunkFailure",
     "Failed",

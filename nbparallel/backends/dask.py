@@ -37,6 +37,7 @@ from ..worker.board import CANCEL, CHUNK, JOB, STARTED, STATE, TID, Board, Row
 from ..worker.control import ChunkCancelled, ChunkTimedOut, flag_exception
 from ..worker.run import run_chunk
 from ..worker.task import ChunkOutcome, ChunkTask
+from ..worker.transit import Shipped
 from .base import Backend, register_backend
 from .shipping import pack
 
@@ -221,7 +222,12 @@ def _run(func: Any, task: ChunkTask, job: int, payload: Any = None) -> ChunkOutc
     board = task.board
     if isinstance(board, DaskBoard):
         board._job, board._chunk = job, task.index
-    return run_chunk(func, task)
+    outcome = run_chunk(func, task)
+    if task.timed:  # which worker: its address, and the thread (a dask worker runs several chunks at once)
+        from distributed import get_worker
+
+        outcome.worker = f"{get_worker().address} {threading.current_thread().name}"
+    return outcome
 
 
 class DaskWorkerLost(Exception):
@@ -278,6 +284,10 @@ class Dask(Backend):
             payload = client.scatter(task.payload, hash=False)  # client to worker, not via the scheduler
             remote = client.submit(_run, func, dataclasses.replace(task, payload=None), job, payload, pure=False)
         else:
+            if task.timed and task.payload is not None:  # its transfer is timed when dask pickles it
+                import cloudpickle
+
+                task = dataclasses.replace(task, payload=Shipped(task.payload, cloudpickle.dumps))
             remote = client.submit(_run, func, task, job, pure=False)
         future: Future[ChunkOutcome] = Future()
         future.set_running_or_notify_cancel()

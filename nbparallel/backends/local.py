@@ -9,6 +9,7 @@ inside each worker are capped at ``cores // workers``, as joblib does.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import threading
@@ -20,6 +21,7 @@ from ..worker.board import Board, Row
 from ..worker.control import prepare_worker
 from ..worker.run import run_chunk
 from ..worker.task import ChunkOutcome, ChunkTask
+from ..worker.transit import Shipped
 from .base import Backend, abandon_all, get_backend, register_backend
 from .memmaps import register_memmap_reducer
 from .shipping import pack
@@ -106,6 +108,10 @@ class LocalProcesses(Backend):
         # loky keeps a chunk's arguments until the callbacks of its future have returned, and the
         # job ends inside them: the chunk goes in a box emptied first, so its slices of a shared
         # copy (mapped memory) are not held a moment after the job's result is out.
+        if task.timed and task.payload is not None:  # its transfer is timed when loky pickles it
+            # The task is this submission's own copy (the attempt made it): wrapped in place, as
+            # dataclasses.replace would cost more than the rest of the timeline's recording.
+            object.__setattr__(task, "payload", Shipped(task.payload, _loky_dumps))
         box = [task]
         future: Future[ChunkOutcome] = self.executor(n_workers).submit(_run_boxed, func, box)
         future.add_done_callback(lambda _f: box.clear())
@@ -200,6 +206,36 @@ def _new_board() -> Board:
         folder = new_folder(disk=True)
         atexit.register(remove_folder, folder)
         return Board.in_file(folder)
+
+
+_dumpers = threading.local()  # a pickler per thread (loky's feeder), reused: making one costs more than the data
+
+
+def _loky_dumps(obj: Any) -> bytes:
+    """Pickle as loky does (shared arrays travel as references to their file)."""
+    state = getattr(_dumpers, "state", None)
+    if state is None:
+        from loky.backend.reduction import _LokyPickler
+
+        buffer = io.BytesIO()
+        state = _dumpers.state = (buffer, _LokyPickler(buffer))
+    buffer, pickler = state
+    try:
+        pickler.dump(obj)
+        data = buffer.getvalue()
+    finally:
+        pickler.clear_memo()
+        if hasattr(pickler, "globals_ref"):  # cloudpickle: no globals shared between two chunks' pickles
+            pickler.globals_ref = {}
+        if buffer.tell() > _KEEP_BUFFER:  # a large payload: do not keep its buffer
+            _dumpers.state = None
+        buffer.seek(0)
+        buffer.truncate()
+    return data
+
+
+#: Pickle buffers up to this size are kept for the next chunk.
+_KEEP_BUFFER = 1 * 2**20
 
 
 def _run_boxed(func: Any, box: list[ChunkTask]) -> ChunkOutcome:

@@ -243,4 +243,7 @@ def main(args: Any) -> int:
     from .streaming import bench_streaming, format_streaming  # issue 14: the streaming workload
 
     print(format_streaming(bench_streaming(n, quick=args.quick)))
+    from .timeline import bench_timeline_overhead, format_timeline_overhead  # issue 26: recording's cost
+
+    print(format_timeline_overhead(bench_timeline_overhead(n, repeats=10 if args.quick else 100)))
     return 0

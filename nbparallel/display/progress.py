@@ -200,8 +200,14 @@ class WidgetProgress:
         self.widget.add_class("nbparallel-progress")
         if on_cancel is not None:
             self.button.on_click(lambda _button: on_cancel())
+        self.details: Any = None  # a collapsed live details view (display.details), when a job gives one
         if show_after <= 0:
             self.show()
+
+    def add_details(self, details: Any) -> None:
+        """Put a details view (``.widget``, ``.refresh(force=)``) under the bar, redrawn with it."""
+        self.details = details
+        self.widget.children = (*self.widget.children, details.widget)
 
     def show(self) -> None:
         """Display the widget (once)."""
@@ -226,6 +232,8 @@ class WidgetProgress:
             self.bar.bar_style = "info" if not (state.failed_chunks or state.failed_items) else "warning"
         self.bar.value = state.done_items
         self.text.value = describe(state)
+        if self.details is not None:
+            self.details.refresh(force=state.status != "running")
         if state.failed_chunks or state.failed_items:
             self.bar.bar_style = "warning"  # amber
 

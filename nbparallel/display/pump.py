@@ -87,6 +87,11 @@ class Display:
                 background=self.background,
                 on_cancel=cancel,
             )
+            add_details = getattr(self.sink, "add_details", None)
+            if add_details is not None:  # the widget: with a collapsed live view of the workers
+                from .details import DetailsView
+
+                add_details(DetailsView(self.job))
             if getattr(self.sink, "shown", False):
                 self.shown_in_cell = execution_count()
         return self.sink

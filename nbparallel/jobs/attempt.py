@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError, Future
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ChunkTimeout, WorkerDied
 from ..worker.board import CANCEL
 from ..worker.task import ChunkOutcome, ChunkTask
+from . import timeline
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -43,6 +45,7 @@ class _InFlight:
     task: ChunkTask
     slot: int
     kills: int  # the backend's deliberate kills when it was submitted
+    queued: float = 0.0  # time.time() when it was submitted (0: its timeline is not recorded)
 
 
 class Attempt:
@@ -117,6 +120,7 @@ class Attempt:
     # -- submitting --------------------------------------------------------------------
     def _fill(self) -> None:
         board = self.board
+        timed = timeline.recording()
         while True:
             task = self._take()
             if task is None:
@@ -125,13 +129,16 @@ class Attempt:
                 if self._stopping:
                     break
                 slot = board.acquire(self.job.id, task.index) if board is not None else -1
-                flight = self._in_flight[task.index] = _InFlight(task, slot, self.backend.kills)
+                flight = self._in_flight[task.index] = _InFlight(
+                    task, slot, self.backend.kills, time.time() if timed else 0.0
+                )
             sent = dataclasses.replace(
                 task,
                 board=board if slot >= 0 else None,
                 slot=slot,
                 serialize=self.backend.processes,
                 serial_seeds=self.backend.serial_seeds,
+                timed=timed,
             )
             try:
                 future = self.backend.submit(self.func, sent, self.n_workers)
@@ -257,6 +264,8 @@ class Attempt:
 
     def _ended(self, flight: _InFlight, outcome: ChunkOutcome) -> None:
         outcome.load()
+        if flight.queued:
+            outcome.queued, outcome.returned = flight.queued, time.time()
         task = flight.task
         with self._lock:
             self._release(flight)

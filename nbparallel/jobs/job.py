@@ -28,8 +28,10 @@ from ..worker.task import ChunkOutcome, ChunkTask
 from . import lifecycle, registry, runtime, supervisor
 from .lifecycle import call_safely
 from .partial import PartialResult, counts_of, partial_of
+from .report import report_of
 from .retry import retry
 from .state import failure_of, label_output, state_of
+from .timeline import timeline_of
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -132,7 +134,6 @@ class Job:
         """What the workers run for the user's ``func`` (the job's ``wrap`` around it, if any)."""
         return self.wrap(func) if self.wrap is not None else func
 
-    # -- state ---------------------------------------------------------------------
     @property
     def status(self) -> str:
         """One of ``pending``, ``running``, ``done``, ``failed``, ``cancelled``."""
@@ -226,6 +227,14 @@ class Job:
             return PartialResult(self._result, [(0, self.n_items)] if self.n_items else [], [])
         return partial_of(self.tasks, self._outcomes, self.finalize)
 
+    def timeline(self) -> Any:
+        """Where the time went: a pandas ``DataFrame`` with a row per chunk run (``jobs/timeline.py``)."""
+        return timeline_of(self)
+
+    def report(self) -> Any:
+        """A :class:`~nbparallel.Report`: wall time, speed-up, each worker's use, advice, ``.plot()``."""
+        return report_of(self)
+
     def subscribe(self, observer: Callable[[ChunkOutcome | None], Any]) -> None:
         """Call ``observer(outcome)`` for each chunk that ends, and ``observer(None)`` at the end."""
         with self._lock:
@@ -235,7 +244,6 @@ class Job:
         for observer in list(self._observers):
             observer(event)
 
-    # -- running -----------------------------------------------------------------------
     def start(self, tasks: Sequence[ChunkTask] | None = None) -> Job:
         """Start an execution of ``tasks`` (default: all chunks); returns at once."""
         lifecycle.begin(self, list(self.tasks if tasks is None else tasks))
@@ -249,7 +257,6 @@ class Job:
         """A chunk failed and runs again (``retries``)."""
         lifecycle.retrying(self, outcome)
 
-    # -- control -----------------------------------------------------------------------
     def cancel(self) -> bool:
         """Stop the job: running chunks are interrupted, queued ones never start.
 

@@ -21,7 +21,7 @@ from ..data.shared import holds_inputs, remove_folder
 from ..errors import Failed, SplitGroupWarning, annotate
 from ..tracebacks import render_traceback
 from ..worker.task import ChunkOutcome, ChunkTask
-from . import supervisor
+from . import supervisor, timeline
 from .attempt import Attempt
 from .cache import ChunkCache
 from .state import failure_of
@@ -51,6 +51,7 @@ def begin(job: JobLike, todo: Iterable[ChunkTask], gate: Callable[[], bool] | No
         job.cancel_requested = False
         job._killed_for_timeout = set()
         job.started_at, job.finished_at = time.perf_counter(), None
+    timeline.begin(job)  # the wall-clock span, for the timeline (``elapsed`` keeps perf_counter)
     try:
         if job.options.cache is not None and isinstance(todo, list):
             job._cache = ChunkCache(job.options.cache, job.func, (todo[0].mode if todo else "", job.options.seed))
@@ -93,6 +94,7 @@ def _read_cache(job: JobLike, tasks: list[ChunkTask]) -> list[ChunkTask]:
 
 def record(job: JobLike, outcome: ChunkOutcome) -> None:
     """A chunk ended for good in this execution: keep it, cache it, tell the observers."""
+    timeline.note(job, outcome)
     if outcome.n_failed and outcome.ok:
         _render_failed(job, outcome.value)
     job._keep(outcome)
@@ -123,6 +125,7 @@ def _render_failed(job: JobLike, values: list[Any]) -> None:
 def retrying(job: JobLike, outcome: ChunkOutcome) -> None:
     """A chunk failed and will run again."""
     job.n_retries += 1
+    timeline.note(job, outcome, retried=True)
     log.warning(
         "job %s: chunk %d failed (attempt %d): %s: %s; retrying chunk(s) [%d]",
         job.id,
@@ -137,6 +140,7 @@ def retrying(job: JobLike, outcome: ChunkOutcome) -> None:
 def conclude(job: JobLike) -> None:
     """The execution is over: decide the status, merge, run hooks, resolve ``finished``."""
     job.finished_at = time.perf_counter()
+    timeline.end(job)
     failures = [o for _, o in sorted(job._outcomes.items()) if o.error is not None]
     if job._error is None and failures:
         job._error = annotate([failure_of(o, job.func) for o in failures], job.n_total, job)

@@ -9,6 +9,8 @@ breaks for a user error, and finished chunks are never thrown away.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
 import pickle
 import reprlib
 import threading
@@ -22,6 +24,7 @@ from .capture import Capture
 from .control import ChunkCancelled, ChunkTimedOut, Running, check
 from .functions import resolve
 from .task import ChunkOutcome, ChunkTask
+from .transit import Arrived, Shipped, unwrap
 
 __all__ = ["run_chunk", "seed_item"]
 
@@ -174,6 +177,20 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
     [1, 2]
     """
     outcome = ChunkOutcome(task.index, task.start, task.stop)
+    arrived = None
+    if isinstance(task.payload, (Shipped, Arrived)):
+        payload, arrived = unwrap(task.payload)
+        if arrived is not None:  # the worker's own copy of the task: unwrapped in place (replace() costs more)
+            object.__setattr__(task, "payload", payload)
+        else:
+            task = dataclasses.replace(task, payload=payload)
+    if task.timed:
+        outcome.started = time.time()
+        if arrived is not None:  # its unpickling counts as the start of its run on this worker
+            outcome.started -= arrived.unpickle_s
+            outcome.recv_s, outcome.bytes_in = arrived.recv_s, arrived.nbytes
+        outcome.worker = f"pid {os.getpid()}" if task.serialize else threading.current_thread().name
+    del arrived
     at: list[Any] = [None, None]
     began = time.perf_counter()
     with Capture() as buffer:
@@ -196,7 +213,10 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
     outcome.elapsed = time.perf_counter() - began
     if not outcome.ok:
         outcome.value = None
+        if task.timed:
+            outcome.ended = time.time()
         return outcome
+    packing = time.time() if task.timed else 0.0
     if task.share_folder is not None and task.mode == "chunk":
         from ..data.shared import to_shared
 
@@ -206,6 +226,10 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
             pass
     if task.serialize:
         _serialize_value(outcome)
+    if task.timed:
+        outcome.ended = time.time()
+        outcome.send_s = outcome.ended - packing if task.serialize else 0.0
+        outcome.bytes_out = len(outcome.value_bytes) if outcome.value_bytes is not None else 0
     return outcome
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ class ChunkTask:
     collect: bool = False  # errors="collect": a failing item becomes a Failed record in its place
     board: Board | None = None
     slot: int = -1
+    timed: bool = False  # record the chunk's timeline (wall-clock times, transfer seconds and bytes)
 
 
 @dataclass
@@ -61,6 +63,16 @@ class ChunkOutcome:
     value_bytes: bytes | None = None
     attempts: int = 1
     n_failed: int = 0  # items that became Failed records (errors="collect")
+    # The timeline (``ChunkTask.timed``): wall-clock times (``time.time()``), seconds and bytes.
+    worker: str = ""  # where it ran: "pid 123", a thread's name, a dask worker's address and thread
+    queued: float = 0.0  # the kernel submitted it
+    started: float = 0.0  # its worker began receiving its inputs (or computing, with nothing to receive)
+    ended: float = 0.0  # its worker had its result packed
+    returned: float = 0.0  # the kernel had its outcome
+    recv_s: float = 0.0  # inputs: pickling in the kernel + unpickling in the worker
+    send_s: float = 0.0  # result: pickling in the worker + unpickling in the kernel
+    bytes_in: int = 0
+    bytes_out: int = 0
 
     @property
     def ok(self) -> bool:
@@ -79,8 +91,11 @@ class ChunkOutcome:
             from ..errors import UnpicklableResult
 
             data, self.value_bytes = self.value_bytes, None
+            began = time.time()
             try:
                 self.value = cloudpickle.loads(data)
+                if self.ended:
+                    self.send_s += time.time() - began
             except Exception as exc:
                 self.fail(
                     UnpicklableResult(

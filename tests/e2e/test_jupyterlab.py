@@ -1,5 +1,5 @@
 """End to end in a real browser: JupyterLab in headless Chromium, the progress widget,
-a cell running while the job works, worker output in the starting cell, and Cancel.
+a cell running while the job works, worker output in the starting cell, the details view, and Cancel.
 
 Run by ``make e2e`` (which ``make test`` calls): it installs JupyterLab, Playwright's
 Python driver and Debian's chromium; Playwright drives /usr/bin/chromium (it never
@@ -219,6 +219,19 @@ def test_widget_progress_other_cell_output_and_cancel(lab):
             assert first < second < 20, (first, second)
             expect(widget).to_contain_text("[chunk 0] worker says 0")  # worker output in the starting cell
             page.screenshot(path=str(OUTPUT / "widget-running.png"), full_page=True)
+
+            details = widget.locator(".nbparallel-details")  # collapsed: each worker's chunk, time, CPU, RSS
+            table = details.locator(".nbparallel-details-table")
+            expect(details).to_contain_text("details")
+            expect(table).to_be_hidden()
+            details.locator(".jupyter-widget-Collapse-header").first.click()
+            expect(table).to_be_visible(timeout=10_000)
+            expect(table).to_contain_text(re.compile(r"pid \d+\s*chunk \d+\s*\d+\.\d s"), timeout=10_000)
+            expect(table).to_contain_text("MiB")
+            expect(details).to_contain_text(re.compile(r"slowest chunk so far: chunk \d+"), timeout=10_000)
+            before = table.inner_text()
+            expect(table).not_to_have_text(before, timeout=5_000)  # redrawn live (running times grow)
+            page.screenshot(path=str(OUTPUT / "widget-details.png"), full_page=True)
 
             widget.get_by_role("button", name="Cancel").click()
             expect(status).to_contain_text("cancelled", timeout=10_000)
