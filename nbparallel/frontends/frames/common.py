@@ -67,7 +67,7 @@ class Noted:
         self.func = func
         self.what = what
         self.where = where
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func, updated=())
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -84,7 +84,7 @@ class Counted:
         self.func = func
         self.labels = labels
         self.count = 0
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func, updated=())
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         i = self.count

@@ -67,8 +67,8 @@ def _methods() -> list[tuple[type, str, Callable[..., Any]]]:
         (typing.Rolling, "parallel_apply", _rolling_apply),
         (typing.DataFrameGroupBy, "parallel_apply", _groupby_apply),
         (typing.SeriesGroupBy, "parallel_apply", _groupby_apply),
-        (typing.RollingGroupby, "parallel_apply", _grouped_window_apply),
-        (typing.ExpandingGroupby, "parallel_apply", _grouped_window_apply),
+        (typing.RollingGroupBy, "parallel_apply", _grouped_window_apply),
+        (typing.ExpandingGroupBy, "parallel_apply", _grouped_window_apply),
     ]
 
 

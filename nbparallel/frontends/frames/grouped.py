@@ -62,6 +62,15 @@ class _WorkerLayout:
     by = Layout.by
 
 
+class _WithArguments:
+    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.func, self.args, self.kwargs = func, args, kwargs
+        self.__name__ = getattr(func, "__name__", type(func).__name__)
+
+    def __call__(self, group: Any) -> Any:
+        return self.func(group, *self.args, **self.kwargs)
+
+
 class _GroupApply:
     """In a worker: each group's result, and whether one was not indexed like its group."""
 
@@ -70,9 +79,9 @@ class _GroupApply:
         self.__name__ = f"groupby.apply({getattr(func, '__name__', type(func).__name__)})"
 
     def __call__(self, rows: Any, *keys: Any) -> tuple[list[Any], bool]:
-        func = self.func
-        if self.args or self.kwargs:
-            func = functools.wraps(self.func)(functools.partial(self.func, *self.args, **self.kwargs))
+        func: Callable[..., Any] = self.func
+        if self.args or self.kwargs:  # as pandas does: f(group) = func(group, *args, **kwargs)
+            func = _WithArguments(self.func, self.args, self.kwargs)
         if is_plain_function(self.func):
             func = Noted(func, "group", lambda g: g.name)
         groups = rows.groupby(self.layout.by(keys), sort=False, dropna=False, observed=True)
