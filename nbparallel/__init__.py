@@ -20,7 +20,6 @@ from .config import config, get_config
 from .data.merge import merge
 from .data.partition import partition
 from .display.progress import in_kernel
-from .frontends.frames import hook as _pandas_hook
 from .display.pump import LAYER as _display_layer
 
 # -- jobs and errors ----------------------------------------------------------------
@@ -36,6 +35,7 @@ from .errors import (
     WorkerDied,
     WorkerError,
 )
+from .frontends.frames import hook as _pandas_hook
 from .groups import pmap_groups
 from .jobs import runtime as _runtime
 from .jobs.job import Job, PartialResult

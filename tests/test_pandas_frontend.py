@@ -42,7 +42,14 @@ def _frames():
     numeric = pd.DataFrame(rng.normal(size=(n, 3)), columns=["x", "y", "z"])
     dup = mixed.set_axis(np.arange(n) % 5, axis=0)
     multi = mixed.set_axis(pd.MultiIndex.from_arrays([np.arange(n) % 3, np.arange(n)]), axis=0)
-    return {"mixed": mixed, "numeric": numeric, "dup-index": dup, "multiindex": multi, "empty": mixed.iloc[:0], "one": mixed.iloc[:1]}
+    return {
+        "mixed": mixed,
+        "numeric": numeric,
+        "dup-index": dup,
+        "multiindex": multi,
+        "empty": mixed.iloc[:0],
+        "one": mixed.iloc[:1],
+    }
 
 
 FRAMES = _frames()
@@ -51,6 +58,7 @@ FRAMES = _frames()
 def _h(label):
     """A hash of a row label that is the same in every process (``hash`` of a str is not)."""
     return zlib.crc32(str(label).encode())
+
 
 ROW_FUNCS = {
     "int": (lambda r: int(r.iloc[0]) * 2, {}),
@@ -140,7 +148,10 @@ def test_series_map_with_a_dict_a_series_and_a_series_result():
     same(s.parallel_map(lookup), s.map(lookup))
     f = lambda x: pd.Series({"x": x, "sq": x * x})  # noqa: E731
     same(s.parallel_apply(f), s.apply(f))
-    same(s.parallel_apply(lambda x, a, b=0: x + a + b, args=(1,), b=2), s.apply(lambda x, a, b=0: x + a + b, args=(1,), b=2))
+    same(
+        s.parallel_apply(lambda x, a, b=0: x + a + b, args=(1,), b=2),
+        s.apply(lambda x, a, b=0: x + a + b, args=(1,), b=2),
+    )
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -188,7 +199,10 @@ def test_rolling_parallel_apply_is_right_across_chunk_borders(rolling, raw):
 
 def test_rolling_on_a_short_or_empty_series():
     for s in (pd.Series([1.0, 2.0]), pd.Series([], dtype=float)):
-        same(s.rolling(3, min_periods=1).parallel_apply(np.sum, raw=True), s.rolling(3, min_periods=1).apply(np.sum, raw=True))
+        same(
+            s.rolling(3, min_periods=1).parallel_apply(np.sum, raw=True),
+            s.rolling(3, min_periods=1).apply(np.sum, raw=True),
+        )
 
 
 # --- groupby ------------------------------------------------------------------------------
@@ -243,7 +257,10 @@ def test_groupby_by_array_level_and_selection(gdf):
     f = lambda s: s.max() - s.min()  # noqa: E731
     same(gdf.groupby("k")["x"].parallel_apply(f), gdf.groupby("k")["x"].apply(f))
     same(gdf.groupby("k")[["x"]].parallel_apply(lambda g: g.sum()), gdf.groupby("k")[["x"]].apply(lambda g: g.sum()))
-    same(gdf.groupby("k").parallel_apply(lambda g, a, b=0: len(g) + a + b, 1, b=2), gdf.groupby("k").apply(lambda g, a, b=0: len(g) + a + b, 1, b=2))
+    same(
+        gdf.groupby("k").parallel_apply(lambda g, a, b=0: len(g) + a + b, 1, b=2),
+        gdf.groupby("k").apply(lambda g, a, b=0: len(g) + a + b, 1, b=2),
+    )
 
 
 def test_groupby_on_an_empty_frame(gdf):
@@ -266,7 +283,10 @@ def test_groupby_rolling_and_expanding_parallel_apply_equal_pandas(gdf, window, 
     f = lambda w: w.max() - w.min()  # noqa: E731
     frame = gdf[["k", "j", "x", "y"]]
     same(make(frame.groupby(by)).parallel_apply(f, raw=True), make(frame.groupby(by)).apply(f, raw=True))
-    same(make(frame.groupby(by, sort=False)).parallel_apply(f, raw=True), make(frame.groupby(by, sort=False)).apply(f, raw=True))
+    same(
+        make(frame.groupby(by, sort=False)).parallel_apply(f, raw=True),
+        make(frame.groupby(by, sort=False)).apply(f, raw=True),
+    )
 
 
 # --- errors, jobs, options --------------------------------------------------------------------

@@ -91,7 +91,9 @@ class FrameAccessor:
         {'a': 3, 'b': 7}
         """
         kwargs.update(raw=raw, result_type=result_type, args=args)
-        return engine.apply_frame(self._obj, func, axis, kwargs, _options(n_jobs, progress, background, errors, timeout, retries))
+        return engine.apply_frame(
+            self._obj, func, axis, kwargs, _options(n_jobs, progress, background, errors, timeout, retries)
+        )
 
     @user_frames
     def map(
@@ -127,7 +129,9 @@ class FrameAccessor:
         [10, 20]
         """
         kwargs["na_action"] = na_action
-        return engine.map_frame(self._obj, func, kwargs, _options(n_jobs, progress, background, errors, timeout, retries))
+        return engine.map_frame(
+            self._obj, func, kwargs, _options(n_jobs, progress, background, errors, timeout, retries)
+        )
 
 
 class SeriesAccessor:
@@ -180,7 +184,9 @@ class SeriesAccessor:
         if kwargs.get("by_row", "compat") is False:
             raise ValueError("by_row=False passes the whole Series to func: there is nothing to split; call s.apply")
         kwargs["args"] = args
-        return engine.apply_series(self._obj, func, kwargs, _options(n_jobs, progress, background, errors, timeout, retries))
+        return engine.apply_series(
+            self._obj, func, kwargs, _options(n_jobs, progress, background, errors, timeout, retries)
+        )
 
     @user_frames
     def map(
@@ -216,7 +222,9 @@ class SeriesAccessor:
         ['one', 'two']
         """
         kwargs["na_action"] = na_action
-        return engine.map_series(self._obj, arg, kwargs, _options(n_jobs, progress, background, errors, timeout, retries))
+        return engine.map_series(
+            self._obj, arg, kwargs, _options(n_jobs, progress, background, errors, timeout, retries)
+        )
 
 
 @user_frames

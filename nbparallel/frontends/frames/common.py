@@ -50,7 +50,9 @@ def is_plain_function(func: Any) -> bool:
     """
     inner = func.func if isinstance(func, functools.partial) else func
     return isinstance(inner, (types.FunctionType, types.MethodType)) or (
-        callable(inner) and not isinstance(inner, (type, np.ufunc, types.BuiltinFunctionType)) and hasattr(inner, "__code__")
+        callable(inner)
+        and not isinstance(inner, (type, np.ufunc, types.BuiltinFunctionType))
+        and hasattr(inner, "__code__")
     )
 
 

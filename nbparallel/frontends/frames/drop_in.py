@@ -72,7 +72,7 @@ def _methods() -> list[tuple[type, str, Callable[..., Any]]]:
     ]
 
 
-class pandarallel:  # noqa: N801 - pandarallel's own name, so that switching is one import line
+class pandarallel:
     """pandarallel's entry point: ``pandarallel.initialize()`` then ``df.parallel_apply(...)``.
 
     Examples

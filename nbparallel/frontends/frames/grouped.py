@@ -15,7 +15,6 @@ of key works: columns, arrays, index levels, functions) and:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -44,11 +43,6 @@ class Layout:
         self.keys = [pd.Series(pd.Index(g.grouping_vector).take(self.order)) for g in grouper.groupings]
         self.empty_groups = bool(len(self.sizes)) and bool((self.sizes == 0).any())
 
-    def by(self, keys: tuple[Any, ...]) -> Any:
-        """In a worker: the keys of a chunk, as ``groupby`` takes them (one key per row)."""
-        index = [pd.Index(k.array, name=n) for k, n in zip(keys, self.names, strict=True)]
-        return index[0] if self.single else index
-
     def bounds(self, n_workers: int) -> list[tuple[int, int]]:
         return group_bounds(self.sizes, n_workers)
 
@@ -59,7 +53,10 @@ class _WorkerLayout:
     def __init__(self, layout: Layout) -> None:
         self.names, self.single = layout.names, layout.single
 
-    by = Layout.by
+    def by(self, keys: tuple[Any, ...]) -> Any:
+        """In a worker: the keys of a chunk, as ``groupby`` takes them (one key per row)."""
+        index = [pd.Index(k.array, name=n) for k, n in zip(keys, self.names, strict=True)]
+        return index[0] if self.single else index
 
 
 class _WithArguments:
