@@ -344,3 +344,12 @@ def test_importing_nbparallel_does_not_import_pandas_and_the_accessor_appears_wi
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[2, 3]"
+
+
+def test_a_large_numeric_frame_goes_through_shared_memory_and_leaves_nothing_behind():
+    df = pd.DataFrame(np.random.default_rng(3).random((8192, 260)))  # > 16 MiB of float64
+    before = {f for f in os.listdir("/dev/shm") if f.startswith(f"nbparallel-shm-{os.getpid()}-")}
+    same(df.parallel_apply(np.sum, axis=1, raw=True), df.apply(np.sum, axis=1, raw=True))
+    same(df.iloc[:300].parallel_applymap(lambda x: x > 0.5), df.iloc[:300].map(lambda x: x > 0.5))
+    after = {f for f in os.listdir("/dev/shm") if f.startswith(f"nbparallel-shm-{os.getpid()}-")}
+    assert after <= before

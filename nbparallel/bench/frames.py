@@ -144,7 +144,9 @@ class FrameTiming:
             return "pandarallel not available (no environment): not compared"
         t, m = ours["seconds"] / other["seconds"], ours["growth"] / max(other["growth"], 1)
         ok = t <= 1.0 and m <= 1.0
-        return f"{'met' if ok else 'MISSED'}: time {t:.2f}x pandarallel, peak growth {m:.2f}x pandarallel (targets <= 1)"
+        return (
+            f"{'met' if ok else 'MISSED'}: time {t:.2f}x pandarallel, peak growth {m:.2f}x pandarallel (targets <= 1)"
+        )
 
 
 def _run(python: str, way: str, workload: str, size: int, n_jobs: int) -> dict[str, Any]:
@@ -180,7 +182,11 @@ def format_frames(timings: list[FrameTiming]) -> str:
     other = pandarallel_python()
     lines = [
         "pandas workloads (one run each, every way in a fresh process; nbparallel on a warmed pool): "
-        + (f"pandarallel from {other}" if other else "pandarallel: no environment, skipped (see nbparallel/bench/frames.py)")
+        + (
+            f"pandarallel from {other}"
+            if other
+            else "pandarallel: no environment, skipped (see nbparallel/bench/frames.py)"
+        )
     ]
     for t in timings:
         lines.append(f"  {t.workload:<11} {t.description}")

@@ -29,7 +29,7 @@ def _options(
 
 
 class FrameAccessor:
-    """``df.parallel``: :meth:`apply` and :meth:`map` of a DataFrame on nbparallel's workers.
+    """``df.parallel``: ``apply`` and ``map`` of a DataFrame on nbparallel's workers.
 
     Examples
     --------
@@ -64,7 +64,7 @@ class FrameAccessor:
         Parameters
         ----------
         func, axis, raw, result_type, args, **kwargs
-            As for :meth:`pandas.DataFrame.apply`; the result ``.equals`` pandas' own.
+            As for ``pandas.DataFrame.apply``; the result ``.equals`` pandas' own.
         n_jobs : int, optional
             Workers (joblib meaning); default from :func:`nbparallel.config`.
         progress : bool or {"auto", "widget", "tqdm"}, optional
@@ -114,9 +114,9 @@ class FrameAccessor:
         Parameters
         ----------
         func, na_action, **kwargs
-            As for :meth:`pandas.DataFrame.map`.
+            As for ``pandas.DataFrame.map``.
         n_jobs, progress, background, errors, timeout, retries
-            As for :meth:`apply`.
+            As for :meth:`~nbparallel.frontends.frames.accessor.FrameAccessor.apply`.
 
         Returns
         -------
@@ -135,7 +135,7 @@ class FrameAccessor:
 
 
 class SeriesAccessor:
-    """``s.parallel``: :meth:`apply` and :meth:`map` of a Series on nbparallel's workers.
+    """``s.parallel``: ``apply`` and ``map`` of a Series on nbparallel's workers.
 
     Examples
     --------
@@ -166,10 +166,10 @@ class SeriesAccessor:
         Parameters
         ----------
         func, args, **kwargs
-            As for :meth:`pandas.Series.apply` (``by_row=False`` hands the
+            As for ``pandas.Series.apply`` (``by_row=False`` hands the
             whole Series to ``func``: nothing to split, so it is refused).
         n_jobs, progress, background, errors, timeout, retries
-            As for :meth:`FrameAccessor.apply`.
+            As for :meth:`~nbparallel.frontends.frames.accessor.FrameAccessor.apply`.
 
         Returns
         -------
@@ -207,9 +207,9 @@ class SeriesAccessor:
         Parameters
         ----------
         arg, na_action, **kwargs
-            As for :meth:`pandas.Series.map`.
+            As for ``pandas.Series.map``.
         n_jobs, progress, background, errors, timeout, retries
-            As for :meth:`FrameAccessor.apply`.
+            As for :meth:`~nbparallel.frontends.frames.accessor.FrameAccessor.apply`.
 
         Returns
         -------
@@ -251,7 +251,7 @@ def groupby_apply(
     *args, **kwargs
         Passed on to ``func``, as pandas does.
     n_jobs, progress, background, errors, timeout, retries
-        As for :meth:`FrameAccessor.apply`.
+        As for :meth:`~nbparallel.frontends.frames.accessor.FrameAccessor.apply`.
 
     Returns
     -------

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ...data.partition import chunk_bounds
 from ...options import RunOptions
-from .common import Counted, Noted, is_plain_function, rebuild, run_chunks, share_numeric
+from .common import Counted, Noted, NumericRows, is_plain_function, run_chunks, share_numeric
 from .merging import MIXED, concat_columns, concat_rows, concat_series
 
 __all__ = ["apply_frame", "map_frame", "apply_series", "map_series", "AXES"]
@@ -30,21 +30,16 @@ def _name(func: Any, method: str) -> str:
     return f"{method}({getattr(func, '__name__', type(func).__name__)})"
 
 
-def _frame_inputs(df: pd.DataFrame) -> tuple[Any, ...]:
-    shared = share_numeric(df)
-    return shared if shared is not None else (df,)
-
-
 class _RowApply:
     """In a worker: ``chunk.apply(func, axis=1, ...)``; a failing row is named."""
 
-    def __init__(self, func: Any, columns: pd.Index, kwargs: dict[str, Any]) -> None:
-        self.func, self.columns, self.kwargs = func, columns, kwargs
+    def __init__(self, func: Any, shared: NumericRows | None, kwargs: dict[str, Any]) -> None:
+        self.func, self.shared, self.kwargs = func, shared, kwargs
         self.__name__ = _name(func, "apply")
 
     def __call__(self, chunk: Any, index_frame: Any = None) -> Any:
-        if index_frame is not None:
-            chunk = rebuild(chunk, index_frame, self.columns)
+        if self.shared is not None:
+            chunk = self.shared.frame(chunk, index_frame)
         func = self.func
         if is_plain_function(func):
             func = Counted(func, chunk.index) if self.kwargs.get("raw") else Noted(func, "row", lambda r: r.name)
@@ -72,13 +67,13 @@ def apply_frame(df: pd.DataFrame, func: Any, axis: Any, kwargs: dict[str, Any], 
         raise ValueError(f"No axis named {axis!r} for object type DataFrame; choose one of {list(AXES)}")
     if AXES[axis] == 0:
         return _apply_columns(df, func, kwargs, options)
-    worker = _RowApply(func, df.columns, kwargs)
+    datas, shared, folder = share_numeric(df)
 
     def finalize(parts: list[Any]) -> Any:
         merged = concat_rows(parts, "objects")
         return df.apply(func, axis=1, **kwargs) if merged is MIXED else merged
 
-    return run_chunks(worker, _frame_inputs(df), options, finalize)
+    return run_chunks(_RowApply(func, shared, kwargs), datas, options, finalize, folder=folder)
 
 
 def _apply_columns(df: pd.DataFrame, func: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
@@ -115,8 +110,8 @@ class _CellLabels:
 class _ElementMap:
     """In a worker: ``chunk.map(func, ...)`` (Series or DataFrame) or ``Series.apply``; a failing value is named."""
 
-    def __init__(self, func: Any, method: str, columns: pd.Index | None, kwargs: dict[str, Any]) -> None:
-        self.func, self.method, self.columns, self.kwargs = func, method, columns, kwargs
+    def __init__(self, func: Any, method: str, shared: NumericRows | None, kwargs: dict[str, Any]) -> None:
+        self.func, self.method, self.shared, self.kwargs = func, method, shared, kwargs
         self.__name__ = _name(func, method)
 
     def _labels(self, chunk: Any) -> Any:
@@ -130,8 +125,8 @@ class _ElementMap:
         return chunk.index
 
     def __call__(self, chunk: Any, index_frame: Any = None) -> Any:
-        if index_frame is not None:
-            chunk = rebuild(chunk, index_frame, self.columns)
+        if self.shared is not None:
+            chunk = self.shared.frame(chunk, index_frame)
         func = self.func
         if is_plain_function(func) and self.kwargs.get("by_row", "compat") is not False:
             labels = self._labels(chunk)
@@ -141,8 +136,9 @@ class _ElementMap:
 
 def map_frame(df: pd.DataFrame, func: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
     """``df.map(func, **kwargs)`` in parallel (element-wise, chunks of rows)."""
-    worker = _ElementMap(func, "map", df.columns, kwargs)
-    return run_chunks(worker, _frame_inputs(df), options, lambda parts: concat_rows(parts, "construct"))
+    datas, shared, folder = share_numeric(df)
+    worker = _ElementMap(func, "map", shared, kwargs)
+    return run_chunks(worker, datas, options, lambda parts: concat_rows(parts, "construct"), folder=folder)
 
 
 def _series_finalize(s: pd.Series, method: str, func: Any, kwargs: dict[str, Any]) -> Callable[[list[Any]], Any]:
