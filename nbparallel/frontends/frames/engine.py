@@ -10,15 +10,17 @@ chunk (each row once).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from ...data.merge import merge
 from ...data.partition import chunk_bounds
+from ...data.shared import SharedArray, materialize
 from ...options import RunOptions
 from .common import Counted, Noted, NumericRows, is_plain_function, run_chunks, share_numeric
-from .merging import MIXED, concat_columns, concat_rows, concat_series
+from .merging import MIXED, concat_columns, concat_rows
 
 __all__ = ["apply_frame", "map_frame", "apply_series", "map_series", "AXES"]
 
@@ -28,6 +30,50 @@ AXES: dict[Any, int] = {0: 0, "index": 0, "rows": 0, 1: 1, "columns": 1}
 
 def _name(func: Any, method: str) -> str:
     return f"{method}({getattr(func, '__name__', type(func).__name__)})"
+
+
+_NO_NAME = object()
+
+
+def _compact(result: Any, chunk: Any, name: Any) -> Any:
+    """In a worker: a Series result indexed like its chunk, of a NumPy dtype, goes back as its bare values.
+
+    Large values then come back through shared memory and are joined into one
+    pre-allocated array (see :func:`nbparallel.merge`): the kernel never holds
+    the chunks' results and the joined one at once.
+    """
+    if (
+        isinstance(result, pd.Series)
+        and isinstance(result.dtype, np.dtype)
+        and result.dtype.kind in "biufcmM"
+        and (result.name is name or result.name == name)
+        and result.index.equals(chunk.index)
+    ):
+        return result.to_numpy()
+    return result
+
+
+def _join_values(parts: list[Any], cuts: list[tuple[int, int]], index: pd.Index, name: Any, how: str) -> Any:
+    """Join chunk results, some of them bare values (:func:`_compact`), into pandas' result."""
+    if parts and all(isinstance(p, (np.ndarray, SharedArray)) for p in parts) and len({p.dtype for p in parts}) == 1:
+        return pd.Series(merge(parts), index=index, name=name, copy=False)
+    parts = materialize(parts)
+    series = [
+        pd.Series(p, index=index[a:b], name=name, copy=False) if isinstance(p, np.ndarray) else p
+        for p, (a, b) in zip(parts, cuts, strict=True)
+    ]
+    return concat_rows(series, how)
+
+
+class _Cuts:
+    """The row chunks a job was planned with (``4 * n_workers`` even chunks, as ``pmap_chunks``)."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.cuts = n, [(0, n)]
+
+    def __call__(self, n_workers: int) -> list[tuple[int, int]]:
+        self.cuts = chunk_bounds(self.n, 4 * n_workers)
+        return self.cuts
 
 
 class _RowApply:
@@ -43,7 +89,7 @@ class _RowApply:
         func = self.func
         if is_plain_function(func):
             func = Counted(func, chunk.index) if self.kwargs.get("raw") else Noted(func, "row", lambda r: r.name)
-        return chunk.apply(func, axis=1, **self.kwargs)
+        return _compact(chunk.apply(func, axis=1, **self.kwargs), chunk, None)
 
 
 class _ColumnApply:
@@ -68,12 +114,13 @@ def apply_frame(df: pd.DataFrame, func: Any, axis: Any, kwargs: dict[str, Any], 
     if AXES[axis] == 0:
         return _apply_columns(df, func, kwargs, options)
     datas, shared, folder = share_numeric(df)
+    cuts = _Cuts(len(df))
 
     def finalize(parts: list[Any]) -> Any:
-        merged = concat_rows(parts, "objects")
+        merged = _join_values(parts, cuts.cuts, df.index, None, "objects")
         return df.apply(func, axis=1, **kwargs) if merged is MIXED else merged
 
-    return run_chunks(_RowApply(func, shared, kwargs), datas, options, finalize, folder=folder)
+    return run_chunks(_RowApply(func, shared, kwargs), datas, options, finalize, cuts, folder)
 
 
 def _apply_columns(df: pd.DataFrame, func: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
@@ -110,8 +157,8 @@ class _CellLabels:
 class _ElementMap:
     """In a worker: ``chunk.map(func, ...)`` (Series or DataFrame) or ``Series.apply``; a failing value is named."""
 
-    def __init__(self, func: Any, method: str, shared: NumericRows | None, kwargs: dict[str, Any]) -> None:
-        self.func, self.method, self.shared, self.kwargs = func, method, shared, kwargs
+    def __init__(self, func: Any, method: str, shared: NumericRows | None, kwargs: dict[str, Any], name: Any = _NO_NAME) -> None:  # fmt: skip
+        self.func, self.method, self.shared, self.kwargs, self.name = func, method, shared, kwargs, name
         self.__name__ = _name(func, method)
 
     def _labels(self, chunk: Any) -> Any:
@@ -131,7 +178,8 @@ class _ElementMap:
         if is_plain_function(func) and self.kwargs.get("by_row", "compat") is not False:
             labels = self._labels(chunk)
             func = Noted(func, "value", lambda x: x) if labels is None else Counted(func, labels)
-        return getattr(chunk, self.method)(func, **self.kwargs)
+        result = getattr(chunk, self.method)(func, **self.kwargs)
+        return result if self.name is _NO_NAME else _compact(result, chunk, self.name)
 
 
 def map_frame(df: pd.DataFrame, func: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
@@ -141,23 +189,21 @@ def map_frame(df: pd.DataFrame, func: Any, kwargs: dict[str, Any], options: RunO
     return run_chunks(worker, datas, options, lambda parts: concat_rows(parts, "construct"), folder=folder)
 
 
-def _series_finalize(s: pd.Series, method: str, func: Any, kwargs: dict[str, Any]) -> Callable[[list[Any]], Any]:
+def _run_series(s: pd.Series, method: str, func: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
+    cuts = _Cuts(len(s))
+
     def finalize(parts: list[Any]) -> Any:
-        if all(isinstance(p, pd.Series) for p in parts):
-            return concat_series(parts)
-        merged = concat_rows(parts, "construct")
+        merged = _join_values(parts, cuts.cuts, s.index, s.name, "construct")
         return getattr(s, method)(func, **kwargs) if merged is MIXED else merged
 
-    return finalize
+    return run_chunks(_ElementMap(func, method, None, kwargs, s.name), (s,), options, finalize, cuts)
 
 
 def apply_series(s: pd.Series, func: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
     """``s.apply(func, **kwargs)`` in parallel (chunks of values)."""
-    worker = _ElementMap(func, "apply", None, kwargs)
-    return run_chunks(worker, (s,), options, _series_finalize(s, "apply", func, kwargs))
+    return _run_series(s, "apply", func, kwargs, options)
 
 
 def map_series(s: pd.Series, arg: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
     """``s.map(arg, **kwargs)`` in parallel; ``arg`` a function, a dict or a Series."""
-    worker = _ElementMap(arg, "map", None, kwargs)
-    return run_chunks(worker, (s,), options, _series_finalize(s, "map", arg, kwargs))
+    return _run_series(s, "map", arg, kwargs, options)
