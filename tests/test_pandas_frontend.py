@@ -351,5 +351,8 @@ def test_a_large_numeric_frame_goes_through_shared_memory_and_leaves_nothing_beh
     before = {f for f in os.listdir("/dev/shm") if f.startswith(f"nbparallel-shm-{os.getpid()}-")}
     same(df.parallel_apply(np.sum, axis=1, raw=True), df.apply(np.sum, axis=1, raw=True))
     same(df.iloc[:300].parallel_applymap(lambda x: x > 0.5), df.iloc[:300].map(lambda x: x > 0.5))
+    s = pd.Series(np.arange(300_000, dtype="int64"), index=np.arange(300_000) * 2, name="n")  # 2.4 MB
+    same(s.parallel_map(lambda x: x % 7), s.map(lambda x: x % 7))
+    same(s.parallel_apply(lambda x: None if x % 3 else x), s.apply(lambda x: None if x % 3 else x))
     after = {f for f in os.listdir("/dev/shm") if f.startswith(f"nbparallel-shm-{os.getpid()}-")}
     assert after <= before

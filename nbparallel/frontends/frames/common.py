@@ -119,48 +119,64 @@ class Counted:
 
 
 class NumericRows:
-    """A frame of one numeric NumPy dtype, written once row-major into shared memory.
+    """A DataFrame or Series of one numeric NumPy dtype, written once row-major into shared memory.
 
     Chunks travel as ``range`` objects (a few bytes) and each worker maps its
-    rows of the file; the kernel never holds a second copy of the frame.
+    rows of the file; the kernel never holds a second copy of the data.
     """
 
-    def __init__(self, path: str, columns: Any) -> None:
-        self.path, self.columns = path, columns
+    def __init__(self, path: str, columns: Any, name: Any = None) -> None:
+        self.path, self.columns, self.name = path, columns, name
 
     def frame(self, rows: range, index_frame: Any) -> Any:
-        """In a worker: rows ``rows`` as a DataFrame (``index_frame`` carries their index)."""
+        """In a worker: rows ``rows`` as a DataFrame, or a Series (``index_frame`` carries their index)."""
         import pandas as pd
 
         values = np.load(self.path, mmap_mode="c")[rows.start : rows.stop]
+        if self.columns is None:
+            return pd.Series(values, index=index_frame.index, name=self.name, copy=False)
         return pd.DataFrame(values, index=index_frame.index, columns=self.columns, copy=False)
 
 
+#: DataFrames and Series of one numeric dtype at least this large (bytes) go through shared memory.
+SHARE_FRAMES_ABOVE = 2**20
+
 #: Rows written to shared memory at a time (bytes): the kernel's transient copy.
-WRITE_BATCH = 32 * 2**20
+WRITE_BATCH = 4 * 2**20
 
 
-def share_numeric(df: Any) -> tuple[tuple[Any, ...], NumericRows | None, str | None]:
-    """The inputs to plan for ``df``: ``(range(n), index_frame)`` and a :class:`NumericRows`, or ``(df,)``.
+def _write_rows(values: np.ndarray, path: str, row_bytes: int) -> None:
+    """Save ``values`` as a C-order ``.npy`` with plain writes, a batch of rows at a time."""
+    with open(path, "wb") as fh:  # plain writes: a full /dev/shm is an OSError, never SIGBUS
+        header = {"descr": np.lib.format.dtype_to_descr(values.dtype), "fortran_order": False, "shape": values.shape}
+        np.lib.format.write_array_header_1_0(fh, header)
+        step = max(1, WRITE_BATCH // row_bytes)
+        for a in range(0, len(values), step):
+            np.ascontiguousarray(values[a : a + step]).tofile(fh)
 
-    A large frame of one numeric dtype (at least ``SHARE_ABOVE`` bytes) is
-    written into a new shared folder (the third value: remove it when the job
-    is over) in batches of rows, so the kernel's extra memory stays at one
-    batch; any other frame, or no room, gives ``((df,), None, None)``.
+
+def share_numeric(data: Any) -> tuple[tuple[Any, ...], NumericRows | None, str | None]:
+    """The inputs to plan for ``data``: ``(range(n), index_frame)`` and a :class:`NumericRows`, or ``(data,)``.
+
+    A large DataFrame or Series of one numeric dtype (at least
+    :data:`SHARE_FRAMES_ABOVE` bytes) is written into a new shared folder (the
+    third value: remove it when the job is over) in batches of rows, so the
+    kernel's extra memory stays at one batch; anything else, or no room, gives
+    ``((data,), None, None)``.
     """
-    from ...data.shared import SHARE_ABOVE, free_bytes, new_folder, remove_folder
+    import pandas as pd
 
-    dtypes = set(df.dtypes)
-    if df.shape[1] == 0 or len(dtypes) != 1:
-        return (df,), None, None
+    from ...data.shared import free_bytes, new_folder, remove_folder
+
+    series = isinstance(data, pd.Series)
+    dtypes = {data.dtype} if series else set(data.dtypes)
+    if len(dtypes) != 1 or data.size == 0:
+        return (data,), None, None
     (dtype,) = dtypes
-    if (
-        not isinstance(dtype, np.dtype)
-        or dtype.kind not in "biuf"
-        or df.shape[0] * df.shape[1] * dtype.itemsize < SHARE_ABOVE
-    ):
-        return (df,), None, None
-    values = df.to_numpy()  # a view of the frame's one block (transposed), not a copy
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biuf" or data.size * dtype.itemsize < SHARE_FRAMES_ABOVE:
+        return (data,), None, None
+    values = data.to_numpy()  # a view of the one block (transposed for a frame), not a copy
+    row_bytes = values.itemsize * (1 if series else values.shape[1])
     for disk in (False, True):
         try:
             folder = new_folder(values.nbytes, disk=disk)
@@ -169,19 +185,12 @@ def share_numeric(df: Any) -> tuple[tuple[Any, ...], NumericRows | None, str | N
         path = os.path.join(folder, f"input-frame-{uuid.uuid4().hex}.npy")
         try:
             if free_bytes(folder) < values.nbytes + 4096:
-                raise OSError(errno.ENOSPC, "no room")
-            with open(path, "wb") as fh:  # plain writes: a full /dev/shm is an OSError, never SIGBUS
-                header = {
-                    "descr": np.lib.format.dtype_to_descr(values.dtype),
-                    "fortran_order": False,
-                    "shape": values.shape,
-                }
-                np.lib.format.write_array_header_1_0(fh, header)
-                step = max(1, WRITE_BATCH // max(1, values.shape[1] * values.itemsize))
-                for a in range(0, len(values), step):
-                    np.ascontiguousarray(values[a : a + step]).tofile(fh)
+                raise OSError(errno.ENOSPC, f"no room for {values.nbytes} bytes in {folder}")
+            _write_rows(values, path, row_bytes)
         except OSError:
             remove_folder(folder)
             continue
-        return (range(len(df)), df.iloc[:, :0]), NumericRows(path, df.columns), folder
-    return (df,), None, None
+        if series:
+            return (range(len(data)), pd.DataFrame(index=data.index)), NumericRows(path, None, data.name), folder
+        return (range(len(data)), data.iloc[:, :0]), NumericRows(path, data.columns), folder
+    return (data,), None, None

@@ -196,7 +196,8 @@ def _run_series(s: pd.Series, method: str, func: Any, kwargs: dict[str, Any], op
         merged = _join_values(parts, cuts.cuts, s.index, s.name, "construct")
         return getattr(s, method)(func, **kwargs) if merged is MIXED else merged
 
-    return run_chunks(_ElementMap(func, method, None, kwargs, s.name), (s,), options, finalize, cuts)
+    datas, shared, folder = share_numeric(s)
+    return run_chunks(_ElementMap(func, method, shared, kwargs, s.name), datas, options, finalize, cuts, folder)
 
 
 def apply_series(s: pd.Series, func: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
