@@ -287,3 +287,8 @@ def register() -> None:
     pd.api.extensions.register_dataframe_accessor("parallel")(FrameAccessor)
     pd.api.extensions.register_series_accessor("parallel")(SeriesAccessor)
     _registered = True
+
+
+# Importing this module imports pandas: the accessors are due now (the import hook
+# may have found this module half-imported when pandas' import went through it).
+register()

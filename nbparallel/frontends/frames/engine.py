@@ -108,7 +108,15 @@ class _ColumnApply:
 
 
 def apply_frame(df: pd.DataFrame, func: Any, axis: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
-    """``df.apply(func, axis=axis, **kwargs)`` in parallel (rows or columns in chunks)."""
+    """``df.apply(func, axis=axis, **kwargs)`` in parallel (rows or columns in chunks).
+
+    Examples
+    --------
+    >>> from nbparallel.options import RunOptions
+    >>> df = pd.DataFrame({"a": [1, 2, 3]})
+    >>> apply_frame(df, lambda r: r.a * 2, 1, {}, RunOptions(n_jobs=2, progress=False)).tolist()
+    [2, 4, 6]
+    """
     if axis not in AXES:
         raise ValueError(f"No axis named {axis!r} for object type DataFrame; choose one of {list(AXES)}")
     if AXES[axis] == 0:
@@ -183,7 +191,14 @@ class _ElementMap:
 
 
 def map_frame(df: pd.DataFrame, func: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
-    """``df.map(func, **kwargs)`` in parallel (element-wise, chunks of rows)."""
+    """``df.map(func, **kwargs)`` in parallel (element-wise, chunks of rows).
+
+    Examples
+    --------
+    >>> from nbparallel.options import RunOptions
+    >>> map_frame(pd.DataFrame({"a": [1, 2]}), str, {}, RunOptions(n_jobs=2, progress=False)).a.tolist()
+    ['1', '2']
+    """
     datas, shared, folder = share_numeric(df)
     worker = _ElementMap(func, "map", shared, kwargs)
     return run_chunks(worker, datas, options, lambda parts: concat_rows(parts, "construct"), folder=folder)
@@ -201,10 +216,24 @@ def _run_series(s: pd.Series, method: str, func: Any, kwargs: dict[str, Any], op
 
 
 def apply_series(s: pd.Series, func: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
-    """``s.apply(func, **kwargs)`` in parallel (chunks of values)."""
+    """``s.apply(func, **kwargs)`` in parallel (chunks of values).
+
+    Examples
+    --------
+    >>> from nbparallel.options import RunOptions
+    >>> apply_series(pd.Series([1, 2]), lambda x: -x, {}, RunOptions(n_jobs=2, progress=False)).tolist()
+    [-1, -2]
+    """
     return _run_series(s, "apply", func, kwargs, options)
 
 
 def map_series(s: pd.Series, arg: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
-    """``s.map(arg, **kwargs)`` in parallel; ``arg`` a function, a dict or a Series."""
+    """``s.map(arg, **kwargs)`` in parallel; ``arg`` a function, a dict or a Series.
+
+    Examples
+    --------
+    >>> from nbparallel.options import RunOptions
+    >>> map_series(pd.Series([1, 2]), {1: "a"}, {}, RunOptions(n_jobs=2, progress=False)).tolist()
+    ['a', nan]
+    """
     return _run_series(s, "map", arg, kwargs, options)

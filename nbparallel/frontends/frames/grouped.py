@@ -97,7 +97,15 @@ def _check(gb: Any, func: Any) -> None:
 
 
 def groupby_apply(gb: Any, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], options: RunOptions) -> Any:
-    """``gb.apply(func, *args, **kwargs)`` in parallel, for a pandas ``DataFrameGroupBy`` or ``SeriesGroupBy``."""
+    """``gb.apply(func, *args, **kwargs)`` in parallel, for a pandas ``DataFrameGroupBy`` or ``SeriesGroupBy``.
+
+    Examples
+    --------
+    >>> from nbparallel.options import RunOptions
+    >>> df = pd.DataFrame({"k": ["a", "b", "a"], "x": [1, 2, 3]})
+    >>> groupby_apply(df.groupby("k"), len, (), {}, RunOptions(n_jobs=2, progress=False)).to_dict()
+    {'a': 2, 'b': 1}
+    """
     if kwargs.pop("include_groups", False):
         raise ValueError("include_groups=True is no longer allowed.")  # pandas 3's own message
     _check(gb, func)
@@ -128,7 +136,16 @@ class _WindowApply:
 
 
 def grouped_window_apply(window: Any, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], options: RunOptions) -> Any:  # fmt: skip
-    """``window.apply(func, *args, **kwargs)`` in parallel for ``groupby(...).rolling(...)`` or ``.expanding(...)``."""
+    """``window.apply(func, *args, **kwargs)`` in parallel for ``groupby(...).rolling(...)`` or ``.expanding(...)``.
+
+    Examples
+    --------
+    >>> from nbparallel.options import RunOptions
+    >>> df = pd.DataFrame({"k": ["a", "b", "a"], "x": [1.0, 2.0, 3.0]})
+    >>> out = grouped_window_apply(df.groupby("k").expanding(), sum, (), {}, RunOptions(n_jobs=2, progress=False))
+    >>> out.x.tolist()
+    [1.0, 4.0, 2.0]
+    """
     kind = "rolling" if "window" in window._attributes else "expanding"
     grouper = window._grouper
     layout = Layout(grouper, None, None)

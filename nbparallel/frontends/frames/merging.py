@@ -43,7 +43,13 @@ def _joined_index(parts: Sequence[Any]) -> pd.Index:
 
 
 def concat_series(parts: Sequence[Any], how: str = "construct") -> Any:
-    """Join Series: ``pd.concat`` when their dtypes agree, else the values inferred once."""
+    """Join Series: ``pd.concat`` when their dtypes agree, else the values inferred once.
+
+    Examples
+    --------
+    >>> concat_series([pd.Series([1, 2]), pd.Series([None], index=[2])]).tolist()
+    [1.0, 2.0, nan]
+    """
     parts = list(parts)
     if len(parts) == 1:
         return parts[0]
@@ -79,7 +85,13 @@ def concat_frames(parts: Sequence[Any], how: str = "construct") -> Any:
 
 
 def concat_rows(parts: Sequence[Any], how: str = "construct") -> Any:
-    """Join row chunks' results, Series or DataFrames; :data:`MIXED` when they are of both kinds."""
+    """Join row chunks' results, Series or DataFrames; :data:`MIXED` when they are of both kinds.
+
+    Examples
+    --------
+    >>> concat_rows([pd.Series([1]), pd.DataFrame({"a": [2]})])
+    MIXED
+    """
     parts = list(parts)
     if all(isinstance(p, pd.DataFrame) for p in parts):
         return concat_frames(parts, how)

@@ -47,7 +47,15 @@ def _reach(window: Any, attributes: dict[str, Any]) -> tuple[Any, Any] | None:
 
 
 def rolling_apply(rolling: Any, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], options: RunOptions) -> Any:
-    """``rolling.apply(func, *args, **kwargs)`` in parallel for a Series' or DataFrame's ``rolling(...)``."""
+    """``rolling.apply(func, *args, **kwargs)`` in parallel for a Series' or DataFrame's ``rolling(...)``.
+
+    Examples
+    --------
+    >>> from nbparallel.options import RunOptions
+    >>> s = pd.Series([1.0, 2.0, 3.0, 4.0])
+    >>> rolling_apply(s.rolling(2), sum, (), {}, RunOptions(n_jobs=2, progress=False)).tolist()
+    [nan, 3.0, 5.0, 7.0]
+    """
     obj = rolling.obj
     attributes = {a: getattr(rolling, a) for a in rolling._attributes}
     step = attributes.get("step") or 1
