@@ -17,7 +17,7 @@ import pandas as pd
 
 from ...data.merge import merge
 from ...data.partition import chunk_bounds
-from ...data.shared import SharedArray, materialize
+from ...data.shared import RESULT_ABOVE, SharedArray, materialize
 from ...options import RunOptions
 from .common import Counted, Noted, NumericRows, is_plain_function, run_chunks, share_numeric
 from .merging import MIXED, concat_columns, concat_rows
@@ -66,13 +66,22 @@ def _join_values(parts: list[Any], cuts: list[tuple[int, int]], index: pd.Index,
 
 
 class _Cuts:
-    """The row chunks a job was planned with (``4 * n_workers`` even chunks, as ``pmap_chunks``)."""
+    """The row chunks of a job: ``4 * n_workers`` even chunks, as ``pmap_chunks`` makes.
+
+    When the results are large, fewer chunks, so that each chunk's values (8
+    bytes a row, say) reach ``RESULT_ABOVE`` and come back through shared
+    memory: the kernel then never holds the chunks' results besides the joined one.
+    """
 
     def __init__(self, n: int) -> None:
         self.n, self.cuts = n, [(0, n)]
 
     def __call__(self, n_workers: int) -> list[tuple[int, int]]:
-        self.cuts = chunk_bounds(self.n, 4 * n_workers)
+        k = 4 * n_workers
+        total = 8 * self.n
+        if total >= RESULT_ABOVE * n_workers:
+            k = max(n_workers, min(k, total // (RESULT_ABOVE + 1)))
+        self.cuts = chunk_bounds(self.n, k)
         return self.cuts
 
 
