@@ -191,12 +191,26 @@ class _ElementMap:
     def __call__(self, chunk: Any, index_frame: Any = None) -> Any:
         if self.shared is not None:
             chunk = self.shared.frame(chunk, index_frame)
-        func = self.func
-        if is_plain_function(func) and self.kwargs.get("by_row", "compat") is not False:
-            labels = self._labels(chunk)
-            func = Noted(func, "value", lambda x: x) if labels is None else Counted(func, labels)
-        result = getattr(chunk, self.method)(func, **self.kwargs)
+        try:  # the function itself: a wrapper would double the cost of a cheap one
+            result = getattr(chunk, self.method)(self.func, **self.kwargs)
+        except Exception as exc:
+            self._locate(chunk, exc)
+            raise
         return result if self.name is _NO_NAME else _compact(result, chunk, self.name)
+
+    def _locate(self, chunk: Any, exc: Exception) -> None:
+        """Name the value that raised ``exc``: the chunk runs again, counting, up to the failure."""
+        if not is_plain_function(self.func) or self.kwargs.get("by_row", "compat") is False:
+            return
+        labels = self._labels(chunk)
+        func = Noted(self.func, "value", lambda x: x) if labels is None else Counted(self.func, labels)
+        try:
+            getattr(chunk, self.method)(func, **self.kwargs)
+        except type(exc) as again:
+            for note in getattr(again, "__notes__", [])[:1]:
+                exc.add_note(note)
+        except Exception:  # it failed otherwise this time: say nothing rather than something wrong
+            pass
 
 
 def map_frame(df: pd.DataFrame, func: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
