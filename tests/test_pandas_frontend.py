@@ -356,3 +356,13 @@ def test_a_large_numeric_frame_goes_through_shared_memory_and_leaves_nothing_beh
     same(s.parallel_apply(lambda x: None if x % 3 else x), s.apply(lambda x: None if x % 3 else x))
     after = {f for f in os.listdir("/dev/shm") if f.startswith(f"nbparallel-shm-{os.getpid()}-")}
     assert after <= before
+
+
+def test_progress_bar_shows_a_text_bar_outside_a_notebook(capfd):
+    pandarallel.initialize(nb_workers=2, progress_bar=True, verbose=0)
+    try:
+        df = pd.DataFrame({"a": range(40)})
+        same(df.parallel_apply(lambda r: r.a + 1, axis=1), df.apply(lambda r: r.a + 1, axis=1))
+    finally:
+        pandarallel.initialize(nb_workers=2, verbose=0)
+    assert "40/40" in capfd.readouterr().err
