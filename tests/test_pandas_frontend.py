@@ -366,3 +366,18 @@ def test_progress_bar_shows_a_text_bar_outside_a_notebook(capfd):
     finally:
         pandarallel.initialize(nb_workers=2, verbose=0)
     assert "40/40" in capfd.readouterr().err
+
+
+def test_errors_collect_then_retry_failed_with_a_fixed_function():
+    df = pd.DataFrame({"a": range(40)})
+
+    def fragile(row):
+        if row.a == 17:
+            raise ValueError("bad")
+        return row.a * 2
+
+    job = df.parallel.apply(fragile, axis=1, n_jobs=2, progress=False, background=True, errors="collect")
+    with pytest.raises(ValueError):
+        job.result()
+    fixed = job.retry_failed(lambda row: row.a * 2)
+    same(fixed.result() if isinstance(fixed, nbp.Job) else fixed, df.apply(lambda r: r.a * 2, axis=1))

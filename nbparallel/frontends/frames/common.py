@@ -7,6 +7,7 @@ its chunk) through :func:`nbparallel.api.plan` and hands it to the runtime
 
 from __future__ import annotations
 
+import copy
 import errno
 import functools
 import os
@@ -48,7 +49,12 @@ def run_chunks(
     from ...data.shared import remove_folder
 
     try:
-        job = plan(worker, datas, options, mode="chunk", finalize=finalize, bounds=bounds)
+        func = getattr(worker, "func", None)
+        if callable(func):  # retry_failed(fixed_func) remakes the worker around the fixed function
+            wrap = functools.partial(_remake, worker)
+            job = plan(func, datas, options, mode="chunk", finalize=finalize, bounds=bounds, wrap=wrap)
+        else:  # a dict or Series to map by: nothing to wrap
+            job = plan(worker, datas, options, mode="chunk", finalize=finalize, bounds=bounds)
     except BaseException:
         remove_folder(folder)
         raise
@@ -59,6 +65,13 @@ def run_chunks(
     if not options.background:
         remove_folder(folder)  # done: nothing will read it again
     return result
+
+
+def _remake(worker: Any, func: Callable[..., Any]) -> Any:
+    """``worker`` (a front end's chunk callable) around another user function."""
+    new = copy.copy(worker)
+    new.func = func
+    return new
 
 
 def is_plain_function(func: Any) -> bool:
