@@ -381,3 +381,15 @@ def test_errors_collect_then_retry_failed_with_a_fixed_function():
         job.result()
     fixed = job.retry_failed(lambda row: row.a * 2)
     same(fixed.result() if isinstance(fixed, nbp.Job) else fixed, df.apply(lambda r: r.a * 2, axis=1))
+
+
+@pytest.mark.parametrize("func", ["int", "none-in-some-chunks", "series", "broadcast", "raw"])
+def test_the_shared_memory_path_gives_pandas_results_too(monkeypatch, func):
+    from nbparallel.frontends.frames import common
+
+    monkeypatch.setattr(common, "SHARE_FRAMES_ABOVE", 1)  # every numeric frame and Series goes through it
+    df, (f, kwargs) = FRAMES["numeric"], ROW_FUNCS[func]
+    same(df.parallel_apply(f, axis=1, **kwargs), df.apply(f, axis=1, **kwargs))
+    same(df.parallel_map(lambda x: round(x, 1)), df.map(lambda x: round(x, 1)))
+    s = SERIES["float-nan"]
+    same(s.parallel_map(lambda x: x > 1), s.map(lambda x: x > 1))
