@@ -393,3 +393,17 @@ def test_the_shared_memory_path_gives_pandas_results_too(monkeypatch, func):
     same(df.parallel_map(lambda x: round(x, 1)), df.map(lambda x: round(x, 1)))
     s = SERIES["float-nan"]
     same(s.parallel_map(lambda x: x > 1), s.map(lambda x: x > 1))
+
+
+def test_groupby_categorical_and_datetime_keys(gdf):
+    df = gdf.assign(
+        cat=pd.Categorical(gdf.k, categories=["d", "c", "b", "a", "zz"]),
+        day=pd.Timestamp("2024-01-01") + pd.to_timedelta(gdf.j, unit="D"),
+    )
+    for by in ("cat", ["day", "cat"], "day"):
+        f = lambda g: g.x.mean()  # noqa: E731
+        same(df.groupby(by).parallel_apply(f), df.groupby(by).apply(f))
+        w = df[[*([by] if isinstance(by, str) else by), "x"]].groupby(by)
+        same(w.rolling(2).parallel_apply(np.sum, raw=True), w.rolling(2).apply(np.sum, raw=True))
+    with pytest.raises(NotImplementedError, match="observed=False"):
+        df.groupby("cat", observed=False).parallel_apply(len)

@@ -29,6 +29,15 @@ from .merging import concat_rows
 __all__ = ["groupby_apply", "grouped_window_apply", "Layout"]
 
 
+def _key_values(grouping: Any) -> Any:
+    """One key per row of a pandas ``Grouping``; categorical keys keep all their categories."""
+    values = grouping.grouping_vector
+    categories = getattr(grouping, "_orig_cats", None)
+    if isinstance(values, pd.Categorical) and categories is not None and len(categories) != len(values.categories):
+        values = values.set_categories(categories)  # observed=True drops the unused ones from the vector
+    return values
+
+
 class Layout:
     """Where the rows of each group of a pandas grouper go (groups in pandas' order)."""
 
@@ -40,7 +49,7 @@ class Layout:
         self.names = [g.name for g in grouper.groupings]
         by = keys if keys is not None else level
         self.single = len(grouper.groupings) == 1 and not isinstance(by, list)
-        self.keys = [pd.Series(pd.Index(g.grouping_vector).take(self.order)) for g in grouper.groupings]
+        self.keys = [pd.Series(pd.Index(_key_values(g)).take(self.order)) for g in grouper.groupings]
         self.empty_groups = bool(len(self.sizes)) and bool((self.sizes == 0).any())
 
     def bounds(self, n_workers: int) -> list[tuple[int, int]]:
