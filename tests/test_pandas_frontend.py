@@ -407,3 +407,13 @@ def test_groupby_categorical_and_datetime_keys(gdf):
         same(w.rolling(2).parallel_apply(np.sum, raw=True), w.rolling(2).apply(np.sum, raw=True))
     with pytest.raises(NotImplementedError, match="observed=False"):
         df.groupby("cat", observed=False).parallel_apply(len)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"window": "4s", "on": "t"}, {"window": 5, "on": "t"}, {"window": "3s", "on": "t", "center": True}]
+)
+def test_rolling_on_a_time_column(kwargs):
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"t": pd.to_datetime(np.cumsum(rng.integers(1, 3, 300)), unit="s"), "v": rng.normal(size=300)})
+    f = lambda w: w[0] - w[-1]  # noqa: E731
+    same(df.rolling(**kwargs).parallel_apply(f, raw=True), df.rolling(**kwargs).apply(f, raw=True))
