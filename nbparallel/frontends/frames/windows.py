@@ -68,32 +68,28 @@ def rolling_apply(rolling: Any, func: Any, args: tuple[Any, ...], kwargs: dict[s
         keys = pd.Index(keys)
         if not keys.is_monotonic_increasing:
             reach = None
-    cores: list[tuple[int, int]] = []
+    cores: list[tuple[int, int]] = []  # each chunk's own rows
+    sent: list[tuple[int, int]] = []  # each chunk's rows with the overlap its windows need
 
     def bounds(n_workers: int) -> list[tuple[int, int]]:
         if reach is None or n == 0:
-            cores[:] = [(0, n)]
-            return [(0, n)]
+            cores[:] = sent[:] = [(0, n)]
+            return sent
         before, after = reach
         per_chunk = max(1, 4 * (before + after + 1)) if isinstance(before, int) else 1
         cores[:] = chunk_bounds(n, max(1, min(4 * n_workers, n // per_chunk)))
         if isinstance(before, int):
-            return [(max(0, a - before), min(n, b + after)) for a, b in cores]
+            sent[:] = [(max(0, a - before), min(n, b + after)) for a, b in cores]
+            return sent
         assert keys is not None
         starts = keys.searchsorted(keys[[a for a, _ in cores]] - before, side="left")
         stops = keys.searchsorted(keys[[b - 1 for _, b in cores]] + after, side="right")
-        return [(int(s), int(t)) for s, t in zip(starts, stops, strict=True)]
+        sent[:] = [(int(s), int(t)) for s, t in zip(starts, stops, strict=True)]
+        return sent
 
     def finalize(parts: list[Any]) -> Any:
-        chunks = bounds_used
-        trimmed = [p.iloc[a - s : b - s] for p, (a, b), (s, _) in zip(parts, cores, chunks, strict=True)]
+        trimmed = [p.iloc[a - s : b - s] for p, (a, b), (s, _) in zip(parts, cores, sent, strict=True)]
         merged = concat_rows(trimmed)
         return merged.iloc[::step] if step > 1 else merged
 
-    bounds_used: list[tuple[int, int]] = []
-
-    def planned(n_workers: int) -> list[tuple[int, int]]:
-        bounds_used[:] = bounds(n_workers)
-        return bounds_used
-
-    return run_chunks(_RollingApply(attributes, func, args, kwargs), (obj,), options, finalize, planned)
+    return run_chunks(_RollingApply(attributes, func, args, kwargs), (obj,), options, finalize, bounds)
