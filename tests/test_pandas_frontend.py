@@ -417,3 +417,13 @@ def test_rolling_on_a_time_column(kwargs):
     df = pd.DataFrame({"t": pd.to_datetime(np.cumsum(rng.integers(1, 3, 300)), unit="s"), "v": rng.normal(size=300)})
     f = lambda w: w[0] - w[-1]  # noqa: E731
     same(df.rolling(**kwargs).parallel_apply(f, raw=True), df.rolling(**kwargs).apply(f, raw=True))
+
+
+def test_groupby_on_rows_already_in_group_order(gdf):
+    ordered = gdf.sort_values("j", kind="stable")
+    f = lambda g: g.x.sum()  # noqa: E731
+    same(ordered.groupby("j").parallel_apply(f), ordered.groupby("j").apply(f))
+    same(
+        ordered[["j", "x"]].groupby("j").expanding().parallel_apply(np.sum, raw=True),
+        ordered[["j", "x"]].groupby("j").expanding().apply(np.sum, raw=True),
+    )

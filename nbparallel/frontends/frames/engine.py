@@ -145,7 +145,7 @@ def _apply_columns(df: pd.DataFrame, func: Any, kwargs: dict[str, Any], options:
     if n == 0:  # nothing to split: one chunk of the empty frame, as pandas sees it
         columns: list[pd.DataFrame] = [df]
     else:
-        columns = [df.iloc[:, [j]] for j in range(n)]
+        columns = [df.iloc[:, j : j + 1] for j in range(n)]  # slices: views, not copies
 
     def finalize(parts: list[Any]) -> Any:
         merged = concat_columns(parts)

@@ -52,6 +52,12 @@ class Layout:
         self.keys = [pd.Series(pd.Index(_key_values(g)).take(self.order)) for g in grouper.groupings]
         self.empty_groups = bool(len(self.sizes)) and bool((self.sizes == 0).any())
 
+    def rows(self, data: Any) -> Any:
+        """``data``'s rows group after group: ``data`` itself (no copy) when they already are."""
+        if len(self.order) == len(data) and np.array_equal(self.order, np.arange(len(data))):
+            return data
+        return data.take(self.order)
+
     def bounds(self, n_workers: int) -> list[tuple[int, int]]:
         return group_bounds(self.sizes, n_workers)
 
@@ -120,7 +126,7 @@ def groupby_apply(gb: Any, func: Any, args: tuple[Any, ...], kwargs: dict[str, A
     _check(gb, func)
     layout = Layout(gb._grouper, gb.keys, gb.level)
     data = gb._obj_with_exclusions
-    rows = data.take(layout.order)
+    rows = layout.rows(data)
 
     def finalize(parts: list[tuple[list[Any], bool]]) -> Any:
         values = [v for part, _ in parts for v in part]
@@ -162,6 +168,6 @@ def grouped_window_apply(window: Any, func: Any, args: tuple[Any, ...], kwargs: 
     attributes = {a: getattr(window, a) for a in window._attributes if a != "_grouper"}
     if attributes.get("step", 0) is None:  # GroupBy.rolling takes no step
         del attributes["step"]
-    rows = window.obj.take(layout.order)
+    rows = layout.rows(window.obj)
     worker = _WindowApply(kind, attributes, func, args, kwargs, layout, window._as_index)
     return run_chunks(worker, (rows, *layout.keys), options, concat_rows, layout.bounds)
