@@ -34,6 +34,7 @@ from .errors import (
     WorkerDied,
     WorkerError,
 )
+from .frontends.frames import hook as _pandas_hook
 from .groups import pmap_groups
 from .jobs import runtime as _runtime
 from .jobs.handles import jobs, last_job
@@ -61,6 +62,9 @@ _logging.getLogger("nbparallel").addHandler(_logging.NullHandler())
 # The runtime shows every job through the display layer, which sits above it
 # and so is handed to it here, once (see nbparallel.jobs.runtime).
 _runtime.install_display(_display_layer)
+
+# df.parallel and s.parallel: registered now if pandas is imported, else when it is.
+_pandas_hook.install()
 
 __all__ = [
     # plain API
@@ -105,7 +109,21 @@ __all__ = [
     "partition",
     "merge",
     "__version__",
+    # pandas (loaded on first use; pandas is imported then, not before)
+    "pandarallel",
+    "groupby_apply",
 ]
+
+_LAZY = {"pandarallel", "groupby_apply"}
+
+
+def __getattr__(name: str) -> object:
+    """``pandarallel`` and ``groupby_apply`` import pandas: they load on first use."""
+    if name in _LAZY:
+        from .frontends import frames
+
+        return getattr(frames, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: object) -> None:

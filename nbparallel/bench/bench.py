@@ -215,6 +215,11 @@ def format_ksearch(t: KSearchTiming) -> str:
 
 def main(args: Any) -> int:
     n = effective_n_jobs(args.n_jobs)
+    from .frames import bench_frames, format_frames  # issue 25: the pandas drop-in
+
+    if getattr(args, "only", None) == "frames":
+        print(format_frames(bench_frames(n, quick=args.quick)))
+        return 0
     timings = run_core_bench(n, quick=args.quick)
     ksearch = bench_ksearch(n, quick=args.quick)
     latency = bench_first_call(1 if args.quick else 3)
@@ -243,6 +248,7 @@ def main(args: Any) -> int:
     from .streaming import bench_streaming, format_streaming  # issue 14: the streaming workload
 
     print(format_streaming(bench_streaming(n, quick=args.quick)))
+    print(format_frames(bench_frames(n, quick=args.quick)))
     from .timeline import bench_timeline_overhead, format_timeline_overhead  # issue 26: recording's cost
 
     print(format_timeline_overhead(bench_timeline_overhead(n, repeats=10 if args.quick else 100)))
