@@ -35,6 +35,10 @@ from .errors import (
     WorkerDied,
     WorkerError,
 )
+
+# -- front ends: joblib (scikit-learn's n_jobs) and background calls ------------------
+from .frontends.background import background
+from .frontends.joblib_backend import register as _register_joblib_backend
 from .groups import pmap_groups
 from .jobs import runtime as _runtime
 from .jobs.job import Job, PartialResult
@@ -60,6 +64,10 @@ _logging.getLogger("nbparallel").addHandler(_logging.NullHandler())
 # and so is handed to it here, once (see nbparallel.jobs.runtime).
 _runtime.install_display(_display_layer)
 
+# joblib.parallel_config(backend="nbparallel") sends joblib's Parallel calls
+# (scikit-learn's n_jobs) to nbparallel's pool.
+_register_joblib_backend()
+
 __all__ = [
     # plain API
     "pmap",
@@ -67,6 +75,8 @@ __all__ = [
     "pmap_groups",
     "imap",
     "per_worker",
+    # joblib and background calls
+    "background",
     # notebook cells
     "run_cell",
     # choosing k

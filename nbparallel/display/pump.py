@@ -12,6 +12,7 @@ it never drives it.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import sys
 import threading
@@ -153,7 +154,11 @@ class Display:
             self.sink.output(outcome.index, text)
 
     def start_thread(self) -> None:
-        self.thread = threading.Thread(target=self.run, name=f"nbparallel-display-{self.job.id}", daemon=True)
+        # In the caller's context: a kernel sends what the thread shows to the cell that started it.
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(
+            target=context.run, args=(self.run,), name=f"nbparallel-display-{self.job.id}", daemon=True
+        )
         self.thread.start()
 
     def join(self, timeout: float) -> None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .job import Job
     from .stream import Stream, StreamJob
 
-__all__ = ["Viewer", "DisplayLayer", "install_display", "run", "open_stream", "show", "stop_waiting"]
+__all__ = ["Viewer", "DisplayLayer", "install_display", "run", "run_fed", "open_stream", "show", "stop_waiting"]
 
 #: Seconds between two looks at a foreground job shown by no display (Ctrl-C is seen this often).
 POLL = 0.1
@@ -133,6 +133,21 @@ def stop_waiting(job: Job, viewer: Viewer | None) -> None:
     job.wait(10 * KILL_AFTER)
     if viewer is not None:
         viewer.drain()
+
+
+def run_fed(job: Job) -> Viewer | None:
+    """Start a job that its caller feeds and waits on in a loop of its own (joblib's ``Parallel``).
+
+    The job is shown as a foreground call is (after about a second; worker
+    output in the cell's stream), from a thread of the display, because the
+    caller's thread is busy in its own loop.  The caller ends the job (say,
+    :meth:`~.feed.FeedJob.close`), then joins the returned viewer.
+    """
+    viewer = _view(job, False)
+    job.start()
+    if viewer is not None:
+        viewer.start_thread()
+    return viewer
 
 
 def open_stream(job: StreamJob) -> Stream:

@@ -1,0 +1,291 @@
+"""nbparallel as a joblib backend: every ``joblib.Parallel`` call becomes one nbparallel job.
+
+``import nbparallel`` registers the backend under the name ``"nbparallel"``;
+then ``joblib.parallel_config(backend="nbparallel")`` (or ``parallel_backend``)
+sends every ``Parallel`` call in its scope, scikit-learn's ``n_jobs`` included,
+to nbparallel's warm pool (or to the dask cluster with
+``nbp.config(backend="dask")``).
+
+joblib keeps its own semantics: it batches the calls (``batch_size="auto"``),
+dispatches them (``pre_dispatch``), orders the results (``return_as``), times
+out (``timeout``), prints (``verbose``) and aborts on the first error.  This
+module only runs each batch: the ``Parallel`` call is one open
+:class:`~nbparallel.jobs.feed.FeedJob` (started at ``start_call``, closed at
+``stop_call``) and each batch one of its chunks.  So the runtime gives the call
+what it gives every job: progress after about a second, worker output in the
+cell, the Cancel button, Ctrl-C that stops the workers and keeps the pool.
+
+Large NumPy arguments (``max_nbytes``, 1 MB by default, as joblib) are written
+once per call to nbparallel's shared memory and reach the workers as a
+reference to that file, never as a copy per batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+from joblib import register_parallel_backend
+from joblib._parallel_backends import (
+    AutoBatchingMixin,
+    FallbackToBackend,
+    ParallelBackendBase,
+    SequentialBackend,
+)
+
+from ..backends import get_backend
+from ..config import get_config
+from ..errors import JobCancelled
+from ..jobs import runtime
+from ..jobs.feed import FeedJob
+from ..options import RunOptions
+
+__all__ = ["NbparallelBackend", "register", "Scope", "scope", "NAME"]
+
+#: The name joblib knows the backend by.
+NAME = "nbparallel"
+
+#: Seconds ``stop_call`` waits for an aborted call's batches to stop before returning.
+ABORT_WAIT = 0.5
+
+
+def _run_batch(batch: Any) -> Any:
+    """In a worker: run one joblib batch (a ``BatchedCalls``), returning its list of results."""
+    return batch()
+
+
+def _in_worker() -> bool:
+    """Whether this process is a worker (loky's, multiprocessing's): nested calls run in it, not in a pool."""
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        return True
+    for name in ("loky.process_executor", "joblib.externals.loky.process_executor"):
+        module = __import__(name, fromlist=["_CURRENT_DEPTH"])
+        if getattr(module, "_CURRENT_DEPTH", 0) > 0:
+            return True
+    return False
+
+
+class Scope:
+    """The feed jobs started in one thread of the kernel (``nbp.background`` cancels them together)."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.jobs: list[FeedJob] = []
+        self._lock = threading.Lock()
+
+    def add(self, job: FeedJob) -> None:
+        with self._lock:
+            if self.cancelled:
+                raise JobCancelled("the background call was cancelled: it starts no more joblib calls")
+            self.jobs = [j for j in self.jobs if not j.done()] + [job]
+
+    def cancel(self) -> None:
+        """Cancel the running jobs and refuse new ones."""
+        with self._lock:
+            self.cancelled = True
+            jobs = list(self.jobs)
+        for job in jobs:
+            job.cancel()
+
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def scope(s: Scope) -> Iterator[Scope]:
+    """Register the joblib calls made in this thread (within the block) with ``s``."""
+    previous = getattr(_local, "scope", None)
+    _local.scope = s
+    try:
+        yield s
+    finally:
+        _local.scope = previous
+
+
+class _Call:
+    """One ``Parallel`` call: its job, its viewer and its shared arrays."""
+
+    def __init__(self, job: FeedJob, viewer: runtime.Viewer | None, max_nbytes: int | None, share: bool) -> None:
+        self.job = job
+        self.viewer = viewer
+        self.max_nbytes = max_nbytes if share else None
+        self.folder: str | None = None
+        self.shared: dict[int, tuple[Any, Any]] = {}  # id(array) -> (array, its shared copy)
+        self.labelled = False
+        self.aborted = False
+
+    def share(self, value: Any) -> Any:
+        """``value``, or its copy in shared memory for a large array (written once per call)."""
+        limit = self.max_nbytes
+        if (
+            limit is None
+            or type(value) is not np.ndarray
+            or value.nbytes < limit
+            or value.dtype.hasobject
+            or value.size == 0
+        ):
+            return value
+        hit = self.shared.get(id(value))
+        if hit is not None:
+            return hit[1]
+        from ..data.shared import new_folder, share_input
+
+        try:
+            if self.folder is None:
+                self.folder = new_folder(value.nbytes)
+            copy = share_input(np.ascontiguousarray(value), self.folder)
+        except OSError:  # no room in shared memory: pickled with each batch, as without sharing
+            self.max_nbytes = None
+            return value
+        self.shared[id(value)] = (value, copy)
+        return copy
+
+    def release(self) -> None:
+        from ..data.shared import remove_folder
+
+        self.shared.clear()
+        folder, self.folder = self.folder, None
+        remove_folder(folder)
+
+
+class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
+    """joblib's ``ParallelBackendBase`` on nbparallel's runtime (registered as ``"nbparallel"``).
+
+    ``n_jobs`` means what it means to joblib: ``None`` is 1 (run sequentially)
+    unless ``parallel_config(n_jobs=...)`` says otherwise, ``-1`` all cores.
+    Nested ``Parallel`` calls inside the workers run in threads, then
+    sequentially, as with joblib's own backends.
+
+    Examples
+    --------
+    >>> import joblib, nbparallel
+    >>> with joblib.parallel_config(backend="nbparallel", n_jobs=2):
+    ...     joblib.Parallel()(joblib.delayed(abs)(-i) for i in range(4))
+    [0, 1, 2, 3]
+    """
+
+    supports_retrieve_callback = True
+    supports_inner_max_num_threads = False
+    uses_threads = False
+    supports_sharedmem = False
+    default_n_jobs = 1
+
+    def __init__(self, nesting_level: int | None = None, inner_max_num_threads: int | None = None, **kwargs: Any):
+        super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads, **kwargs)
+        self.parallel: Any = None
+        self._call: _Call | None = None
+        self._n_workers = 1
+        self._max_nbytes: int | None = 2**20
+
+    # -- joblib's questions --------------------------------------------------------------
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
+        """Workers for ``n_jobs`` (joblib meaning; 1 inside a worker process)."""
+        if n_jobs == 0:
+            raise ValueError("n_jobs == 0 in Parallel has no meaning")
+        if n_jobs is None or _in_worker():
+            return 1
+        backend = get_backend(get_config().backend)
+        if n_jobs < 0 and not backend.local:
+            return backend.workers(None)  # all of the cluster's threads
+        return backend.workers(n_jobs)
+
+    def configure(
+        self, n_jobs: int = 1, parallel: Any = None, prefer: str | None = None, require: str | None = None, **kw: Any
+    ) -> int:
+        """Check ``n_jobs`` and remember the call's options; sequential for a single worker."""
+        n_workers = self.effective_n_jobs(n_jobs)
+        if n_workers == 1:
+            raise FallbackToBackend(SequentialBackend(nesting_level=self.nesting_level))
+        self.parallel = parallel
+        self._n_workers = n_workers
+        self._max_nbytes = kw.get("max_nbytes", 2**20)
+        return n_workers
+
+    # -- one call ------------------------------------------------------------------------
+    def start_call(self) -> None:
+        """A ``Parallel`` call begins: start its job (shown after about a second)."""
+        options = RunOptions(n_jobs=self._n_workers).resolved()
+        assert options.backend is not None
+        backend = get_backend(options.backend).for_workers(self._n_workers)
+        parallel = self.parallel
+        job = FeedJob(
+            _run_batch,
+            total=lambda: getattr(parallel, "n_tasks", None),
+            options=options,
+            backend=backend,
+            n_workers=self._n_workers,
+            label="joblib.Parallel",
+        )
+        owner = getattr(_local, "scope", None)
+        if owner is not None:
+            owner.add(job)  # raises JobCancelled once its background call was cancelled
+        share = backend.shares_memory and backend.processes
+        viewer = runtime.run_fed(job)
+        self._call = _Call(job, viewer, self._max_nbytes, share)
+
+    def submit(self, func: Any, callback: Any = None) -> Future[Any]:
+        """Run one batch as a chunk of the call's job; ``callback(future)`` when it ends."""
+        call = self._call
+        if call is None:
+            raise RuntimeError("the nbparallel joblib backend got a batch outside of a Parallel call")
+        if not call.labelled:
+            call.labelled = True
+            first = getattr(func, "items", None)
+            if first:
+                fn = first[0][0]
+                call.job.label = getattr(fn, "__name__", type(fn).__name__)
+        if call.max_nbytes is not None:
+            func.items = [
+                (f, tuple(call.share(a) for a in args), {k: call.share(v) for k, v in kwargs.items()})
+                for f, args, kwargs in func.items
+            ]
+        future = call.job.put(func, len(func))
+        if callback is not None:
+            future.add_done_callback(callback)
+        return future
+
+    def retrieve_result_callback(self, out: Future[Any]) -> Any:
+        """The batch's results, or its exception (the worker's own type)."""
+        return out.result()
+
+    def abort_everything(self, ensure_ready: bool = True) -> None:
+        """An error, a timeout or an interrupt: cancel the call's job (the pool stays)."""
+        call = self._call
+        if call is not None:
+            call.aborted = True
+            call.job.cancel()
+
+    def stop_call(self) -> None:
+        """The ``Parallel`` call ends: close its job, show how it ended, free its shared arrays."""
+        call, self._call = self._call, None
+        if call is None:
+            return
+        job = call.job
+        job.close()
+        job.wait(ABORT_WAIT if call.aborted else None)
+        if call.viewer is not None:
+            call.viewer.join(ABORT_WAIT if call.aborted else 5.0)
+        call.release()
+
+    def terminate(self) -> None:
+        """After a call (with a backend not managed by a ``with Parallel()`` block)."""
+        self.reset_batch_stats()
+
+
+def register() -> None:
+    """Register the backend with joblib as ``"nbparallel"`` (``import nbparallel`` does it).
+
+    Examples
+    --------
+    >>> import joblib
+    >>> register()
+    >>> "nbparallel" in joblib.parallel.BACKENDS
+    True
+    """
+    register_parallel_backend(NAME, NbparallelBackend)
