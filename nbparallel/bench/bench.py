@@ -243,4 +243,7 @@ def main(args: Any) -> int:
     from .streaming import bench_streaming, format_streaming  # issue 14: the streaming workload
 
     print(format_streaming(bench_streaming(n, quick=args.quick)))
+    from .joblib import bench_joblib, format_joblib  # issue 24: joblib's Parallel on the nbparallel backend
+
+    print(format_joblib(bench_joblib(n, quick=args.quick), n))
     return 0

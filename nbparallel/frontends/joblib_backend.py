@@ -126,7 +126,7 @@ class _Call:
         if (
             limit is None
             or type(value) is not np.ndarray
-            or value.nbytes < limit
+            or value.nbytes <= limit  # joblib maps arrays over max_nbytes
             or value.dtype.hasobject
             or value.size == 0
         ):
@@ -145,6 +145,17 @@ class _Call:
             return value
         self.shared[id(value)] = (value, copy)
         return copy
+
+    def share_batch(self, batch: Any) -> None:
+        """Put the large array arguments of a joblib batch in shared memory (others are left alone)."""
+        items = batch.items
+        if not items:
+            return
+        _f, args, kwargs = items[0]
+        if not any(type(a) is np.ndarray for a in (*args, *kwargs.values())):
+            return  # the common case kept cheap (thousands of tiny calls a batch): its calls take no arrays
+        for i, (f, args, kwargs) in enumerate(items):
+            items[i] = (f, tuple(self.share(a) for a in args), {k: self.share(v) for k, v in kwargs.items()})
 
     def release(self) -> None:
         from ..data.shared import remove_folder
@@ -241,10 +252,7 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
                 fn = first[0][0]
                 call.job.label = getattr(fn, "__name__", type(fn).__name__)
         if call.max_nbytes is not None:
-            func.items = [
-                (f, tuple(call.share(a) for a in args), {k: call.share(v) for k, v in kwargs.items()})
-                for f, args, kwargs in func.items
-            ]
+            call.share_batch(func)
         future = call.job.put(func, len(func))
         if callback is not None:
             future.add_done_callback(callback)
