@@ -124,7 +124,7 @@ def _run(
         out = Parallel(n_jobs=n_jobs)(delayed(_kind)(big, i) for i in range(4 * n_jobs))
         kinds.update(kind for kind, _ in out)
 
-    loky, ours = _both(large, 2 if quick else 3)
+    loky, ours = _both(large, 2 if quick else 5)
     seen = sorted(kinds)
     results.append(
         JoblibTiming(
