@@ -29,6 +29,9 @@ __all__ = ["background", "BackgroundCall"]
 
 _ids = itertools.count(1)
 
+#: Seconds displaying a background call waits for its first joblib call (whose widget it shows).
+SHOW_WAIT = 1.0
+
 
 class BackgroundCall:
     """The handle of :func:`background`: ``result()``, ``await``, ``cancel()``, ``status``.
@@ -145,9 +148,12 @@ class BackgroundCall:
         )
 
     def _ipython_display_(self) -> None:
+        deadline = time.monotonic() + SHOW_WAIT
+        while not self._scope.jobs and not self.done() and time.monotonic() < deadline:
+            time.sleep(0.02)  # the first joblib call is usually a moment away
         jobs = self._scope.jobs
         if jobs:
-            runtime.show(jobs[-1])  # the widget of its latest joblib call
+            runtime.show(jobs[-1])  # the widget of its latest joblib call (once per cell)
         else:
             print(repr(self))
 

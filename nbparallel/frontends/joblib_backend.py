@@ -221,7 +221,10 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
     # -- one call ------------------------------------------------------------------------
     def start_call(self) -> None:
         """A ``Parallel`` call begins: start its job (shown after about a second)."""
-        options = RunOptions(n_jobs=self._n_workers).resolved()
+        owner = getattr(_local, "scope", None)
+        # A background call's jobs show their widget at once (the cell that started it has returned).
+        eager = owner is not None and get_config().progress in (None, "auto")
+        options = RunOptions(n_jobs=self._n_workers, progress=True if eager else None).resolved()
         assert options.backend is not None
         backend = get_backend(options.backend).for_workers(self._n_workers)
         parallel = self.parallel
@@ -233,7 +236,6 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
             n_workers=self._n_workers,
             label="joblib.Parallel",
         )
-        owner = getattr(_local, "scope", None)
         if owner is not None:
             owner.add(job)  # raises JobCancelled once its background call was cancelled
         share = backend.shares_memory and backend.processes
