@@ -43,14 +43,15 @@ def test_grid_search_shows_the_widget_and_worker_output(kernel):
         SETUP
         + """
 with joblib.parallel_config(backend="nbparallel"):
-    search = GridSearchCV(Slow(), {"seconds": [0.3, 0.31, 0.32, 0.33]}, cv=2, n_jobs=2).fit(X, y)
+    search = GridSearchCV(Slow(), {"seconds": [0.5, 0.51, 0.52, 0.53]}, cv=2, n_jobs=2).fit(X, y)
 print("best", search.best_params_)
 """,
     )
     check(reply, outputs)
-    assert any(WIDGET_MIME in m["content"].get("data", {}) for m in outputs if m["msg_type"] == "display_data")
+    kinds = [(m["msg_type"], list(m["content"].get("data", {}))) for m in outputs]
+    assert any(WIDGET_MIME in m["content"].get("data", {}) for m in outputs if m["msg_type"] == "display_data"), kinds
     text = stdout(outputs)
-    assert "fitting 0.3" in text and "best {'seconds'" in text
+    assert "fitting 0.5" in text and "best {'seconds'" in text, text
 
 
 def test_ctrl_c_during_a_grid_search_returns_at_once_and_stops_the_workers(kernel):

@@ -81,9 +81,10 @@ class BackgroundCall:
         """``running``, ``done``, ``failed`` or ``cancelled``."""
         if not self._future.done():
             return "running"
-        if self._scope.cancelled:
+        error = self._future.exception()
+        if self._scope.cancelled or isinstance(error, JobCancelled):  # cancel(), or a widget's Cancel button
             return "cancelled"
-        return "failed" if self._future.exception() is not None else "done"
+        return "failed" if error is not None else "done"
 
     @property
     def elapsed(self) -> float:
@@ -149,13 +150,17 @@ class BackgroundCall:
 
     def _ipython_display_(self) -> None:
         deadline = time.monotonic() + SHOW_WAIT
-        while not self._scope.jobs and not self.done() and time.monotonic() < deadline:
-            time.sleep(0.02)  # the first joblib call is usually a moment away
+        while not self._shown() and not self.done() and time.monotonic() < deadline:
+            time.sleep(0.02)  # the first joblib call, and its widget, are usually a moment away
         jobs = self._scope.jobs
-        if jobs:
+        if jobs and jobs[-1].widget is not None:
             runtime.show(jobs[-1])  # the widget of its latest joblib call (once per cell)
         else:
             print(repr(self))
+
+    def _shown(self) -> bool:
+        jobs = self._scope.jobs
+        return bool(jobs) and jobs[-1].widget is not None
 
 
 def background(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> BackgroundCall:

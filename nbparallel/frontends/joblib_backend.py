@@ -111,13 +111,13 @@ def scope(s: Scope) -> Iterator[Scope]:
 class _Call:
     """One ``Parallel`` call: its job, its viewer and its shared arrays."""
 
-    def __init__(self, job: FeedJob, viewer: runtime.Viewer | None, max_nbytes: int | None, share: bool) -> None:
-        self.job = job
-        self.viewer = viewer
-        self.max_nbytes = max_nbytes if share else None
+    def __init__(self, max_nbytes: int | None) -> None:
+        self.job: FeedJob | None = None  # started with the first batch
+        self.viewer: runtime.Viewer | None = None
+        self.owner: Scope | None = None
+        self.max_nbytes = max_nbytes
         self.folder: str | None = None
         self.shared: dict[int, tuple[Any, Any]] = {}  # id(array) -> (array, its shared copy)
-        self.labelled = False
         self.aborted = False
 
     def share(self, value: Any) -> Any:
@@ -220,13 +220,21 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
 
     # -- one call ------------------------------------------------------------------------
     def start_call(self) -> None:
-        """A ``Parallel`` call begins: start its job (shown after about a second)."""
-        owner = getattr(_local, "scope", None)
+        """A ``Parallel`` call begins; its job starts with its first batch (named after its function)."""
+        self._call = _Call(self._max_nbytes)
+        self._call.owner = getattr(_local, "scope", None)
+        if self._call.owner is not None and self._call.owner.cancelled:
+            raise JobCancelled("the background call was cancelled: it starts no more joblib calls")
+
+    def _start_job(self, call: _Call, batch: Any) -> FeedJob:
+        owner = call.owner
         # A background call's jobs show their widget at once (the cell that started it has returned).
         eager = owner is not None and get_config().progress in (None, "auto")
         options = RunOptions(n_jobs=self._n_workers, progress=True if eager else None).resolved()
         assert options.backend is not None
         backend = get_backend(options.backend).for_workers(self._n_workers)
+        items = getattr(batch, "items", None)
+        fn = items[0][0] if items else batch
         parallel = self.parallel
         job = FeedJob(
             _run_batch,
@@ -234,28 +242,25 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
             options=options,
             backend=backend,
             n_workers=self._n_workers,
-            label="joblib.Parallel",
+            label=getattr(fn, "__name__", type(fn).__name__),
         )
         if owner is not None:
             owner.add(job)  # raises JobCancelled once its background call was cancelled
-        share = backend.shares_memory and backend.processes
-        viewer = runtime.run_fed(job)
-        self._call = _Call(job, viewer, self._max_nbytes, share)
+        if not (backend.shares_memory and backend.processes):
+            call.max_nbytes = None
+        call.job = job
+        call.viewer = runtime.run_fed(job)
+        return job
 
     def submit(self, func: Any, callback: Any = None) -> Future[Any]:
         """Run one batch as a chunk of the call's job; ``callback(future)`` when it ends."""
         call = self._call
         if call is None:
             raise RuntimeError("the nbparallel joblib backend got a batch outside of a Parallel call")
-        if not call.labelled:
-            call.labelled = True
-            first = getattr(func, "items", None)
-            if first:
-                fn = first[0][0]
-                call.job.label = getattr(fn, "__name__", type(fn).__name__)
+        job = call.job if call.job is not None else self._start_job(call, func)
         if call.max_nbytes is not None:
             call.share_batch(func)
-        future = call.job.put(func, len(func))
+        future = job.put(func, len(func))
         if callback is not None:
             future.add_done_callback(callback)
         return future
@@ -269,7 +274,8 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
         call = self._call
         if call is not None:
             call.aborted = True
-            call.job.cancel()
+            if call.job is not None:
+                call.job.cancel()
 
     def stop_call(self) -> None:
         """The ``Parallel`` call ends: close its job, show how it ended, free its shared arrays."""
@@ -277,8 +283,9 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
         if call is None:
             return
         job = call.job
-        job.close()
-        job.wait(ABORT_WAIT if call.aborted else None)
+        if job is not None:
+            job.close()
+            job.wait(ABORT_WAIT if call.aborted else None)
         if call.viewer is not None:
             call.viewer.join(ABORT_WAIT if call.aborted else 5.0)
         call.release()
