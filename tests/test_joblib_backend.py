@@ -37,6 +37,13 @@ def kind_and_sum(a: np.ndarray) -> tuple[str, float]:
     return type(a).__name__, float(a[:10].sum())
 
 
+def warns(x: int) -> int:
+    import warnings
+
+    warnings.warn(f"careful with {x}", UserWarning, stacklevel=1)
+    return x
+
+
 def inner_parallel(n: int) -> list[int]:
     return Parallel(n_jobs=2)(delayed(square)(i) for i in range(n))
 
@@ -122,6 +129,21 @@ def test_worker_output_goes_to_the_caller(nbp_backend, capsys):
     Parallel(n_jobs=2, batch_size=1)(delayed(shout)(i) for i in range(3))
     out = capsys.readouterr().out
     assert "item 0" in out and "item 2" in out
+
+
+def test_worker_warnings_go_to_the_caller(nbp_backend, capsys):
+    Parallel(n_jobs=2, batch_size=1)(delayed(warns)(i) for i in range(2))
+    out = capsys.readouterr().out
+    assert "UserWarning: careful with 0" in out and "UserWarning: careful with 1" in out
+
+
+def test_the_job_counts_tasks_and_knows_the_total_when_joblib_does(nbp_backend):
+    Parallel(n_jobs=2, batch_size=5)(delayed(square)(i) for i in range(20))  # a generator: no total before the end
+    job = nbp.last_job()
+    assert (job.n_items, job.total_items) == (20, 20)
+    assert job.n_total == job.n_done >= 4  # batches: joblib sizes them (smaller ones at the end)
+    Parallel(n_jobs=2, batch_size=5)([delayed(square)(i) for i in range(30)])  # a list: joblib knows its length
+    assert nbp.last_job().total_items == 30
 
 
 def test_verbose_prints_joblib_progress(nbp_backend, capsys):
