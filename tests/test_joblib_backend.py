@@ -74,6 +74,13 @@ def test_results_equal_joblib_loky(nbp_backend, return_as, batch_size):
         assert list(out) == expected
 
 
+def test_two_generators_running_at_once_each_get_their_results(nbp_backend):
+    first = Parallel(n_jobs=2, return_as="generator")(delayed(square)(i) for i in range(40))
+    second = Parallel(n_jobs=2, return_as="generator")(delayed(square)(i) for i in range(10))
+    assert list(second) == [i * i for i in range(10)]  # the second call ends first
+    assert list(first) == [i * i for i in range(40)]
+
+
 def test_runs_on_the_warm_pool(nbp_backend):
     pids = set(Parallel(n_jobs=2)(delayed(pid)(i) for i in range(8)))
     assert pids <= set(nbp.backends.worker_pids()) and len(pids) >= 1

@@ -111,7 +111,8 @@ def scope(s: Scope) -> Iterator[Scope]:
 class _Call:
     """One ``Parallel`` call: its job, its viewer and its shared arrays."""
 
-    def __init__(self, max_nbytes: int | None) -> None:
+    def __init__(self, parallel: Any, max_nbytes: int | None) -> None:
+        self.parallel = parallel
         self.job: FeedJob | None = None  # started with the first batch
         self.viewer: runtime.Viewer | None = None
         self.owner: Scope | None = None
@@ -190,7 +191,9 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
     def __init__(self, nesting_level: int | None = None, inner_max_num_threads: int | None = None, **kwargs: Any):
         super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads, **kwargs)
         self.parallel: Any = None
-        self._call: _Call | None = None
+        # One instance serves every Parallel call of its parallel_config block, and two
+        # of them may be running at once (two generators): each call by its Parallel.
+        self._calls: dict[int, _Call] = {}
         self._n_workers = 1
         self._max_nbytes: int | None = 2**20
 
@@ -221,10 +224,11 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
     # -- one call ------------------------------------------------------------------------
     def start_call(self) -> None:
         """A ``Parallel`` call begins; its job starts with its first batch (named after its function)."""
-        self._call = _Call(self._max_nbytes)
-        self._call.owner = getattr(_local, "scope", None)
-        if self._call.owner is not None and self._call.owner.cancelled:
+        call = _Call(self.parallel, self._max_nbytes)
+        call.owner = getattr(_local, "scope", None)
+        if call.owner is not None and call.owner.cancelled:
             raise JobCancelled("the background call was cancelled: it starts no more joblib calls")
+        self._calls[id(self.parallel)] = call
 
     def _start_job(self, call: _Call, batch: Any) -> FeedJob:
         owner = call.owner
@@ -254,7 +258,7 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
 
     def submit(self, func: Any, callback: Any = None) -> Future[Any]:
         """Run one batch as a chunk of the call's job; ``callback(future)`` when it ends."""
-        call = self._call
+        call = self._calls.get(id(getattr(callback, "parallel", self.parallel)))
         if call is None:
             raise RuntimeError("the nbparallel joblib backend got a batch outside of a Parallel call")
         job = call.job if call.job is not None else self._start_job(call, func)
@@ -271,17 +275,25 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
 
     def abort_everything(self, ensure_ready: bool = True) -> None:
         """An error, a timeout or an interrupt: cancel the call's job (the pool stays)."""
-        call = self._call
-        if call is not None:
+        calls = [c for c in list(self._calls.values()) if getattr(c.parallel, "_aborting", False)]
+        for call in calls or self._of_current():
             call.aborted = True
             if call.job is not None:
                 call.job.cancel()
 
     def stop_call(self) -> None:
         """The ``Parallel`` call ends: close its job, show how it ended, free its shared arrays."""
-        call, self._call = self._call, None
-        if call is None:
-            return
+        ended = [c for c in list(self._calls.values()) if not getattr(c.parallel, "_running", False)]
+        for call in ended or self._of_current():
+            self._calls.pop(id(call.parallel), None)
+            self._end(call)
+
+    def _of_current(self) -> list[_Call]:
+        call = self._calls.get(id(self.parallel))
+        return [call] if call is not None else []
+
+    @staticmethod
+    def _end(call: _Call) -> None:
         job = call.job
         if job is not None:
             job.close()
