@@ -48,6 +48,14 @@ def inner_parallel(n: int) -> list[int]:
     return Parallel(n_jobs=2)(delayed(square)(i) for i in range(n))
 
 
+def nested_on_nbparallel(n: int) -> tuple[list[int], list[int]]:
+    """In a worker: a joblib call selecting the nbparallel backend runs there, without a pool of its own."""
+    from nbparallel.backends import worker_pids
+
+    with parallel_config(backend="nbparallel"):
+        return Parallel(n_jobs=2)(delayed(square)(i) for i in range(n)), worker_pids()
+
+
 def pid(_: int) -> int:
     time.sleep(0.05)
     return os.getpid()
@@ -130,6 +138,11 @@ def test_timeout_raises_and_the_next_call_works(nbp_backend):
 def test_nested_parallel_calls_run_in_the_worker_without_deadlock(nbp_backend):
     out = Parallel(n_jobs=2)(delayed(inner_parallel)(n) for n in (3, 4))
     assert out == [[0, 1, 4], [0, 1, 4, 9]]
+
+
+def test_a_call_inside_a_worker_runs_there_sequentially():
+    (squares, pools), *_ = nbp.pmap(nested_on_nbparallel, [3, 3], n_jobs=2, progress=False)
+    assert squares == [0, 1, 4] and pools == []
 
 
 def test_worker_output_goes_to_the_caller(nbp_backend, capsys):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
@@ -239,10 +240,10 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
         backend = get_backend(options.backend).for_workers(self._n_workers)
         items = getattr(batch, "items", None)
         fn = items[0][0] if items else batch
-        parallel = self.parallel
+        parallel = weakref.ref(self.parallel)  # the job (the last one is kept) must not keep the call's inputs
         job = FeedJob(
             _run_batch,
-            total=lambda: getattr(parallel, "n_tasks", None),
+            total=lambda: getattr(parallel(), "n_tasks", None),
             options=options,
             backend=backend,
             n_workers=self._n_workers,
