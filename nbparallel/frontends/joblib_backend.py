@@ -296,12 +296,21 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
     @staticmethod
     def _end(call: _Call) -> None:
         job = call.job
-        if job is not None:
-            job.close()
-            job.wait(ABORT_WAIT if call.aborted else None)
-        if call.viewer is not None:
-            call.viewer.join(ABORT_WAIT if call.aborted else 5.0)
-        call.release()
+        try:
+            if job is not None:
+                job.close()
+                job.wait(ABORT_WAIT if call.aborted else None)
+        except BaseException:  # interrupted while waiting: the rest is cancelled, the folder still freed
+            call.aborted = True
+            if job is not None:
+                job.cancel()
+            raise
+        finally:
+            try:
+                if call.viewer is not None:
+                    call.viewer.join(ABORT_WAIT if call.aborted else 5.0)
+            finally:
+                call.release()
 
     def terminate(self) -> None:
         """After a call (with a backend not managed by a ``with Parallel()`` block)."""
