@@ -106,7 +106,7 @@ def _run(
     with parallel_config(backend="loky"):
         GridSearchCV(SVC(), grid, cv=5, n_jobs=1).fit(X, y)
     sequential = time.perf_counter() - began
-    loky, ours = _both(search, 1 if quick else 2)
+    loky, ours = _both(search, 1 if quick else 3)
     results = [JoblibTiming("GridSearchCV", 1.05, loky, ours, f"{sequential:.1f} s sequential, 80 fits")]
 
     n_tiny = 1000 if quick else 10_000
