@@ -954,7 +954,7 @@ NOTEBOOKS = {
     "05_scale_out.ipynb": SCALE_OUT,
     "06_background_jobs.ipynb": BACKGROUND,
     "07_streaming.ipynb": STREAMING,
-    "08_scikit_learn.ipynb": SCIKIT_LEARN,
+    "10_scikit_learn.ipynb": SCIKIT_LEARN,
 }
 
 
