@@ -139,7 +139,14 @@ def _run(
 
 
 def format_joblib(timings: list[JoblibTiming], n_jobs: int) -> str:
-    """The workloads as text lines, with the ratio each must stay under."""
+    """The workloads as text lines, with the ratio each must stay under.
+
+    Examples
+    --------
+    >>> print(format_joblib([JoblibTiming("tiny calls", 1.2, 0.05, 0.055)], 2))
+    joblib calls on loky vs the nbparallel backend (2 workers, best of a few runs):
+      tiny calls: loky 0.050 s, nbparallel 0.055 s: 1.10x (bound 1.20x: ok)
+    """
     lines = [f"joblib calls on loky vs the nbparallel backend ({n_jobs} workers, best of a few runs):"]
     for t in timings:
         verdict = "ok" if t.ratio <= t.bound else "OVER"

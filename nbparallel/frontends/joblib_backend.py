@@ -103,7 +103,16 @@ _local = threading.local()
 
 @contextlib.contextmanager
 def scope(s: Scope) -> Iterator[Scope]:
-    """Register the joblib calls made in this thread (within the block) with ``s``."""
+    """Register the joblib calls made in this thread (within the block) with ``s``.
+
+    Examples
+    --------
+    >>> import joblib
+    >>> with joblib.parallel_config(backend="nbparallel"), scope(Scope()) as s:
+    ...     squares = joblib.Parallel(n_jobs=2)(joblib.delayed(pow)(i, 2) for i in range(3))
+    >>> squares, [job.label for job in s.jobs]
+    ([0, 1, 4], ['pow'])
+    """
     previous = getattr(_local, "scope", None)
     _local.scope = s
     try:

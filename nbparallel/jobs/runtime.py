@@ -142,6 +142,19 @@ def run_fed(job: Job) -> Viewer | None:
     output in the cell's stream), from a thread of the display, because the
     caller's thread is busy in its own loop.  The caller ends the job (say,
     :meth:`~.feed.FeedJob.close`), then joins the returned viewer.
+
+    Examples
+    --------
+    >>> from nbparallel.backends import get_backend
+    >>> from nbparallel.jobs.feed import FeedJob
+    >>> from nbparallel.options import RunOptions
+    >>> job = FeedJob(sum, options=RunOptions(progress=False).resolved(), backend=get_backend("threading"),
+    ...               n_workers=2, label="sum")
+    >>> viewer = run_fed(job)
+    >>> total = job.put([1, 2, 3], 3)
+    >>> job.close(); viewer.join(5) if viewer is not None else None
+    >>> total.result(), job.status
+    (6, 'done')
     """
     viewer = _view(job, False)
     job.start()
