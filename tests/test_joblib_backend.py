@@ -161,6 +161,16 @@ def test_the_job_counts_tasks_and_knows_the_total_when_joblib_does(nbp_backend):
     Parallel(n_jobs=2, batch_size=5)(delayed(square)(i) for i in range(20))  # a generator: no total before the end
     job = nbp.last_job()
     assert (job.n_items, job.total_items) == (20, 20)
+    seen = []
+
+    def tasks():
+        for i in range(30):
+            if i == 29:
+                seen.append(nbp.last_job().total_items)  # joblib has not read the input to the end yet
+            yield delayed(spin)(0.05)
+
+    Parallel(n_jobs=2, batch_size=1)(tasks())
+    assert seen == [None] and nbp.last_job().total_items == 30
     assert job.n_total == job.n_done >= 4  # batches: joblib sizes them (smaller ones at the end)
     Parallel(n_jobs=2, batch_size=5)([delayed(square)(i) for i in range(30)])  # a list: joblib knows its length
     assert nbp.last_job().total_items == 30

@@ -75,6 +75,16 @@ def _in_worker() -> bool:
     return False
 
 
+def _total(parallel: Any) -> int | None:
+    """The tasks of a ``Parallel`` call in all, once joblib knows: its input's length, or all of it read."""
+    if parallel is None:
+        return None
+    if parallel.n_tasks is not None:
+        return int(parallel.n_tasks)
+    read = getattr(parallel, "_original_iterator", True) is None and not getattr(parallel, "_iterating", True)
+    return int(parallel.n_dispatched_tasks) if read and parallel.n_dispatched_batches else None
+
+
 class Scope:
     """The feed jobs started in one thread of the kernel (``nbp.background`` cancels them together)."""
 
@@ -255,7 +265,7 @@ class NbparallelBackend(AutoBatchingMixin, ParallelBackendBase):
         parallel = weakref.ref(self.parallel)  # the job (the last one is kept) must not keep the call's inputs
         job = FeedJob(
             _run_batch,
-            total=lambda: getattr(parallel(), "n_tasks", None),
+            total=lambda: _total(parallel()),
             options=options,
             backend=backend,
             n_workers=self._n_workers,
