@@ -34,7 +34,11 @@ from .errors import (
     WorkerDied,
     WorkerError,
 )
+
+# -- front ends: joblib (scikit-learn's n_jobs) and background calls ------------------
+from .frontends.background import background
 from .frontends.frames import hook as _pandas_hook
+from .frontends.joblib_backend import register as _register_joblib_backend
 from .groups import pmap_groups
 from .jobs import runtime as _runtime
 from .jobs.handles import jobs, last_job
@@ -63,6 +67,10 @@ _logging.getLogger("nbparallel").addHandler(_logging.NullHandler())
 # and so is handed to it here, once (see nbparallel.jobs.runtime).
 _runtime.install_display(_display_layer)
 
+# joblib.parallel_config(backend="nbparallel") sends joblib's Parallel calls
+# (scikit-learn's n_jobs) to nbparallel's pool.
+_register_joblib_backend()
+
 # df.parallel and s.parallel: registered now if pandas is imported, else when it is.
 _pandas_hook.install()
 
@@ -73,6 +81,8 @@ __all__ = [
     "pmap_groups",
     "imap",
     "per_worker",
+    # joblib and background calls
+    "background",
     # notebook cells
     "run_cell",
     # choosing k

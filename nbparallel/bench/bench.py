@@ -252,4 +252,7 @@ def main(args: Any) -> int:
     from .timeline import bench_timeline_overhead, format_timeline_overhead  # issue 26: recording's cost
 
     print(format_timeline_overhead(bench_timeline_overhead(n, repeats=10 if args.quick else 100)))
+    from .joblib import bench_joblib, format_joblib  # issue 24: joblib's Parallel on the nbparallel backend
+
+    print(format_joblib(bench_joblib(n, quick=args.quick), n))
     return 0

@@ -230,6 +230,9 @@ class WidgetProgress:
         if state.total_items is None:  # no total: a full bar while running, the text counts
             self.bar.max = max(state.done_items, 1)
             self.bar.bar_style = "info" if not (state.failed_chunks or state.failed_items) else "warning"
+        elif self.bar.max != max(state.total_items, 1):  # a total learnt late (a joblib call's input read)
+            self.bar.max = max(state.total_items, 1)
+            self.bar.bar_style = "" if not (state.failed_chunks or state.failed_items) else "warning"
         self.bar.value = state.done_items
         self.text.value = describe(state)
         if self.details is not None:

@@ -12,6 +12,7 @@ it never drives it.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import sys
 import threading
@@ -62,9 +63,15 @@ class Display:
         mode = job.options.progress
         self._quiet = mode is False
         self._delay = 0.0 if (background or mode in (True, "widget", "tqdm")) else SHOW_AFTER
-        job.subscribe(self.events.put)
+        self._ended = threading.Event()
+        job.subscribe(self._on_event)
         if self._delay == 0 and not self._quiet:
             self._make_sink()
+
+    def _on_event(self, event: ChunkOutcome | None) -> None:
+        self.events.put(event)
+        if event is None:
+            self._ended.set()
 
     @property
     def widget(self) -> Any:
@@ -158,8 +165,29 @@ class Display:
             self.sink.output(outcome.index, text)
 
     def start_thread(self) -> None:
-        self.thread = threading.Thread(target=self.run, name=f"nbparallel-display-{self.job.id}", daemon=True)
+        # In the caller's context: a kernel sends what the thread shows to the cell that started it.
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(
+            target=context.run, args=(self._follow,), name=f"nbparallel-display-{self.job.id}", daemon=True
+        )
         self.thread.start()
+
+    def _follow(self) -> None:
+        """Show the job from a thread of its own, looking every ``TICK`` seconds and at the end.
+
+        Not woken by each chunk's event: that would take the GIL from the
+        thread that feeds the job (say, joblib's dispatching) many times a second.
+        """
+        while True:
+            self._ended.wait(TICK)
+            while True:
+                try:
+                    event = self.events.get_nowait()
+                except queue.Empty:
+                    self._update()
+                    break
+                if self._handle(event):
+                    return
 
     def join(self, timeout: float) -> None:
         thread = self.thread

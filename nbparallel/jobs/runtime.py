@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         def stream(self, display: Viewer | None = None) -> Iterator[Any]: ...
 
 
-__all__ = ["Viewer", "DisplayLayer", "install_display", "run", "open_stream", "show", "stop_waiting"]
+__all__ = ["Viewer", "DisplayLayer", "install_display", "run", "run_fed", "open_stream", "show", "stop_waiting"]
 
 #: Seconds between two looks at a foreground job shown by no display (Ctrl-C is seen this often).
 POLL = 0.1
@@ -138,6 +138,34 @@ def stop_waiting(job: JobLike, viewer: Viewer | None) -> None:
     job.wait(10 * KILL_AFTER)
     if viewer is not None:
         viewer.drain()
+
+
+def run_fed(job: JobLike) -> Viewer | None:
+    """Start a job that its caller feeds and waits on in a loop of its own (joblib's ``Parallel``).
+
+    The job is shown as a foreground call is (after about a second; worker
+    output in the cell's stream), from a thread of the display, because the
+    caller's thread is busy in its own loop.  The caller ends the job (say,
+    :meth:`~.feed.FeedJob.close`), then joins the returned viewer.
+
+    Examples
+    --------
+    >>> from nbparallel.backends import get_backend
+    >>> from nbparallel.jobs.feed import FeedJob
+    >>> from nbparallel.options import RunOptions
+    >>> job = FeedJob(sum, options=RunOptions(progress=False).resolved(), backend=get_backend("threading"),
+    ...               n_workers=2, label="sum")
+    >>> viewer = run_fed(job)
+    >>> total = job.put([1, 2, 3], 3)
+    >>> job.close(); viewer.join(5) if viewer is not None else None
+    >>> total.result(), job.status
+    (6, 'done')
+    """
+    viewer = _view(job, False)
+    job.start()
+    if viewer is not None:
+        viewer.start_thread()
+    return viewer
 
 
 def open_stream(job: Streaming) -> Iterator[Any]:

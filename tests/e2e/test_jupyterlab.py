@@ -249,3 +249,60 @@ def test_widget_progress_other_cell_output_and_cancel(lab):
             assert _contrast(status) >= 4.5  # and in the dark one
         finally:
             browser.close()
+
+
+#: A GridSearchCV in the background through the joblib backend (fits that print and take 2 s each).
+GRID_CELLS = [
+    "import time\nimport numpy as np\nimport nbparallel as nbp\n"
+    "from sklearn.base import BaseEstimator, ClassifierMixin\nfrom sklearn.model_selection import GridSearchCV\n\n"
+    "class Slow(ClassifierMixin, BaseEstimator):\n"
+    "    def __init__(self, seconds=2.0):\n        self.seconds = seconds\n"
+    "    def fit(self, X, y):\n        print('fitting', self.seconds)\n        time.sleep(self.seconds)\n"
+    "        self.classes_ = np.unique(y)\n        return self\n"
+    "    def predict(self, X):\n        return np.full(len(X), self.classes_[0])\n\n"
+    "X = np.random.default_rng(0).random((60, 3)); y = np.arange(60) % 2",
+    "search = GridSearchCV(Slow(), {'seconds': [2.0, 2.1, 2.2, 2.3, 2.4]}, cv=3, n_jobs=2)\n"
+    "job = nbp.background(search.fit, X, y)\njob",
+    "try:\n    job.result()\nexcept nbp.JobCancelled:\n    print('the search was', job.status)\n"
+    "print('the pool still works:', nbp.pmap(abs, [-1, -2], n_jobs=2, progress=False))",
+]
+
+
+def test_cancel_a_running_grid_search(lab, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, _ = lab
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in GRID_CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "lab" / "grid.ipynb")
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"{base}/lab/tree/grid.ipynb?token={token}")
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+            cells = page.locator(".jp-Notebook .jp-Cell")
+            run_cell(page, cells.nth(0))
+            run_cell(page, cells.nth(1))
+
+            widget = cells.nth(1).locator(".nbparallel-progress")
+            expect(widget).to_be_visible(timeout=60_000)
+            status = widget.locator(".widget-html").nth(1)
+            expect(cells.nth(1)).to_contain_text("fitting 2.0", timeout=30_000)  # worker output in the cell
+            page.screenshot(path=str(OUTPUT / "grid-search-running.png"), full_page=True)
+
+            widget.get_by_role("button", name="Cancel").click()
+            expect(status).to_contain_text("cancelled", timeout=10_000)
+            run_cell(page, cells.nth(2))
+            expect(cells.nth(2).locator(".jp-OutputArea-output")).to_contain_text(
+                "the search was cancelled", timeout=30_000
+            )
+            expect(cells.nth(2).locator(".jp-OutputArea-output")).to_contain_text("the pool still works: [1, 2]")
+            page.screenshot(path=str(OUTPUT / "grid-search-cancelled.png"), full_page=True)
+        finally:
+            browser.close()
