@@ -35,6 +35,10 @@ SKIPS: dict[str, str] = {
     "set later in the parent; nbparallel's pool starts once and stays warm, its thread caps fixed at start",
     "test_initializer_reused": "loky's initializer= argument, with backend='loky' hard-coded in the body",
     "test_initializer_not_reused": "loky's initializer= argument, with backend='loky' hard-coded in the body",
+    "test_nested_loop_with_exception_with_loky": "its body hard-codes backend='loky' (nested loky pools); it tests "
+    "loky and leaves joblib's own loky pool and memmapping folder behind",
+    "test_loky_reuse_workers": "checks that loky's reusable executor keeps its workers (backend='loky' hard-coded); "
+    "nbparallel's pool reuse is tested in its own suite",
 }
 
 
@@ -84,3 +88,4 @@ def nbparallel_by_default():
 def pytest_configure(config: pytest.Config) -> None:
     for mark in ("thread_unsafe", "no_cover"):  # joblib's own marks (its setup.cfg declares them)
         config.addinivalue_line("markers", f"{mark}: a mark of joblib's own test suite")
+
