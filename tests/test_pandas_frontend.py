@@ -302,6 +302,22 @@ def test_an_exception_keeps_its_type_and_names_the_row():
     assert "raised in row 'r7' (value 7)" in "\n".join(info.value.__notes__)
 
 
+def printing_until_zero(row):
+    print("row", row.name)
+    return 10 // int(row.a)
+
+
+def test_a_failing_chunk_prints_its_rows_once(capsys):
+    """The failing row is named by running its chunk again; that second run prints nothing."""
+    df = pd.DataFrame({"a": [*range(1, 40), 0]})
+    with pytest.raises(ZeroDivisionError) as info:
+        df.parallel.apply(printing_until_zero, axis=1, n_jobs=1, progress=False)
+    assert "raised in row 39" in "\n".join(info.value.__notes__)
+    out = capsys.readouterr().out
+    assert out.count("row 38\n") == 1
+    assert out.count("row 39\n") == 1
+
+
 def test_an_exception_names_the_group(gdf):
     def f(g):
         if g.name == "c":

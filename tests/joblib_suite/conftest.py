@@ -88,4 +88,3 @@ def nbparallel_by_default():
 def pytest_configure(config: pytest.Config) -> None:
     for mark in ("thread_unsafe", "no_cover"):  # joblib's own marks (its setup.cfg declares them)
         config.addinivalue_line("markers", f"{mark}: a mark of joblib's own test suite")
-

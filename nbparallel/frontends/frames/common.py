@@ -7,8 +7,10 @@ its chunk) through :func:`nbparallel.api.plan` and hands it to the runtime
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import io
 import os
 import reprlib
 import types
@@ -23,7 +25,7 @@ from ...api import plan
 from ...jobs import runtime
 from ...options import RunOptions
 
-__all__ = ["run_chunks", "is_plain_function", "Noted", "Counted", "share_numeric", "NumericRows"]
+__all__ = ["run_chunks", "is_plain_function", "Noted", "Counted", "note_where", "share_numeric", "NumericRows"]
 
 _repr = reprlib.Repr()
 _repr.maxstring = 40
@@ -130,6 +132,23 @@ class Counted:
             raise
 
 
+def note_where(exc: Exception, rerun: Callable[[], Any]) -> None:
+    """Add to ``exc`` the note naming where it was raised, from ``rerun``: the chunk run again, noted.
+
+    A cheap function runs unwrapped (a wrapper costs a Python call per row or
+    value); only a failing chunk runs again with :class:`Noted` or
+    :class:`Counted` around it, up to the failure, printing nothing the second time.
+    """
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            rerun()
+    except type(exc) as again:
+        for note in getattr(again, "__notes__", [])[:1]:
+            exc.add_note(note)
+    except Exception:  # it failed otherwise this time: say nothing rather than something wrong
+        pass
+
+
 class NumericRows:
     """A DataFrame or Series of one numeric NumPy dtype, written once row-major into shared memory.
 
@@ -144,7 +163,9 @@ class NumericRows:
         """In a worker: rows ``rows`` as a DataFrame, or a Series (``index_frame`` carries their index)."""
         import pandas as pd
 
-        values = np.load(self.path, mmap_mode="c")[rows.start : rows.stop]
+        # a plain ndarray view of the map (no copy): pandas reads a np.memmap subclass element by
+        # element through the subclass, and Series.map over 250,000 ints took 0.11 s instead of 0.06 s
+        values = np.asarray(np.load(self.path, mmap_mode="c")[rows.start : rows.stop])
         if self.columns is None:
             return pd.Series(values, index=index_frame.index, name=self.name, copy=False)
         return pd.DataFrame(values, index=index_frame.index, columns=self.columns, copy=False)

