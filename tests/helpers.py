@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from typing import Any
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -52,3 +55,49 @@ def fail_noisily(backend: str) -> BaseException:
         nbp.pmap(noisy, range(8), chunks=4, n_jobs=2, backend=backend, progress=False)
     assert "item 5 (5) in chunk 2 of 4" in info.value.__notes__[0]
     return info.value
+
+
+@contextlib.contextmanager
+def local_cluster(scratch: str) -> Iterator[Any]:
+    """A real dask LocalCluster (2 worker processes, 1 thread each, on 127.0.0.1) and its Client.
+
+    Dask's scratch space goes to ``scratch``; on the way out the cluster is closed and
+    its processes are waited for (20 s at most): a test that leaves one fails.
+    """
+    import dask
+    import psutil
+    from distributed import Client, LocalCluster
+
+    from nbparallel.backends import worker_pids
+
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with dask.config.set({"temporary-directory": scratch}):
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=40,
+            local_directory=scratch,
+        )
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            left = {
+                p.pid
+                for p in psutil.Process().children(recursive=True)
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+            } - before
+            left = {
+                p for p in left - set(worker_pids()) if "resource_tracker" not in " ".join(psutil.Process(p).cmdline())
+            }
+            if not left:
+                break
+            time.sleep(0.2)
+        assert not left, f"cluster processes left: {left}"

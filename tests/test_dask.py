@@ -5,54 +5,19 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import psutil
 import pytest
 from sklearn.datasets import make_blobs
 
 import nbparallel as nbp
-from nbparallel.backends import worker_pids
-from tests.helpers import fail_noisily
+from tests.helpers import fail_noisily, local_cluster
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    import dask
-    from distributed import Client, LocalCluster
-
-    scratch = str(tmp_path_factory.mktemp("dask"))  # dask's scratch space, not /tmp/dask-scratch-space
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    with dask.config.set({"temporary-directory": scratch}):
-        cluster = LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=40,
-            local_directory=scratch,
-        )
-    client = Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            left = {
-                p.pid
-                for p in psutil.Process().children(recursive=True)
-                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-            } - before
-            left = {
-                p for p in left - set(worker_pids()) if "resource_tracker" not in " ".join(psutil.Process(p).cmdline())
-            }
-            if not left:
-                break
-            time.sleep(0.2)
-        assert not left, f"cluster processes left: {left}"
+    with local_cluster(str(tmp_path_factory.mktemp("dask"))) as c:  # dask's scratch space, not /tmp/dask-scratch-space
+        yield c
 
 
 def test_no_client_says_how_to_start_one():

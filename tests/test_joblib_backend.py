@@ -15,7 +15,7 @@ from joblib import Parallel, delayed, parallel_config
 
 import nbparallel as nbp
 from nbparallel.frontends.joblib_backend import NbparallelBackend
-from tests.helpers import spin
+from tests.helpers import local_cluster, spin
 
 
 def square(x: int) -> int:
@@ -301,19 +301,8 @@ def test_background_refuses_a_non_callable(bad):
 
 def test_joblib_calls_run_on_dask_through_nbparallel(tmp_path):
     pytest.importorskip("distributed")
-    from distributed import Client, LocalCluster
-
     with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=40,
-            local_directory=str(tmp_path),
-        ) as cluster,
-        Client(cluster),
+        local_cluster(str(tmp_path)),
         nbp.config(backend="dask"),
         parallel_config(backend="nbparallel"),
     ):
