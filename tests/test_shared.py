@@ -120,4 +120,6 @@ nbp.shutdown()
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "leaked" not in done.stderr, done.stderr[-3000:]
+    # the removed folder is forgotten by the resource tracker (it warned "leaked folder objects" before);
+    # loky's own semaphores are not this test's business (its tracker can race the janitor on them)
+    assert "leaked folder" not in done.stderr, done.stderr[-3000:]
