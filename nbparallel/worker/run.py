@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import ChunkTimeout, Failed, UnpicklableResult, WorkerError
 from ..tracebacks import remote_frames, render_traceback
 from .capture import Capture
-from .control import ChunkCancelled, ChunkTimedOut, Running, check
+from .control import ChunkCancelled, ChunkTimedOut, Running, check, flag_exception
 from .functions import resolve
 from .task import ChunkOutcome, ChunkTask
 from .transit import Arrived, Shipped, unwrap
@@ -155,6 +155,21 @@ def _collecting(func: Any, star: bool, item: Any, position: int, outcome: ChunkO
         return Failed(_picklable(exc), position, _repr.repr(item), render_traceback(frames, exc_only), frames)
 
 
+#: Times a chunk runs again after an interrupt that was not its own (see :func:`_misdirected`).
+MISDIRECTED_RERUNS = 2
+
+
+def _misdirected(task: ChunkTask) -> bool:
+    """Whether the interrupt that stopped this chunk was meant for another one.
+
+    A thread is interrupted by an asynchronous exception, raised at its next
+    bytecode: sent to a chunk that ends just then, it lands in the next chunk
+    the thread runs, another job's maybe.  That chunk's own row is not
+    flagged, so it runs again instead of ending cancelled.
+    """
+    return task.board is not None and task.slot >= 0 and flag_exception(task.board.flags(task.slot)) is None
+
+
 def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
     """Run ``func`` on one chunk inside a worker and return its outcome.
 
@@ -194,19 +209,26 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
     at: list[Any] = [None, None]
     began = time.perf_counter()
     with Capture() as buffer:
-        try:
-            with Running(task.board, task.slot):
-                if task.board is not None:
-                    check(task.board, task.slot)  # flagged while queued: never starts
-                _call(resolve(func), task, outcome, at)
-        except ChunkCancelled:
-            outcome.cancelled = True
-        except ChunkTimedOut:
-            outcome.fail(ChunkTimeout.of_chunk(task.index, task.start, task.stop, task.timeout, "was stopped"))
-        except Exception as exc:
-            outcome.error = _picklable(exc)
-            outcome.frames = remote_frames(exc)
-            outcome.exc_only = "".join(traceback.format_exception_only(type(exc), exc))
+        for run in range(1 + MISDIRECTED_RERUNS):
+            if run:  # a new record for the new run, with the timeline of the first
+                outcome, at[:] = dataclasses.replace(outcome, value=None, n_failed=0), [None, None]
+            try:
+                with Running(task.board, task.slot):
+                    if task.board is not None:
+                        check(task.board, task.slot)  # flagged while queued: never starts
+                    _call(resolve(func), task, outcome, at)
+            except (ChunkCancelled, ChunkTimedOut) as stop:
+                if _misdirected(task) and run < MISDIRECTED_RERUNS:
+                    continue
+                if isinstance(stop, ChunkCancelled):
+                    outcome.cancelled = True
+                else:
+                    outcome.fail(ChunkTimeout.of_chunk(task.index, task.start, task.stop, task.timeout, "was stopped"))
+            except Exception as exc:
+                outcome.error = _picklable(exc)
+                outcome.frames = remote_frames(exc)
+                outcome.exc_only = "".join(traceback.format_exception_only(type(exc), exc))
+            break
     if outcome.error is not None and task.mode == "items" and at[0] is not None:
         outcome.error_item, outcome.error_item_repr = at[0], _repr.repr(at[1])
     outcome.output = buffer.getvalue()
