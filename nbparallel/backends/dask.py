@@ -117,10 +117,15 @@ async def _interrupt_here(token: str, slot: int, flags: int) -> bool:
 class DaskBoard(Board):
     """The rows of chunks on a cluster; cancel flags as dask ``Event`` objects, no shared memory.
 
+    Its interrupts reach only the thread that still runs their row (``_here``), so a
+    chunk never has to doubt one; a worker's copy reads only the cancel flag.
+
     The kernel's board keeps the rows; a worker's copy (what a task unpickles)
     reports its row's start and end as dask events, and reads cancel flags from
     dask ``Event`` objects.
     """
+
+    flags_complete = False  # a worker reads the cancel event only
 
     def __init__(self, token: str, n_rows: int = 4096) -> None:
         import numpy as np

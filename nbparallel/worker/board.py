@@ -56,6 +56,10 @@ class Board:
     []
     """
 
+    #: A chunk reads every flag of its row here (cancel and timeout); a worker's copy of a
+    #: dask board sees only the cancel.
+    flags_complete = True
+
     def __init__(self, rows: np.ndarray, path: str | None = None) -> None:
         self.rows = rows
         self.path = path

@@ -167,7 +167,10 @@ def _misdirected(task: ChunkTask) -> bool:
     the thread runs, another job's maybe.  That chunk's own row is not
     flagged, so it runs again instead of ending cancelled.
     """
-    return task.board is not None and task.slot >= 0 and flag_exception(task.board.flags(task.slot)) is None
+    board = task.board
+    return (
+        board is not None and board.flags_complete and task.slot >= 0 and flag_exception(board.flags(task.slot)) is None
+    )
 
 
 def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
