@@ -17,8 +17,8 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Generator, Sequence
+from concurrent import futures
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
 from ..data.shared import remove_folder
@@ -316,15 +316,9 @@ class Job:
 
     def _sibling(self, tasks: list[ChunkTask], finalize: Callable[[list[Any]], Any], *, label: str) -> Job:
         """A new job of this one's function, options and backend over ``tasks`` (one item each)."""
+        options, backend, n = self.options, self.backend, self.n_jobs
         return Job(
-            self.func,
-            tasks,
-            finalize,
-            options=self.options,
-            backend=self.backend,
-            n_workers=self.n_jobs,
-            n_items=len(tasks),
-            label=label,
+            self.func, tasks, finalize, options=options, backend=backend, n_workers=n, n_items=len(tasks), label=label
         )
 
     def _on_success(self, fn: Callable[[Any], Any]) -> None:
@@ -342,13 +336,7 @@ class Job:
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the job has finished (``False`` if ``timeout`` seconds passed first)."""
         finished = self._finished
-        if finished is None:
-            return False
-        try:
-            finished.result(timeout)
-        except FutureTimeout:
-            return False
-        return True
+        return finished is not None and not futures.wait([finished], timeout).not_done
 
     @user_frames
     def result(self, timeout: float | None = None) -> Any:
