@@ -12,7 +12,7 @@ from .backends import get_backend
 from .data.merge import MergeHow, check_merge
 from .data.merge import merge as merge_parts
 from .data.partition import aligned_length, chunk_bounds, guided_bounds, kind_of
-from .jobs import runtime
+from .jobs import pace, runtime
 from .jobs.job import Job
 from .options import RunOptions
 from .tracebacks import user_frames
@@ -123,6 +123,14 @@ def plan(
     label = getattr(func, "__name__", type(func).__name__)
     if bounds is not None:
         chunk_rows = bounds(n_workers)
+    elif (
+        mode == "items"
+        and wrap is None
+        and options.chunks is None
+        and options.chunk_size is None
+        and (pace.cheap_call(func, n_items, n_workers))
+    ):  # its items were trivially cheap last time: one chunk per worker, no balancing to pay for
+        chunk_rows = chunk_bounds(n_items, min(n_items, n_workers))
     else:
         chunk_rows = plan_bounds(
             n_items,

@@ -152,3 +152,59 @@ def test_backends_say_what_they_can_do():
     assert loky.processes and loky.can_interrupt and loky.can_kill_workers and loky.shares_memory
     assert not threads.processes and threads.serial_seeds
     assert loky.for_workers(1) is threads  # one worker: in-process, no pickling
+
+
+def _spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def cheap(x):
+    return x + 1
+
+
+def costly(x):
+    _spin(0.002)
+    return x
+
+
+def test_a_function_whose_items_were_cheap_last_time_gets_one_chunk_per_worker():
+    data = list(range(4000))
+    nbp.pmap(cheap, data, n_jobs=2, progress=False)
+    first = nbp.last_job().n_total
+    assert nbp.pmap(cheap, data, n_jobs=2, progress=False) == [x + 1 for x in data]
+    assert (first, nbp.last_job().n_total) == (len(nbp.data.partition.guided_bounds(4000, 2)), 2)
+    # A slow function keeps the balancing chunks: 400 items of 2 ms are 0.8 s of work.
+    for _ in range(2):
+        assert nbp.pmap(costly, range(400), n_jobs=2, progress=False) == list(range(400))
+        assert nbp.last_job().n_total == len(nbp.data.partition.guided_bounds(400, 2))
+
+
+def test_explicit_chunks_win_over_what_the_runtime_remembers():
+    nbp.pmap(cheap, range(100), n_jobs=2, progress=False)
+    nbp.pmap(cheap, range(100), n_jobs=2, progress=False, chunks=10)
+    assert nbp.last_job().n_total == 10
+
+
+@pytest.mark.parametrize("imported", [True, False])
+def test_a_new_pool_imports_scikit_learn_before_its_first_chunk_when_the_script_did(imported):
+    # A script's first choose_k after a warm-up pmap finds workers that have imported what it
+    # needs, as a kernel's do after %load_ext; a script without scikit-learn pays nothing.
+    script = textwrap.dedent(
+        f"""
+        import sys
+        if {imported}:
+            import sklearn
+        import nbparallel as nbp
+
+        def loaded(_):
+            import sys
+            return "sklearn.cluster" in sys.modules
+
+        print(nbp.pmap(loaded, range(4), n_jobs=2, progress=False))
+        nbp.shutdown()
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split("\n")[0] == str([imported] * 4), out.stderr[-2000:]

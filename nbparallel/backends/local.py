@@ -10,8 +10,10 @@ inside each worker are capped at ``cores // workers``, as joblib does.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -98,8 +100,8 @@ class LocalProcesses(Backend):
                 ex = self._executor = get_reusable_executor(
                     max_workers=size,
                     timeout=IDLE_TIMEOUT,
-                    initializer=prepare_worker,
-                    initargs=(os.getpid(),),
+                    initializer=_start_worker,
+                    initargs=(os.getpid(), _wanted_at_start()),
                     env=dict.fromkeys(_THREAD_VARS, inner),
                 )
             return ex
@@ -152,7 +154,7 @@ class LocalProcesses(Backend):
     def warm(self, n_workers: int) -> None:
         ex = self.executor(n_workers)
         self.board  # noqa: B018 -- made now (its folder, the janitor), not by the first call
-        setup = tuple(WARM_UP)
+        setup = tuple(step for step, _trigger in WARM_UP)
         for future in [ex.submit(_ready, setup) for _ in range(n_workers)]:
             future.result()
 
@@ -243,11 +245,35 @@ def _run_boxed(func: Any, box: list[ChunkTask]) -> ChunkOutcome:
     return run_chunk(func, box[0])
 
 
-#: Called in every worker when the pool is warmed (say, imports a later call needs).
-WARM_UP: list[Callable[[], None]] = []
+#: Called in every worker when the pool is warmed (say, imports a later call needs), each with
+#: the module whose import in this process makes every new pool run it as its workers start.
+WARM_UP: list[tuple[Callable[[], None], str | None]] = []
+
+
+def _wanted_at_start() -> tuple[Callable[[], None], ...]:
+    """The warm-up steps a new pool runs as it starts: those whose module this process imported.
+
+    A script that imported scikit-learn gets workers that have imported it too
+    before they run their first chunk, as a kernel after ``%load_ext`` does.
+    """
+    return tuple(step for step, trigger in WARM_UP if trigger is not None and trigger in sys.modules)
+
+
+def _start_worker(parent: int, setup: tuple[Callable[[], None], ...]) -> None:
+    """In a new worker (loky's ``initializer``): set it up, then run the warm-up steps asked for."""
+    prepare_worker(parent)
+    try:
+        _ready(setup)
+    except Exception:  # an optimisation only: the chunk that needs it will say what is wrong
+        logging.getLogger("nbparallel").warning("a worker's warm-up step failed", exc_info=True)
+
+
+_warmed: set[Callable[[], None]] = set()  # in a worker: the steps it has run
 
 
 def _ready(setup: tuple[Callable[[], None], ...]) -> int:
     for step in setup:
-        step()
+        if step not in _warmed:
+            step()
+            _warmed.add(step)
     return os.getpid()

@@ -97,6 +97,8 @@ class Job:
         self.wrap = wrap  # user's function -> what workers run (see ``plan``)
         self.func = self.runnable(func)
         self.tasks = list(tasks)
+        #: The user's function runs per item as given: its cost per item is remembered (see ``pace``).
+        self.learns_pace = wrap is None and bool(self.tasks) and self.tasks[0].mode == "items"
         self.finalize = finalize
         self.options = options
         self.backend = backend

@@ -21,7 +21,7 @@ from ..data.shared import holds_inputs, remove_folder
 from ..errors import Failed, SplitGroupWarning, annotate
 from ..tracebacks import render_traceback
 from ..worker.task import ChunkOutcome, ChunkTask
-from . import supervisor, timeline
+from . import pace, supervisor, timeline
 from .attempt import Attempt
 from .cache import ChunkCache
 from .state import failure_of
@@ -168,6 +168,7 @@ def conclude(job: JobLike) -> None:
             )
         )
     if job._status == "done" and not job._failed_items:
+        _learn_pace(job)
         release_inputs(job)
     log.info(
         "job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache",
@@ -194,6 +195,14 @@ def conclude(job: JobLike) -> None:
     for callback in callbacks:
         call_safely(callback, job)
     job._settled.set_result(None)
+
+
+def _learn_pace(job: JobLike) -> None:
+    """Remember what an item of a plain ``pmap``'s function cost (see :mod:`.pace`)."""
+    if not getattr(job, "learns_pace", False) or job.n_cached:
+        return
+    outcomes = job._outcomes.values()
+    pace.remember(job.func, sum(o.elapsed for o in outcomes), sum(o.stop - o.start for o in outcomes))
 
 
 def call_safely(fn: Callable[[Any], Any], job: JobLike) -> None:

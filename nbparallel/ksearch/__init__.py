@@ -8,7 +8,8 @@ from .criteria import DEFAULT_METRICS, METRICS
 from .result import KSearchResult
 from .tasks import preload
 
-# warming the pool (``%load_ext``, ``warm()``) also imports scikit-learn in the workers
-WARM_UP.append(preload)
+# warming the pool (``%load_ext``, ``warm()``) also imports scikit-learn in the workers, and so
+# does starting one in a process that has imported scikit-learn (a script's first ``pmap``)
+WARM_UP.append((preload, "sklearn"))
 
 __all__ = ["choose_k", "elbow_search", "silhouette_search", "KSearchResult", "METRICS", "DEFAULT_METRICS", "preload"]

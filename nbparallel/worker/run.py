@@ -210,6 +210,7 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
         outcome.worker = f"pid {os.getpid()}" if task.serialize else threading.current_thread().name
     del arrived
     at: list[Any] = [None, None]
+    loading = 0.0  # getting the function (unpickled, its module imported on a worker's first chunk): not compute
     began = time.perf_counter()
     with Capture() as buffer:
         for run in range(1 + MISDIRECTED_RERUNS):
@@ -219,7 +220,10 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
                 with Running(task.board, task.slot):
                     if task.board is not None:
                         check(task.board, task.slot)  # flagged while queued: never starts
-                    _call(resolve(func), task, outcome, at)
+                    fetched = time.perf_counter()
+                    runnable = resolve(func)
+                    loading += time.perf_counter() - fetched
+                    _call(runnable, task, outcome, at)
             except (ChunkCancelled, ChunkTimedOut) as stop:
                 if _misdirected(task) and run < MISDIRECTED_RERUNS:
                     continue
@@ -235,7 +239,7 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
     if outcome.error is not None and task.mode == "items" and at[0] is not None:
         outcome.error_item, outcome.error_item_repr = at[0], _repr.repr(at[1])
     outcome.output = buffer.getvalue()
-    outcome.elapsed = time.perf_counter() - began
+    outcome.elapsed = time.perf_counter() - began - loading
     if not outcome.ok:
         outcome.value = None
         if task.timed:
