@@ -2,7 +2,8 @@
 
 Each worker runs pandas' own method (``chunk.apply(f, axis=1)``,
 ``chunk.map(f)``, ...) on a chunk of rows, so results follow pandas' rules, and
-the chunk results are joined by :mod:`.merging`.  A frame of one numeric dtype
+the chunk results are joined by :mod:`.merging`.  Row-wise ``apply`` runs its
+rows through :func:`.rows.apply_rows`: pandas' apply with a leaner row loop.  A frame of one numeric dtype
 goes to the workers as one 2-D array, which :func:`nbparallel.api.plan` shares
 through shared memory when it is large; other frames are pickled chunk by
 chunk (each row once).
@@ -21,6 +22,7 @@ from ...data.shared import RESULT_ABOVE, SharedArray, materialize
 from ...options import RunOptions
 from .common import Counted, Noted, NumericRows, is_plain_function, note_where, run_chunks, share_numeric
 from .merging import MIXED, concat_columns, concat_rows
+from .rows import apply_rows
 
 __all__ = ["apply_frame", "map_frame", "apply_series", "map_series", "AXES"]
 
@@ -94,7 +96,7 @@ class _Cuts:
 
 
 class _RowApply:
-    """In a worker: ``chunk.apply(func, axis=1, ...)``; a failing row is named."""
+    """In a worker: ``chunk.apply(func, axis=1, ...)`` (pandas' own, with :func:`.rows.apply_rows`' row loop); a failing row is named."""
 
     def __init__(self, func: Any, shared: NumericRows | None, kwargs: dict[str, Any]) -> None:
         self.func, self.shared, self.kwargs = func, shared, kwargs
@@ -104,7 +106,7 @@ class _RowApply:
         if self.shared is not None:
             chunk = self.shared.frame(chunk, index_frame)
         try:  # the function itself: a wrapper would cost a call per row
-            result = chunk.apply(self.func, axis=1, **self.kwargs)
+            result = apply_rows(chunk, self.func, self.kwargs)
         except Exception as exc:
             if is_plain_function(self.func):
                 raw, func = self.kwargs.get("raw"), self.func
