@@ -16,6 +16,7 @@ from typing import Any
 
 from ..settings import effective_n_jobs
 from .core import format_core, run_core_bench
+from .first_k import bench_first_choose_k, format_first_choose_k
 
 __all__ = ["main", "bench_ksearch", "bench_first_call", "bench_large_array"]
 
@@ -222,6 +223,7 @@ def main(args: Any) -> int:
         return 0
     timings = run_core_bench(n, quick=args.quick)
     ksearch = bench_ksearch(n, quick=args.quick)
+    first_k = bench_first_choose_k(n, runs=1 if args.quick else 3, quick=args.quick)
     latency = bench_first_call(1 if args.quick else 3)
     large = bench_large_array(n, 2**24 if args.quick else 2**30)
     if args.json:
@@ -231,6 +233,7 @@ def main(args: Any) -> int:
                     "n_jobs": n,
                     "core": [asdict(t) for t in timings],
                     "ksearch": ksearch.as_dict(),
+                    "first_choose_k": first_k.as_dict(),
                     "first_call": latency,
                     "large_array": large.as_dict(),
                 },
@@ -240,6 +243,7 @@ def main(args: Any) -> int:
     else:
         print(format_core(timings, n))
         print(format_ksearch(ksearch))
+        print(format_first_choose_k(first_k))
         print(
             f"first pmap in a fresh process (100 trivial items): cold pool {latency['cold'] * 1000:.0f} ms, "
             f"warmed pool {latency['warm'] * 1000:.0f} ms: warming saves {latency['cold'] / latency['warm']:.1f}x"

@@ -127,18 +127,27 @@ class Display:
                 return False
 
     def run(self) -> None:
-        """Pump until the job has ended."""
-        while not self.pump(TICK):
-            pass
+        """Show the job until it has ended: every ``TICK`` seconds, and at once when it ends.
 
-    def drain(self) -> None:
-        """Show everything that has arrived (after an interrupt)."""
+        Not woken by each chunk's event: each wake-up would take the GIL from
+        the thread that records the chunks and sends the next ones (the pool's
+        own, or joblib's dispatching), many times a second.
+        """
+        while True:
+            self._ended.wait(TICK)
+            if self.drain():
+                return
+
+    def drain(self) -> bool:
+        """Show everything that has arrived; ``True`` once the job has ended."""
         while True:
             try:
-                if self._handle(self.events.get_nowait()):
-                    return
+                event = self.events.get_nowait()
             except queue.Empty:
-                return
+                self._update()
+                return False
+            if self._handle(event):
+                return True
 
     def _handle(self, event: ChunkOutcome | None) -> bool:
         # Worker output is shown in chunk order (a chunk's output waits for the
@@ -168,26 +177,9 @@ class Display:
         # In the caller's context: a kernel sends what the thread shows to the cell that started it.
         context = contextvars.copy_context()
         self.thread = threading.Thread(
-            target=context.run, args=(self._follow,), name=f"nbparallel-display-{self.job.id}", daemon=True
+            target=context.run, args=(self.run,), name=f"nbparallel-display-{self.job.id}", daemon=True
         )
         self.thread.start()
-
-    def _follow(self) -> None:
-        """Show the job from a thread of its own, looking every ``TICK`` seconds and at the end.
-
-        Not woken by each chunk's event: that would take the GIL from the
-        thread that feeds the job (say, joblib's dispatching) many times a second.
-        """
-        while True:
-            self._ended.wait(TICK)
-            while True:
-                try:
-                    event = self.events.get_nowait()
-                except queue.Empty:
-                    self._update()
-                    break
-                if self._handle(event):
-                    return
 
     def join(self, timeout: float) -> None:
         thread = self.thread

@@ -45,8 +45,8 @@ class Viewer(Protocol):
     def pump(self, timeout: float) -> bool:
         """Show what arrived within ``timeout``; ``True`` once the job has ended."""
 
-    def drain(self) -> None:
-        """Show everything that has arrived (after an interrupt)."""
+    def drain(self) -> bool:
+        """Show everything that has arrived (after an interrupt); ``True`` once the job has ended."""
 
     def start_thread(self) -> None:
         """Show a background job from a thread of its own."""
