@@ -105,16 +105,16 @@ def _row_results(op: Any) -> tuple[dict[int, Any], pd.Index]:
     mgr = ser._mgr
     is_view = mgr.blocks[0].refs.has_reference()
     placement = BlockPlacement(slice(values.shape[1]))  # what set_values makes anew for every row
-    set_attr, series, scalars = object.__setattr__, ABCSeries, _SCALARS
+    attributes, series, scalars = ser.__dict__, ABCSeries, _SCALARS  # where object.__setattr__ puts them
     results: dict[int, Any] = {}
     plain = not args and not kwargs
     for i, (arr, name) in enumerate(zip(values, obj.index, strict=True)):
-        if ser._mgr is not mgr:  # pinned again, as pandas does: a setitem in func may have replaced it
-            set_attr(ser, "_mgr", mgr)
+        if attributes["_mgr"] is not mgr:  # pinned again, as pandas does: a setitem in func may have replaced it
+            attributes["_mgr"] = mgr
         block = mgr.blocks[0]  # mgr.set_values(arr), inline; a setitem in func may have replaced the block
         block.values = arr
         block._mgr_locs = placement
-        set_attr(ser, "_name", name)
+        attributes["_name"] = name
         if not is_view:  # a copy: fresh references, so that func's setitem does not copy (pandas GH 56212)
             block.refs = BlockValuesRefs(block)
         result = func(ser) if plain else func(ser, *args, **kwargs)
