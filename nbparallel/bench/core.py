@@ -113,6 +113,25 @@ def _peers(n: int) -> Iterator[dict[str, Any]]:
         pools["loky"].shutdown(wait=True)
         if "mpire" in pools:
             pools["mpire"].terminate()
+        _close_recipe()
+
+
+def _close_recipe() -> None:
+    """Stop the recipe's workers (joblib's own loky pool) and remove the memory maps it left.
+
+    joblib keeps its pool for reuse, and its folders of memory-mapped arguments
+    (the 100 MB global) outlive the calls that made them when its resource
+    tracker loses track of them.
+    """
+    import glob
+    import os
+    import shutil
+
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True, kill_workers=True)
+    for folder in glob.glob(f"/dev/shm/joblib_memmapping_folder_{os.getpid()}_*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _chunksize(items: Any, n: int) -> int:
