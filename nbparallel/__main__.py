@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--json", action="store_true", help="print the measurements as JSON")
     bench.add_argument("-n", "--n-jobs", type=int, default=None, help="workers (default: all cores)")
     bench.add_argument("--quick", action="store_true", help="small workloads (a smoke test; ratios not meaningful)")
-    bench.add_argument("--only", choices=["frames"], default=None, help="run only these workloads (frames: pandas)")
+    bench.add_argument(
+        "--only", choices=["frames", "dask"], default=None, help="run only these workloads (frames: pandas; dask)"
+    )
     demo = sub.add_parser("demo", help="the main job: run the workloads with progress bars and print speed-ups")
     demo.add_argument("-n", "--n-jobs", type=int, default=None, help="workers (default: all cores)")
     demo.add_argument("--quick", action="store_true", help="small workloads")

@@ -221,6 +221,11 @@ def main(args: Any) -> int:
     if getattr(args, "only", None) == "frames":
         print(format_frames(bench_frames(n, quick=args.quick)))
         return 0
+    from .dask import bench_dask, format_dask  # issue 27: nbparallel on dask against dask's client.map
+
+    if getattr(args, "only", None) == "dask":
+        print(format_dask(bench_dask(n, quick=args.quick), n))
+        return 0
     timings = run_core_bench(n, quick=args.quick)
     ksearch = bench_ksearch(n, quick=args.quick)
     first_k = bench_first_choose_k(n, runs=1 if args.quick else 3, quick=args.quick)
@@ -259,4 +264,5 @@ def main(args: Any) -> int:
     from .joblib import bench_joblib, format_joblib  # issue 24: joblib's Parallel on the nbparallel backend
 
     print(format_joblib(bench_joblib(n, quick=args.quick), n))
+    print(format_dask(bench_dask(n, quick=args.quick), n))
     return 0
