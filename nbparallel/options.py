@@ -7,7 +7,7 @@ so the options cannot drift between the API and the magic.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -142,17 +142,20 @@ class RunOptions:
         >>> RunOptions.from_arguments({"func": print, "n_jobs": 2, "seed": None}, skip_none=True)
         RunOptions(n_jobs=2, chunks=None, chunk_size=None, backend=None, progress=None, background=False, retries=0, retry_delay=0.0, timeout=None, cache=None, seed=None, errors='raise')
         """
-        names = (f.name for f in fields(cls))
-        return cls(**{n: arguments[n] for n in names if n in arguments and not (skip_none and arguments[n] is None)})
+        return cls(**{n: arguments[n] for n in _NAMES if n in arguments and not (skip_none and arguments[n] is None)})
 
     def resolved(self) -> RunOptions:
         """These options with the configured defaults filled in (``backend``, ``progress``)."""
-        cfg = get_config()
-        return dataclasses.replace(
-            self,
-            backend=self.backend if self.backend is not None else cfg.backend,
-            progress=self.progress if self.progress is not None else cfg.progress,
-        )
+        if self.backend is not None and self.progress is not None:
+            return self
+        cfg = get_config()  # validated when it was set: not checked again
+        filled = copy.copy(self)
+        object.__setattr__(filled, "backend", self.backend if self.backend is not None else cfg.backend)
+        object.__setattr__(filled, "progress", self.progress if self.progress is not None else cfg.progress)
+        return filled
+
+
+_NAMES = tuple(f.name for f in fields(RunOptions))
 
 
 def magic_arguments(func: Callable[..., Any]) -> Callable[..., Any]:

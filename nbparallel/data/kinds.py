@@ -246,6 +246,9 @@ _KINDS: tuple[_Kind, ...] = (
 )
 
 
+_PLAIN = {kind_type: kind for kind in _KINDS for kind_type in (list, tuple, range) if kind.name == kind_type.__name__}
+
+
 def supported_kinds() -> list[str]:
     """Names of the input kinds :func:`nbparallel.partition` can split.
 
@@ -263,6 +266,9 @@ def supported_kinds() -> list[str]:
 
 def kind_of(data: Any) -> _Kind:
     """Return the kind entry for ``data`` or raise ``TypeError`` naming the kinds."""
+    kind = _PLAIN.get(type(data))  # the Python sequences, without asking every other kind first
+    if kind is not None:
+        return kind
     for kind in _KINDS:
         if kind.matches(data):
             return kind

@@ -132,8 +132,7 @@ class Attempt:
                 flight = self._in_flight[task.index] = _InFlight(
                     task, slot, self.backend.kills, time.time() if timed else 0.0
                 )
-            sent = dataclasses.replace(
-                task,
+            sent = task.but(
                 board=board if slot >= 0 else None,
                 slot=slot,
                 serialize=self.backend.processes,
@@ -270,7 +269,7 @@ class Attempt:
         with self._lock:
             self._release(flight)
             # The future's callback keeps the flight alive a while: not the chunk's data with it.
-            flight.task = dataclasses.replace(task, payload=None)
+            flight.task = task.but(payload=None)
             self._tries[task.index] += 1
             outcome.attempts = self._tries[task.index]
             retry = outcome.error is not None and outcome.attempts <= self.job.options.retries and not self._stopping

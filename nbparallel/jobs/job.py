@@ -338,7 +338,7 @@ class Job:
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the job has finished (``False`` if ``timeout`` seconds passed first)."""
         finished = self._finished
-        return finished is not None and not futures.wait([finished], timeout).not_done
+        return finished is not None and (finished.done() or not futures.wait([finished], timeout).not_done)
 
     @user_frames
     def result(self, timeout: float | None = None) -> Any:

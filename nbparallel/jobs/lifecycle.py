@@ -218,7 +218,7 @@ def release_inputs(job: JobLike) -> None:
     The chunks' slices of the shared copy would otherwise keep its deleted file
     mapped; ``partial_result`` and ``retry_failed`` need them until then.
     """
-    job.tasks = [dataclasses.replace(t, payload=None) for t in job.tasks]
+    job.tasks = [t.but(payload=None) for t in job.tasks]
     if job.shared_folder is not None:
         inputs = holds_inputs(job.shared_folder)
         remove_folder(job.shared_folder)
