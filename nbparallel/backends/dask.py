@@ -255,6 +255,8 @@ class Dask(Backend):
         self._lock = threading.Lock()
         self._subscribed: Any = None  # the client whose events reach the board
         self._futures: dict[int, tuple[Any, Future[ChunkOutcome]]] = {}  # slot -> (dask future, ours)
+        self._remotes: dict[str, Any] = {}  # key -> every dask future whose outcome is not copied yet
+        self._fetched: dict[str, Any] = {}  # key -> an outcome gathered along with another's
 
     @property
     def board(self) -> Board:
@@ -267,6 +269,11 @@ class Dask(Backend):
                 client.subscribe_topic(self._board.topic, self._board.on_event)
                 self._subscribed = client
         return client
+
+    def prefetch(self, n_workers: int) -> int:
+        # two per worker: with one, each worker waited after every chunk for its result to come
+        # back and for the next chunk to go out, both through the scheduler
+        return 2 * n_workers
 
     def workers(self, n_jobs: int | None) -> int:
         if n_jobs is None and get_config().n_jobs is None:
@@ -296,8 +303,9 @@ class Dask(Backend):
             remote = client.submit(_run, func, task, job, pure=False)
         future: Future[ChunkOutcome] = Future()
         future.set_running_or_notify_cancel()
-        if task.slot >= 0:
-            with self._lock:
+        with self._lock:
+            self._remotes[remote.key] = remote
+            if task.slot >= 0:
                 self._futures[task.slot] = (remote, future)
 
         def copy(done: Any) -> None:
@@ -305,7 +313,7 @@ class Dask(Backend):
                 if self._futures.get(task.slot, (None,))[0] is done:
                     del self._futures[task.slot]
             try:
-                value: Any = done.result()
+                value: Any = self._outcome(done)
             except BaseException as exc:
                 _settle(future, exc=self._lost(exc))
             else:
@@ -313,6 +321,33 @@ class Dask(Backend):
 
         remote.add_done_callback(copy)
         return future
+
+    def _outcome(self, done: Any) -> Any:
+        """The outcome of dask future ``done``, gathered in one round trip with every other finished one's.
+
+        dask runs all done-callbacks in one thread: one ``result()`` round trip
+        each fell behind many short chunks.  The others' callbacks find theirs here.
+        """
+        with self._lock:
+            self._remotes.pop(done.key, None)
+            if done.key in self._fetched:
+                return self._fetched.pop(done.key)
+            others = [
+                f
+                for f in self._remotes.values()
+                if f.client is done.client and f.key not in self._fetched and f.status == "finished"
+            ]
+        if not others or done.status != "finished":
+            return done.result()
+        try:
+            values = done.client.gather([done, *others])
+        except Exception:  # one of the others was lost meanwhile: this one alone
+            return done.result()
+        with self._lock:
+            for other, value in zip(others, values[1:], strict=True):
+                if other.key in self._remotes:  # not released meanwhile
+                    self._fetched[other.key] = value
+        return values[0]
 
     @staticmethod
     def _lost(exc: BaseException) -> BaseException:
@@ -342,6 +377,9 @@ class Dask(Backend):
         if entry is None:
             return
         remote, future = entry
+        with self._lock:
+            self._remotes.pop(remote.key, None)
+            self._fetched.pop(remote.key, None)
         _settle(future, exc=DaskWorkerLost("it ignored its interrupt (native code?) and its task was released"))
         try:
             remote.cancel()
