@@ -25,7 +25,7 @@ behaviour against pandas' own ``df.apply`` on every kind of frame):
   ``pandas._libs.internals.BlockPlacement`` and ``BlockValuesRefs``;
 * ``pandas.core.dtypes.generic.ABCSeries``.
 
-When one of them is missing (another pandas), every call takes pandas' own ``apply``.
+On pandas 2, or when one of them is missing, every call takes pandas' own ``apply``.
 """
 
 from __future__ import annotations
@@ -44,8 +44,13 @@ try:
     from pandas.core.dtypes.generic import ABCSeries
     from pandas.core.internals.managers import SingleBlockManager
 
-    #: Whether this pandas has what the lean row loop needs.
-    LEAN = hasattr(SingleBlockManager, "set_values") and hasattr(FrameColumnApply, "apply_series_generator")
+    #: Whether this pandas has what the lean row loop needs (pandas 3: pandas 2's loop also sets
+    #: ``mode.chained_assignment`` around the rows, and is left to run as it is).
+    LEAN = (
+        int(pd.__version__.split(".")[0]) >= 3
+        and hasattr(SingleBlockManager, "set_values")
+        and hasattr(FrameColumnApply, "apply_series_generator")
+    )
 except ImportError:  # pragma: no cover - another pandas
     LEAN = False
 
