@@ -29,6 +29,7 @@ def test_every_criterion_picks_7_on_the_reference_data(blobs7):
         "calinski_harabasz",
         "davies_bouldin",
         "bic",
+        "icl",
         "prediction_strength",
     }
     assert set(res.picks.values()) == {7}

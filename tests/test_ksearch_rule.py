@@ -1,4 +1,4 @@
-"""The k-search's rule: the BIC criterion, Kneedle, the consensus, restarts and the shared silhouette distances."""
+"""The k-search's rule: the BIC and ICL criteria, Kneedle, the consensus, restarts and the shared silhouette distances."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 import nbparallel as nbp
-from nbparallel.ksearch.bic import MAX_FEATURES, mixture_bic, mixture_space, one_cluster_bic
+from nbparallel.ksearch.bic import MAX_FEATURES, mixture_bic, mixture_criteria, mixture_space, one_cluster_bic
 from nbparallel.ksearch.consensus import decide
 from nbparallel.ksearch.criteria import kneedle
 
@@ -79,12 +79,44 @@ def test_the_bic_sees_clusters_past_wide_noise_features():
     assert res.best_k == 4
 
 
+def test_the_icl_is_the_bic_plus_twice_the_entropy_of_the_cluster_probabilities():
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(6)
+    X = np.vstack(
+        [rng.normal(size=(150, 2)), rng.normal(size=(150, 2)) + np.array([2.5, 0.0])]
+    )  # overlapping: points in doubt
+    space = mixture_space(X, None)
+    centres = np.array([[-0.5, 0.0], [3.0, 0.0]])
+    bic, icl = mixture_criteria(space, centres)
+    model = GaussianMixture(
+        2, covariance_type="tied", means_init=space.project(centres), reg_covar=1e-6, random_state=0
+    )
+    model.fit(space.Z)
+    resp = model.predict_proba(space.Z)
+    entropy = -np.sum(resp * np.log(resp))
+    assert bic == pytest.approx(model.bic(space.Z), rel=1e-9)
+    assert icl == pytest.approx(bic + 2 * entropy, rel=1e-9) and entropy > 10
+
+
+@pytest.mark.parametrize("n", [800, 1400, 2300])
+def test_a_uniform_square_is_one_cluster(n):
+    # several Gaussians side by side fit a uniform square better than one (the BIC
+    # says 4 or more, and so do the sums of squares), but they share many points:
+    # the ICL charges for them and says one cluster
+    X = np.random.default_rng(n).uniform(size=(n, 2))
+    res = nbp.choose_k(X, n_jobs=2, progress=False)
+    assert res.picks["icl"] == 1
+    assert res.best_k == 1 and "no cluster structure" in res.reason
+
+
 def test_bic_says_why_it_cannot_be_computed():
     X = np.random.default_rng(0).normal(size=(30, 20))
     assert "twice as many points" in mixture_space(X, None)
     assert f"at most {MAX_FEATURES} features" in mixture_space(np.zeros((5, MAX_FEATURES + 1)), None)
     res = nbp.choose_k(X, k=range(2, 5), n_jobs=1, progress=False)
     assert res.picks["bic"] is None and "twice as many points" in res.pick_reasons["bic"]
+    assert res.picks["icl"] is None and "twice as many points" in res.pick_reasons["icl"]
 
 
 @pytest.mark.parametrize(
@@ -100,6 +132,13 @@ def test_bic_says_why_it_cannot_be_computed():
         ({"bic": 14, "gap": 5, "prediction_strength": 6, "calinski_harabasz": 6}, KS, 6),
         # every voter at the top: that k, with a suggestion to widen the range
         ({"bic": 4, "gap": 4, "prediction_strength": 4, "calinski_harabasz": 4}, [2, 3, 4], 4),
+        # the ICL is the mixture's null test; the BIC stands in when it is missing
+        ({"bic": 4, "icl": 1, "gap": 1, "prediction_strength": 3, "calinski_harabasz": 3}, KS, 1),
+        ({"bic": 1, "icl": 4, "gap": 1, "prediction_strength": 4, "calinski_harabasz": 4}, KS, 4),
+        # the BIC and the ICL agreeing are two votes, and win a tie against two others
+        ({"bic": 4, "icl": 4, "gap": 3, "prediction_strength": 5, "calinski_harabasz": 3}, KS, 4),
+        # the BIC alone, when the ICL sees fewer clusters, is one vote among five
+        ({"bic": 9, "icl": 4, "gap": 4, "prediction_strength": 3, "calinski_harabasz": 4}, KS, 4),
         # only criteria that do not vote: their plurality
         ({"silhouette": 5, "inertia_knee": 5, "davies_bouldin": 3}, KS, 5),
     ],

@@ -1,4 +1,4 @@
-"""The BIC of a Gaussian mixture whose clusters share one covariance, fitted by EM from k-means' centres.
+"""The BIC and ICL of a Gaussian mixture whose clusters share one covariance, fitted by EM from k-means' centres.
 
 Each cluster is a Gaussian with its own mean and weight and a covariance shared
 by all clusters: the "EEE" model of model-based clustering (Banfield & Raftery
@@ -22,6 +22,18 @@ variance: directions without variance do not count, and the answer does not
 depend on the data's scale.  A hard-assignment version (the classification
 likelihood of the k-means partition, close to ICL) was used before; it missed
 clusters that overlap and followed k-means into the noise dimensions.
+
+The same fit also gives the ICL, the integrated complete-data likelihood
+(Biernacki, Celeux & Govaert 2000), in the form model-based clustering uses
+(``mclust::icl``)::
+
+    ICL = BIC + 2 EN,    EN = -sum_i sum_j t_ij log t_ij        (lower is better)
+
+where ``t_ij`` is the posterior probability that point i belongs to cluster j.
+The BIC counts the components of a mixture; the ICL counts clusters: a
+component that only reshapes another (two Gaussians side by side fitting one
+uniform cube, or one wide cluster) leaves many points in doubt between them,
+and that entropy is charged.  For one cluster the two are equal.
 """
 
 from __future__ import annotations
@@ -35,7 +47,16 @@ import numpy as np
 
 from .data import dense_rows, principal_axes
 
-__all__ = ["MAX_FEATURES", "SAMPLE", "DIMS", "MixtureSpace", "mixture_space", "one_cluster_bic", "mixture_bic"]
+__all__ = [
+    "MAX_FEATURES",
+    "SAMPLE",
+    "DIMS",
+    "MixtureSpace",
+    "mixture_space",
+    "one_cluster_bic",
+    "mixture_bic",
+    "mixture_criteria",
+]
 
 #: Above this many features the BIC is not computed (the principal axes need a d x d matrix).
 MAX_FEATURES = 1000
@@ -150,6 +171,21 @@ def one_cluster_bic(space: MixtureSpace) -> float:
 def mixture_bic(space: MixtureSpace, centres: Any, seed: int = 0) -> float:
     """The BIC of a tied-covariance Gaussian mixture whose EM starts from ``centres``.
 
+    The first of :func:`mixture_criteria`'s two values.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [9.0, 9.0], [9.0, 10.0], [10.0, 9.0]] * 3)
+    >>> space = mixture_space(X, None)
+    >>> bool(mixture_bic(space, [[0.3, 0.3], [9.3, 9.3]]) < mixture_bic(space, X.mean(axis=0, keepdims=True)))
+    True
+    """
+    return mixture_criteria(space, centres, seed)[0]
+
+
+def mixture_criteria(space: MixtureSpace, centres: Any, seed: int = 0) -> tuple[float, float]:
+    """The BIC and the ICL of a tied-covariance Gaussian mixture whose EM starts from ``centres``.
+
     The starting covariance and weights come from scikit-learn's own k-means
     on the scaled principal axes (``init_params="kmeans"``), where a wide feature
     without clusters weighs no more than any other; starting them from the
@@ -167,16 +203,18 @@ def mixture_bic(space: MixtureSpace, centres: Any, seed: int = 0) -> float:
 
     Returns
     -------
-    float
-        Lower is better; NaN when ``k`` leaves too few points per direction
-        (:meth:`MixtureSpace.usable`) or EM fails.
+    (float, float)
+        The BIC and the ICL (the BIC plus twice the entropy of the posterior
+        cluster probabilities); lower is better.  Both NaN when ``k`` leaves too
+        few points per direction (:meth:`MixtureSpace.usable`) or EM fails.
 
     Examples
     --------
     >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [9.0, 9.0], [9.0, 10.0], [10.0, 9.0]] * 3)
     >>> space = mixture_space(X, None)
-    >>> bool(mixture_bic(space, [[0.3, 0.3], [9.3, 9.3]]) < mixture_bic(space, X.mean(axis=0, keepdims=True)))
-    True
+    >>> bic, icl = mixture_criteria(space, [[0.3, 0.3], [9.3, 9.3]])
+    >>> bool(icl >= bic), bool(np.isclose(icl, bic))  # two clusters far apart: no point in doubt
+    (True, True)
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
@@ -184,12 +222,15 @@ def mixture_bic(space: MixtureSpace, centres: Any, seed: int = 0) -> float:
     start = space.project(centres)
     k = len(start)
     if not space.usable(k):
-        return math.nan
+        return math.nan, math.nan
     model = GaussianMixture(k, covariance_type="tied", means_init=start, reg_covar=REG_COVAR, random_state=seed)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the BIC of the last iterate still counts
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the criteria of the last iterate still count
         try:
             model.fit(space.Z)
         except (ValueError, np.linalg.LinAlgError):  # the covariance lost its positive definiteness
-            return math.nan
-    return float(model.bic(space.Z))
+            return math.nan, math.nan
+    bic = float(model.bic(space.Z))
+    resp = model.predict_proba(space.Z)
+    entropy = -float(np.sum(resp * np.log(np.clip(resp, np.finfo(float).tiny, None))))
+    return bic, bic + 2 * entropy

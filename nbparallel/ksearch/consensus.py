@@ -7,20 +7,35 @@ from dataclasses import dataclass
 
 __all__ = ["Decision", "decide", "VOTERS"]
 
-#: The criteria that vote, one per principle, in the order that breaks ties:
-#: a Gaussian model's likelihood (the BIC with a shared covariance: model-based
-#: clustering, Fraley & Raftery 2002, with the determinant criterion of Friedman &
-#: Rubin 1967 and Marriott 1971, unaffected by a feature's scale), compactness
-#: against separation (Calinski-Harabasz, the best of 30 rules in Milligan &
-#: Cooper 1985), a null reference (the gap statistic, Tibshirani, Walther & Hastie
-#: 2001) and stability over resamples (prediction strength, Tibshirani & Walther
-#: 2005).  Silhouette and Davies-Bouldin move together and lean to small k, and
-#: the knee is the weakest criterion in the benchmark: they are reported but do
-#: not vote.
-VOTERS = ("bic", "calinski_harabasz", "gap", "prediction_strength")
+#: The criteria that vote, in the order that breaks ties: a Gaussian model's
+#: likelihood (the BIC with a shared covariance: model-based clustering, Fraley &
+#: Raftery 2002, with the determinant criterion of Friedman & Rubin 1967 and
+#: Marriott 1971, unaffected by a feature's scale) and the same model's ICL
+#: (Biernacki, Celeux & Govaert 2000), compactness against separation
+#: (Calinski-Harabasz, the best of 30 rules in Milligan & Cooper 1985), a null
+#: reference (the gap statistic, Tibshirani, Walther & Hastie 2001) and stability
+#: over resamples (prediction strength, Tibshirani & Walther 2005).  The BIC
+#: counts a mixture's components and the ICL its well-separated clusters: when
+#: they agree, the model's two votes outweigh one other criterion; when a
+#: cluster is not Gaussian (a wide or uniform one, which the BIC fits with
+#: several components) they split.  Silhouette and Davies-Bouldin move together
+#: and lean to small k, and the knee is the weakest criterion in the benchmark:
+#: they are reported but do not vote.
+VOTERS = ("bic", "icl", "calinski_harabasz", "gap", "prediction_strength")
 
-#: The criteria that can say "one cluster"; no structure is reported when most of them do.
-NULL_TESTS = ("bic", "gap", "prediction_strength")
+#: The criteria that can say "one cluster"; no structure is reported when most of
+#: them do.  The mixture's test is the ICL (the BIC when the ICL was not
+#: computed): several Gaussians side by side fit a uniform cube better than one,
+#: so the BIC seldom says 1 there, while the points they share charge the ICL.
+NULL_TESTS = ("icl", "gap", "prediction_strength")
+
+
+def _null_tests(made: dict[str, int]) -> list[str]:
+    """The null tests among the criteria with a pick (the BIC standing in for a missing ICL)."""
+    names = [name for name in NULL_TESTS if name in made]
+    if "icl" not in made and "bic" in made:
+        names.insert(0, "bic")
+    return names
 
 
 @dataclass(frozen=True)
@@ -44,10 +59,10 @@ def decide(
     """One k from the criteria's picks.
 
     1. No structure: when most of the criteria able to say "one cluster" (the
-       BIC, the gap statistic and prediction strength, of those
-       computed) pick 1, ``best_k`` is 1.
-    2. Otherwise each voter (BIC, Calinski-Harabasz, gap, prediction strength,
-       of those computed; every computed criterion when none of them is) gives
+       ICL, or the BIC without it, the gap statistic and prediction strength,
+       of those computed) pick 1, ``best_k`` is 1.
+    2. Otherwise each voter (BIC, ICL, Calinski-Harabasz, gap, prediction
+       strength, of those computed; every computed criterion when none of them is) gives
        one vote to its k, unless it picked 1 or the largest k tried: a curve
        still improving at the end of the range has not found its k, it only says
        "at least this many".  The k with most votes wins; a tie goes to the
@@ -79,11 +94,11 @@ def decide(
 
     Examples
     --------
-    >>> decide({"bic": 3, "gap": 3, "calinski_harabasz": 3, "prediction_strength": 2}, [2, 3, 4, 5]).best_k
+    >>> decide({"bic": 3, "icl": 3, "gap": 3, "calinski_harabasz": 3, "prediction_strength": 2}, [2, 3, 4, 5]).best_k
     3
-    >>> decide({"bic": 1, "gap": 1, "calinski_harabasz": 14, "prediction_strength": 3}, list(range(2, 15))).best_k
+    >>> decide({"bic": 4, "icl": 1, "gap": 1, "calinski_harabasz": 14, "prediction_strength": 3}, list(range(2, 15))).best_k
     1
-    >>> decide({"bic": 4, "gap": 1, "calinski_harabasz": 14, "prediction_strength": 3}, list(range(2, 15))).best_k
+    >>> decide({"bic": 4, "icl": 4, "gap": 3, "calinski_harabasz": 3, "prediction_strength": 5}, list(range(2, 15))).best_k
     4
     """
     if constant:
@@ -92,7 +107,8 @@ def decide(
     if not made:
         why = "; ".join(sorted(set((pick_reasons or {}).values()))) or "no criterion picked a k"
         return Decision(None, 0.0, "low", why)
-    tests = [made[name] for name in NULL_TESTS if name in made]
+    null_tests = _null_tests(made)
+    tests = [made[name] for name in null_tests]
     voters = {name: made[name] for name in VOTERS if name in made} or made
     top = ks[-1] if len(ks) > 1 and not capped else None
     ones = sum(k == 1 for k in tests)
@@ -117,7 +133,7 @@ def decide(
     if best == 1:
         notes.append(
             "no cluster structure: "
-            + " and ".join(n for n in NULL_TESTS if made.get(n) == 1)
+            + " and ".join(n for n in null_tests if made.get(n) == 1)
             + " find no k better than one cluster"
         )
     elif len(ks) > 1 and best == ks[-1] and not capped:

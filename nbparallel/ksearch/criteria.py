@@ -13,6 +13,9 @@
 * ``davies_bouldin``: the k with the lowest Davies-Bouldin index;
 * ``bic``: the k with the lowest BIC of a Gaussian model with one shared
   covariance, k = 1 included (see :mod:`nbparallel.ksearch.bic`); it can say 1;
+* ``icl``: the k with the lowest ICL of the same mixture (the BIC plus twice the
+  entropy of the posterior cluster probabilities: Biernacki, Celeux & Govaert
+  2000), k = 1 included; it counts clusters where the BIC counts components;
 * ``prediction_strength``: the largest k whose prediction strength (Tibshirani &
   Walther, 2005) is at least 0.8; 1 when none is.
 
@@ -46,6 +49,7 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "calinski_harabasz": ("calinski_harabasz", "max", "Calinski-Harabasz index"),
     "davies_bouldin": ("davies_bouldin", "min", "Davies-Bouldin index"),
     "bic": ("bic", "min1", "BIC, Gaussian clusters with a shared covariance"),
+    "icl": ("icl", "min1", "ICL, the same mixture's BIC plus its assignments' entropy"),
     "prediction_strength": ("prediction_strength", "threshold", "prediction strength (Tibshirani & Walther 2005)"),
 }
 
@@ -266,7 +270,7 @@ def pick(
     spread : ndarray, optional
         The gap's ``s(k)`` (for the 1-SE rule).
     one : float, optional
-        The metric at k = 1 when 1 is not in ``ks`` (for the BIC).
+        The metric at k = 1 when 1 is not in ``ks`` (for the BIC and the ICL).
 
     Returns
     -------

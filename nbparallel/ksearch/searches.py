@@ -174,7 +174,8 @@ def search(
     if gap_k:
         shared_data["gap"] = _gap_data(arr, random_state)
         gap_k = [kk for kk in gap_k if kk < shared_data["gap"].shape[0]]
-    space = mixture_space(arr, _subsample(n, BIC_SAMPLE, random_state, 0xB1C)) if "bic" in metrics and tss > 0 else None
+    mixture = {"bic", "icl"} & set(metrics)
+    space = mixture_space(arr, _subsample(n, BIC_SAMPLE, random_state, 0xB1C)) if mixture and tss > 0 else None
     bic_space = space if not isinstance(space, str) else None
     ctx = {
         "bic_space": bic_space,
@@ -219,8 +220,9 @@ def search(
     bic_one = one_cluster_bic(bic_space) if bic_space is not None else None
     if 1 in index:
         per["inertia"][index[1], :] = tss
-        if "bic" in per and bic_one is not None:
-            per["bic"][index[1], :] = bic_one
+        for m in mixture & set(per):  # one Gaussian: the ICL is the BIC
+            if bic_one is not None:
+                per[m][index[1], :] = bic_one
     gap_rows = [row for row in rows if row["kind"] == "gap"]
     ps = np.full((len(ks), STABILITY_SPLITS), np.nan)
     for row in rows:
@@ -243,7 +245,7 @@ def search(
         scores_sd["prediction_strength"] = ps.std(axis=1)
     baseline: dict[str, float] = {} if 1 in index else {"inertia": tss}
     if bic_one is not None and 1 not in index:
-        baseline["bic"] = bic_one
+        baseline.update(dict.fromkeys(sorted(mixture), bic_one))
     gap_curve: tuple[list[int], np.ndarray, np.ndarray] | None = None
     if gap_rows:
         data = next(r["log_w"] for r in gap_rows if r["ref"] == -1)
@@ -268,7 +270,7 @@ def search(
                 picks[name], why = None, "the gap statistic needs k above 1 to compare with"
             else:
                 picks[name], why = pick(m, gap_curve[0], gap_curve[1], spread=gap_curve[2])
-        elif m == "bic" and isinstance(space, str):
+        elif m in mixture and isinstance(space, str):
             picks[name], why = None, space
         else:
             picks[name], why = pick(m, ks, scores[m], total_ss=tss, one=bic_one)

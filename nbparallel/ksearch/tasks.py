@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .bic import mixture_bic
+from .bic import mixture_criteria
 from .scores import calinski_davies, cluster_means, silhouette_from_distances
 
 #: k-means++ runs per fit with ``n_init="auto"`` (the best is kept): one run often
@@ -61,7 +61,7 @@ def preload() -> None:
     X[:20] += 5.0
     space = mixture_space(X, None)
     ctx = {
-        "metrics": ("inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "bic"),
+        "metrics": ("inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "bic", "icl"),
         "sample": np.arange(30),
         "token": "preload",
         "estimator": "kmeans",
@@ -174,9 +174,9 @@ def _fit(task: FitTask, X: Any, ctx: dict[str, Any]) -> dict[str, Any]:
         counts, means = cluster_means(X, labels, task.k)  # once, for both
         out["calinski_harabasz"], out["davies_bouldin"] = calinski_davies(X, labels, counts, means)
     space = ctx.get("bic_space")
-    if ok and "bic" in metrics and space is not None:
-        out["bic"] = mixture_bic(space, model.cluster_centers_, task.seed)
-    for name in ("calinski_harabasz", "davies_bouldin", "bic"):
+    if ok and {"bic", "icl"} & metrics and space is not None:  # one EM fit gives both
+        out["bic"], out["icl"] = mixture_criteria(space, model.cluster_centers_, task.seed)
+    for name in ("calinski_harabasz", "davies_bouldin", "bic", "icl"):
         if name in metrics:
             out.setdefault(name, math.nan)
     out["fit_time"] = fitted - start
