@@ -19,7 +19,7 @@ behaviour against pandas' own ``df.apply`` on every kind of frame):
 * ``pandas.core.apply.frame_apply``, ``FrameColumnApply`` and, on it,
   ``apply()``, ``apply_series_generator()``, ``obj``, ``values``, ``index``,
   ``result_index``, ``func``, ``args``, ``kwargs``;
-* ``DataFrame._ixs(0, axis=0)``, ``Series._mgr``, ``Series._name``;
+* ``DataFrame._ixs(0, axis=0)``; ``Series._mgr`` and ``Series._name``, set in the row's ``__dict__``;
 * ``SingleBlockManager.set_values`` (its two assignments, inline) and
   ``.blocks[0]`` with ``.values``, ``._mgr_locs``, ``.refs`` (``has_reference()``);
   ``pandas._libs.internals.BlockPlacement`` and ``BlockValuesRefs``;
