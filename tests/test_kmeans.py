@@ -193,7 +193,7 @@ def test_result_table_repr_html_and_plot():
 
     fig = res.plot()
     assert isinstance(fig, Figure)  # a notebook shows the plot, not an array of Axes
-    assert len(fig.axes) == len(res.scores) == 7
+    assert len(fig.axes) == len(res.scores) == len(nbp.ksearch.METRICS)  # one per criterion
     titles = [ax.get_title() for ax in fig.axes]
     silhouette_ax = fig.axes[titles.index("mean silhouette coefficient")]
     assert any("k=3" in text.get_text() for text in silhouette_ax.get_legend().get_texts())

@@ -33,7 +33,7 @@ NULL_TESTS = ("icl", "gap", "prediction_strength")
 def _null_tests(made: dict[str, int]) -> list[str]:
     """The null tests among the criteria with a pick (the BIC standing in for a missing ICL)."""
     names = [name for name in NULL_TESTS if name in made]
-    if "icl" not in made and "bic" in made:
+    if "icl" not in made and "bic" in made and "bic" not in names:
         names.insert(0, "bic")
     return names
 
