@@ -2,9 +2,9 @@
 
 Chunks are ``client.submit`` futures.  Nothing sent to a worker names a path on
 this machine: the function travels inside the task (scattered once per call
-when it is large), a large chunk is scattered to the cluster (straight to a
-worker, not through the scheduler), and results come back as the futures'
-results.  Control goes through dask itself:
+when it is large), a large chunk is scattered to a worker (not inside the
+task graph; through the scheduler unless the Client has
+``direct_to_workers=True``), and results come back as the futures' results.  Control goes through dask itself:
 
 * a chunk tells the kernel it started (its board row, its thread and its
   worker's address) with a dask event (``Worker.log_event``) that the kernel
@@ -293,7 +293,7 @@ class Dask(Backend):
         client = self._client()
         job = int(self._board.rows[task.slot, JOB]) if task.slot >= 0 else 0
         if sizeof(task.payload) > SCATTER_CHUNKS_ABOVE:
-            payload = client.scatter(task.payload, hash=False)  # client to worker, not via the scheduler
+            payload = client.scatter(task.payload, hash=False)  # kept by a worker, not in the graph
             remote = client.submit(_run, func, dataclasses.replace(task, payload=None), job, payload, pure=False)
         else:
             if task.timed and task.payload is not None:  # its transfer is timed when dask pickles it
