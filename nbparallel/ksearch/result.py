@@ -38,7 +38,8 @@ class KSearchResult:
         ``"high"``, ``"medium"`` or ``"low"`` (see ``nbparallel.ksearch.consensus.decide``).
     baseline : dict of str to float
         Values at k = 1 (one cluster) when k = 1 is not in ``k``: ``inertia`` (the
-        total sum of squares), ``bic`` and, with the gap statistic, ``gap`` and ``gap_sd``.
+        total sum of squares), ``bic`` and ``icl`` (equal for one cluster) and, with
+        the gap statistic, ``gap`` and ``gap_sd``.
     stability : dict of str to dict of int to float
         With ``n_repeats > 1``: per criterion, how often each k won across repeats.
     fit_time, score_time : ndarray
