@@ -204,21 +204,23 @@ elbow.plot()
 
 One fit per k (the best of three k-means++ runs) is scored by the knee of
 inertia, the silhouette (on one shared subsample), Calinski-Harabasz,
-Davies-Bouldin and the BIC of a Gaussian mixture whose clusters share one
-covariance. The gap statistic (Tibshirani, Walther & Hastie 2001, with the 1-SE
-rule from its largest gap) clusters uniform reference sets, one task each; prediction strength
+Davies-Bouldin, and the BIC and ICL of a Gaussian mixture whose clusters share
+one covariance (the ICL is the BIC plus the entropy of the cluster
+memberships: it counts well-separated clusters, the BIC counts components). The
+gap statistic (Tibshirani, Walther & Hastie 2001, with the 1-SE rule from its
+largest gap) clusters uniform reference sets, one task each; prediction strength
 (Tibshirani & Walther 2005) clusters random halves.
 
 `best_k`:
 
 - **no structure** (1) when most of the criteria that can say "one cluster"
-  (BIC, gap, prediction strength) do;
-- otherwise **a vote** of four criteria, one principle each: a Gaussian model's
-  likelihood (BIC), compactness against separation (Calinski-Harabasz, the best
-  of 30 rules in Milligan & Cooper 1985), a null reference (gap) and stability
-  (prediction strength). A pick of 1, or of the largest k tried (a curve still
-  improving there has not found its k), does not vote. Ties go to the BIC, then
-  Calinski-Harabasz.
+  (ICL, gap, prediction strength) do;
+- otherwise **a vote** of five criteria: a Gaussian model's likelihood counted
+  as components (BIC) and as clusters (ICL), compactness against separation
+  (Calinski-Harabasz, the best of 30 rules in Milligan & Cooper 1985), a null
+  reference (gap) and stability (prediction strength). A pick of 1, or of the
+  largest k tried (a curve still improving there has not found its k), does not
+  vote. Ties go to the BIC, then the ICL, then Calinski-Harabasz.
 
 Silhouette and Davies-Bouldin lean to small k and the knee is the weakest
 criterion, so they are shown but do not vote. `confidence` and `reason` say when
@@ -231,7 +233,7 @@ print("best_k:", res.best_k, "agreement:", res.agreement, "confidence:", res.con
 res.plot()
 """),
     code("""
-columns = ["inertia", "gap", "silhouette", "calinski_harabasz", "davies_bouldin", "bic", "prediction_strength"]
+columns = ["inertia", "gap", "silhouette", "calinski_harabasz", "davies_bouldin", "bic", "icl", "prediction_strength"]
 res.to_frame()[columns].round(3)
 """),
     md("""

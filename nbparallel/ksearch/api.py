@@ -149,13 +149,14 @@ def choose_k(
 
     One KMeans fit per (k, repeat) is scored by every metric (knee of the inertia
     curve, highest silhouette, highest Calinski-Harabasz, lowest Davies-Bouldin,
-    lowest BIC of a Gaussian mixture with a shared covariance, fitted by EM from
-    the fit's centres); the gap statistic
+    lowest BIC and ICL of a Gaussian mixture with a shared covariance, fitted by
+    EM from the fit's centres); the gap statistic
     clusters uniform reference sets and prediction strength random halves, one
     task each.  How the picks become ``best_k`` is described in the consensus
     rule (``nbparallel.ksearch.consensus.decide``): ``best_k`` is 1 when most of
-    the criteria that can say so find no cluster structure, otherwise the k most
-    of BIC, Calinski-Harabasz, gap and prediction strength pick; ``reason`` says
+    the criteria that can say so (ICL, gap, prediction strength) find no cluster
+    structure, otherwise the k most of BIC, ICL, Calinski-Harabasz, gap and
+    prediction strength pick; ``reason`` says
     when the answer is weak or at an end of the range.
 
     Parameters
@@ -165,7 +166,7 @@ def choose_k(
     k : iterable of int, default=range(2, 15)
     metrics : sequence of str
         Any of ``"inertia"``, ``"gap"``, ``"silhouette"``, ``"calinski_harabasz"``,
-        ``"davies_bouldin"``, ``"bic"``, ``"prediction_strength"`` (all by default).
+        ``"davies_bouldin"``, ``"bic"``, ``"icl"``, ``"prediction_strength"`` (all by default).
     n_repeats : int, default=1
         Seeds per k; with more than one, ``scores_sd`` and ``stability`` (how
         often each k wins per criterion) tell how stable the picks are.
