@@ -128,6 +128,7 @@ def plan(
         and wrap is None
         and options.chunks is None
         and options.chunk_size is None
+        and options.cache is None  # cached chunks are found by their bounds: those must not move
         and pace.cheap_call(func, n_items, n_workers)
     ):  # its items were trivially cheap last time: one chunk per worker, no balancing to pay for
         chunk_rows = chunk_bounds(n_items, min(n_items, n_workers))

@@ -208,3 +208,13 @@ def test_a_new_pool_imports_scikit_learn_before_its_first_chunk_when_the_script_
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.stdout.split("\n")[0] == str([imported] * 4), out.stderr[-2000:]
+
+
+def test_a_cached_call_keeps_its_chunks_when_the_function_was_cheap_last_time(tmp_path):
+    # The cache finds a chunk by its bounds: a re-run reads every chunk back, whatever the
+    # runtime learnt about the function in between.
+    data = list(range(400))
+    nbp.pmap(cheap, data, n_jobs=2, cache=tmp_path, progress=False)
+    nbp.pmap(cheap, data, n_jobs=2, progress=False)  # learnt: cheap
+    assert nbp.pmap(cheap, data, n_jobs=2, cache=tmp_path, progress=False) == [x + 1 for x in data]
+    assert nbp.last_job().n_cached == nbp.last_job().n_total > 2
