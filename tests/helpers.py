@@ -58,35 +58,22 @@ def fail_noisily(backend: str) -> BaseException:
 
 
 @contextlib.contextmanager
-def local_cluster(scratch: str) -> Iterator[Any]:
-    """A real dask LocalCluster (2 worker processes, 1 thread each, on 127.0.0.1) and its Client.
+def local_cluster() -> Iterator[Any]:
+    """The bench's real dask LocalCluster (2 worker processes, 1 thread each, on 127.0.0.1) and its Client.
 
-    Dask's scratch space goes to ``scratch``; on the way out the cluster is closed and
-    its processes are waited for (20 s at most): a test that leaves one fails.
+    Its scratch space is a temporary folder removed afterwards; on the way out
+    the cluster's processes are waited for (20 s at most): a test that leaves one fails.
     """
-    import dask
     import psutil
-    from distributed import Client, LocalCluster
 
     from nbparallel.backends import worker_pids
+    from nbparallel.bench.dask import cluster
 
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    with dask.config.set({"temporary-directory": scratch}):
-        cluster = LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=40,
-            local_directory=scratch,
-        )
-    client = Client(cluster)
     try:
-        yield client
+        with cluster(2) as client:
+            yield client
     finally:
-        client.close()
-        cluster.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             left = {

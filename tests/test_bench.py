@@ -12,13 +12,13 @@ from nbparallel.bench.first_k import bench_first_choose_k, format_first_choose_k
 def test_every_core_workload_is_measured_against_raw_loky():
     timings = run_core_bench(2, quick=True)
     table = format_core(timings, 2)
+    assert all(t.workload in table for t in timings)
     assert [t.workload for t in timings] == list(TARGETS)
     for t in timings:
         assert t.times["nbparallel"] and t.times["nbparallel"] > 0
         if t.workload != "groups":
             assert t.times["loky"] and t.times["loky"] > 0
             assert "vs loky" in t.verdict(), t.verdict()
-    assert "MISSED" in table or "met" in table
 
 
 def test_the_first_choose_k_of_a_fresh_script_is_timed_against_the_loop():

@@ -15,8 +15,8 @@ distributed = pytest.importorskip("distributed", reason="the dask extra is not i
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    with local_cluster(str(tmp_path_factory.mktemp("dask"))) as c:  # dask's scratch space, not /tmp/dask-scratch-space
+def client():
+    with local_cluster() as c:  # dask's scratch space in a folder of its own, removed afterwards
         yield c
 
 

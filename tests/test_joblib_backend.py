@@ -299,10 +299,10 @@ def test_background_refuses_a_non_callable(bad):
 # -- dask -----------------------------------------------------------------------------------
 
 
-def test_joblib_calls_run_on_dask_through_nbparallel(tmp_path):
+def test_joblib_calls_run_on_dask_through_nbparallel():
     pytest.importorskip("distributed")
     with (
-        local_cluster(str(tmp_path)),
+        local_cluster(),
         nbp.config(backend="dask"),
         parallel_config(backend="nbparallel"),
     ):

@@ -209,9 +209,9 @@ def test_transfer_bigger_than_compute_is_seen_on_processes():
 
 # -- dask ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def client():
     pytest.importorskip("distributed", reason="the dask extra is not installed")
-    with local_cluster(str(tmp_path_factory.mktemp("dask"))) as c:  # dask's scratch space, not /tmp/dask-scratch-space
+    with local_cluster() as c:  # dask's scratch space in a folder of its own, removed afterwards
         yield c
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import JobCancelled, RemoteTraceback
 from ..worker.task import ChunkOutcome, ChunkTask
+from .counted import CountedJob
 from .job import Job
 from .partial import PartialResult
 from .state import failure_of
@@ -40,7 +41,7 @@ def _nothing(parts: list[Any]) -> None:
     return None
 
 
-class FeedJob(Job):
+class FeedJob(CountedJob):
     """A job fed chunk by chunk by its caller (see the module).
 
     Examples
@@ -62,8 +63,6 @@ class FeedJob(Job):
         self._closed = False
         self._futures: dict[int, Future[Any]] = {}
         self._feed_lock = threading.Lock()
-        self._n_chunks = 0
-        self._done = [0, 0, 0]  # items, chunks, ok chunks
         self.subscribe(self._settle)
 
     # -- the caller's side -------------------------------------------------------------
@@ -177,29 +176,8 @@ class FeedJob(Job):
             return self.n_items
         return total
 
-    @property
-    def n_total(self) -> int:
-        return self._n_chunks
-
-    @property
-    def n_done(self) -> int:
-        return self._done[1]
-
-    @property
-    def n_ok(self) -> int:
-        return self._done[2]
-
-    def _counts(self) -> tuple[int, int, int, int]:
-        failed = sum(o.error is not None for o in list(self._outcomes.values()))
-        cancelled = sum(o.cancelled for o in list(self._outcomes.values()))
-        return self._done[0], self._done[1] - cancelled, failed, 0
-
     def _keep(self, outcome: ChunkOutcome) -> None:
-        with self._feed_lock:
-            if not outcome.cancelled:
-                self._done[0] += outcome.stop - outcome.start
-            self._done[1] += 1
-            self._done[2] += outcome.ok
+        self._count(outcome)
         if not outcome.ok:
             self._outcomes[outcome.index] = outcome
 

@@ -199,7 +199,7 @@ def conclude(job: JobLike) -> None:
 
 def _learn_pace(job: JobLike) -> None:
     """Remember what an item of a plain ``pmap``'s function cost (see :mod:`.pace`)."""
-    if not getattr(job, "learns_pace", False) or job.n_cached:
+    if not job.learns_pace or job.n_cached:
         return
     outcomes = job._outcomes.values()
     pace.remember(job.func, sum(o.elapsed for o in outcomes), sum(o.stop - o.start for o in outcomes))

@@ -55,6 +55,7 @@ class JobLike(Protocol):
     started_at: float | None
     finished_at: float | None
     is_stream: bool
+    learns_pace: bool
     _outcomes: dict[int, ChunkOutcome]
     _failed_items: list[Failed]
     _killed_for_timeout: set[int]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import JobInterrupted
 from ..worker.task import ChunkOutcome, ChunkTask
+from .counted import CountedJob
 from .job import Job
 from .partial import PartialResult
 
@@ -92,7 +93,7 @@ def chunk_source(
         start += len(piece)
 
 
-class StreamJob(Job):
+class StreamJob(CountedJob):
     """A job whose chunks are read from its input as they are needed (see the module)."""
 
     is_stream = True
@@ -132,12 +133,9 @@ class StreamJob(Job):
             )
 
         self._source = chunk_source(datas, sizer=self.sizer, task=task)
-        self._n_chunks = 0
-        self._done = [0, 0, 0]  # items, chunks, ok chunks
         self._inbox: queue.SimpleQueue[ChunkOutcome | None] = queue.SimpleQueue()
         self._outstanding = 0  # chunks read and not yet consumed
         self._limit = BUFFERED_PER_WORKER * max(1, self.n_jobs)
-        self._counter_lock = threading.Lock()
         self._iterated = False
         if not keep:
             self.subscribe(self._inbox.put)
@@ -171,31 +169,8 @@ class StreamJob(Job):
             return self.n_items
         return self.length
 
-    @property
-    def n_total(self) -> int:
-        return self._n_chunks
-
-    @property
-    def n_done(self) -> int:
-        return self._done[1]
-
-    @property
-    def n_ok(self) -> int:
-        return self._done[2]
-
-    def _counts(self) -> tuple[int, int, int, int]:
-        failed = sum(o.error is not None for o in list(self._outcomes.values()))
-        return self._done[0], self._done[1] - self._cancelled(), failed, len(self._failed_items)
-
-    def _cancelled(self) -> int:
-        return sum(o.cancelled for o in list(self._outcomes.values()))
-
     def _keep(self, outcome: ChunkOutcome) -> None:
-        with self._counter_lock:
-            if not outcome.cancelled:
-                self._done[0] += outcome.stop - outcome.start
-            self._done[1] += 1
-            self._done[2] += outcome.ok
+        self._count(outcome)
         self.sizer.observe(outcome.elapsed, outcome.stop - outcome.start)
         if self.keep or not outcome.ok:
             self._outcomes[outcome.index] = outcome
