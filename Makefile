@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 UV     := UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-unit test-notebooks lint e2e bench docs clean lock
+.PHONY: demo test test-quick test-unit test-notebooks notebooks lint e2e bench docs clean lock
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,10 +37,15 @@ test: lint docs test-unit test-notebooks e2e
 
 ## make lint: ruff (lint and format), mypy over the package, and the one-way layering (lint-imports), no errors allowed
 lint: $(STAMP)
-	$(VENV)/bin/ruff check nbparallel tests notebooks/make_notebooks.py notebooks/conftest.py
-	$(VENV)/bin/ruff format --check nbparallel tests notebooks/make_notebooks.py notebooks/conftest.py
+	$(VENV)/bin/ruff check nbparallel tests notebooks/*.py
+	$(VENV)/bin/ruff format --check nbparallel tests notebooks/*.py
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+## make test-quick: the inner loop (under 2 minutes): unit and shell tests, no kernels, dask
+## clusters, browsers or long suites
+test-quick: $(STAMP)
+	$(PY) -m pytest tests -m "not kernel and not dask and not browser and not slow" --ignore=tests/e2e -q
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests nbparallel --doctest-modules --ignore=tests/e2e
@@ -54,6 +59,16 @@ test-notebooks: $(STAMP)
 	scratch=$$(mktemp -d) && DASK_TEMPORARY_DIRECTORY=$$scratch $(PY) -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/nbval-sanitize.cfg -p no:randomly notebooks; \
 	status=$$?; rm -rf $$scratch; exit $$status
+
+## make notebooks: re-execute the demo notebooks from their sources. Each notebook is a jupytext
+## pair: notebooks/NN_name.py (percent format) is what you edit and review, the .ipynb beside it
+## keeps the outputs nbval checks. `make notebooks NB=03_choosing_k` re-executes one.
+NB ?= [0-9]*
+notebooks: $(STAMP)
+	cd notebooks && for f in $(NB).py; do \
+		../$(VENV)/bin/jupytext --quiet --to ipynb --update "$$f" && \
+		../$(VENV)/bin/jupyter-execute --inplace --timeout=600 "$${f%.py}.ipynb" || exit 1; \
+	done
 
 ## make bench: every speed claim, measured in one run
 bench: $(STAMP)

@@ -1,4 +1,4 @@
-"""Shared fixtures: leak checks for worker processes and threads."""
+"""Shared fixtures: leak checks for worker processes and threads; the test tiers' markers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,28 @@ import pytest
 
 import nbparallel as nbp
 from nbparallel.backends import worker_pids
+
+#: Where a test's tier is known from where it lives: a path fragment -> its marker. A test
+#: elsewhere that needs a kernel gets ``kernel`` from the fixture it uses; one that starts a
+#: dask cluster is marked ``dask`` where it is written. ``make test-quick`` skips all four.
+TIERS = {
+    "tests/e2e/": "browser",
+    "tests/joblib_suite/": "slow",
+    "tests/test_bench": "slow",
+    "tests/test_kernel": "kernel",
+    "tests/test_dask": "dask",
+    "tests/test_bench_dask": "dask",
+}
+TIER_FIXTURES = {"kernel": "kernel", "client": "dask"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.as_posix()
+        marks = {mark for where, mark in TIERS.items() if where in path}
+        marks |= {TIER_FIXTURES[name] for name in getattr(item, "fixturenames", ()) if name in TIER_FIXTURES}
+        for mark in sorted(marks - {m.name for m in item.iter_markers()}):
+            item.add_marker(getattr(pytest.mark, mark))
 
 
 def _is_tracker(proc: psutil.Process) -> bool:

@@ -299,6 +299,7 @@ def test_background_refuses_a_non_callable(bad):
 # -- dask -----------------------------------------------------------------------------------
 
 
+@pytest.mark.dask
 def test_joblib_calls_run_on_dask_through_nbparallel():
     pytest.importorskip("distributed")
     with (
