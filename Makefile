@@ -41,6 +41,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check nbparallel tests notebooks/*.py
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	@# one owner for a job's state: only jobs/job.py reads or writes a job's private fields
+	@if grep -rnE "\b(job|self\.job)\._[a-z]" nbparallel --include=*.py | grep -v "^nbparallel/jobs/job.py:"; then \
+		echo "lint: the lines above touch a job's private fields outside nbparallel/jobs/job.py"; exit 1; fi
 
 ## make test-quick: the inner loop (under 2 minutes): unit and shell tests, no kernels, dask
 ## clusters, browsers or long suites

@@ -19,7 +19,7 @@ from .config import config
 # -- building blocks ----------------------------------------------------------------
 from .data.merge import merge
 from .data.partition import partition
-from .display.pump import LAYER as _display_layer
+from .display.follow import LAYER as _display_layer
 
 # -- jobs and errors ----------------------------------------------------------------
 from .errors import (
@@ -40,11 +40,11 @@ from .frontends.background import background
 from .frontends.frames import hook as _pandas_hook
 from .frontends.joblib_backend import register as _register_joblib_backend
 from .groups import pmap_groups
+from .insights.report import Report
+from .insights.timeline import record_timelines
 from .jobs import runtime as _runtime
 from .jobs.handles import jobs, last_job
 from .jobs.job import Job, PartialResult
-from .jobs.report import Report
-from .jobs.timeline import record_timelines
 
 # -- choosing the number of clusters ------------------------------------------------
 from .ksearch import KSearchResult, choose_k, elbow_search, silhouette_search

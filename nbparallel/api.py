@@ -9,10 +9,11 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .backends import get_backend
+from .data import pace
 from .data.merge import MergeHow, check_merge
 from .data.merge import merge as merge_parts
 from .data.partition import aligned_length, chunk_bounds, guided_bounds, kind_of
-from .jobs import pace, runtime
+from .jobs import runtime
 from .jobs.job import Job
 from .options import RunOptions
 from .tracebacks import user_frames

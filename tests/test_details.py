@@ -19,7 +19,7 @@ def slow(x: float) -> float:
 
 
 def _wait_running(job, n: int, within: float = 20.0) -> None:
-    from nbparallel.jobs.timeline import running_of
+    from nbparallel.insights.timeline import running_of
 
     deadline = time.monotonic() + within
     while len(running_of(job)) < n and time.monotonic() < deadline:

@@ -8,8 +8,8 @@ import pytest
 
 import nbparallel as nbp
 from nbparallel.backends import worker_pids
-from nbparallel.jobs.report import advise
-from nbparallel.jobs.timeline import ChunkRecord, record_timelines
+from nbparallel.insights.report import advise
+from nbparallel.insights.timeline import ChunkRecord, record_timelines
 from tests.helpers import local_cluster, spin
 
 pytest.importorskip("pandas")
@@ -117,7 +117,7 @@ def test_chunks_read_from_the_cache_are_marked_cached(tmp_path):
 
 
 def test_a_long_stream_keeps_a_bounded_timeline(monkeypatch):
-    from nbparallel.jobs import timeline
+    from nbparallel.insights import timeline
 
     monkeypatch.setattr(timeline, "MAX_RECORDS", 5)
     stream = nbp.imap(abs, iter(range(200)), n_jobs=1, chunk_size=10, progress=False)

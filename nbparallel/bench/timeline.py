@@ -57,8 +57,8 @@ def bench_timeline_overhead(n_jobs: int, *, repeats: int = 100, n_items: int = 1
     ['chunks', 'kernel_cpu_noise', 'kernel_cpu_overhead', 'n_items', 'n_jobs', 'noise', 'off', 'on', 'overhead', 'repeats', 'workers_cpu_noise', 'workers_cpu_overhead']
     """
     from ..api import pmap
+    from ..insights.timeline import record_timelines
     from ..jobs.job import Job
-    from ..jobs.timeline import record_timelines
     from .workloads import trivial
 
     data = list(range(n_items))

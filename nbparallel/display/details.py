@@ -4,7 +4,7 @@ Collapsed under the progress bar, it redraws at most every :data:`EVERY`
 seconds while the job runs: one line per worker with its current chunk, how
 long that chunk has run, and the worker's CPU% and RSS (with psutil; without
 it those cells show a dash), then the slowest chunk so far.  The facts come
-from the job (:func:`~nbparallel.jobs.timeline.running_of`, its recorder); the
+from the job (:func:`~nbparallel.insights.timeline.running_of`, its recorder); the
 view holds the job weakly, so it never keeps a finished job alive.
 """
 
@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..jobs.timeline import ChunkRecord, recorder_of, running_of
+from ..insights.timeline import ChunkRecord, recorder_of, running_of
 
 if TYPE_CHECKING:
     from ..jobs.protocol import JobLike

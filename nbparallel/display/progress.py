@@ -6,7 +6,7 @@
 * Elsewhere (a terminal, a script): a tqdm text bar on stderr.
 * ``progress=False``: nothing.
 
-Sinks are driven by the job's display pump (see :mod:`nbparallel.display.pump`), never by
+Sinks are driven by the job's display pump (see :mod:`nbparallel.display.follow`), never by
 joblib internals.  The clock is injectable so tests compare exact states.
 """
 

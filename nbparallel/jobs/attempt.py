@@ -24,13 +24,13 @@ from concurrent.futures import CancelledError, Future
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ChunkTimeout, WorkerDied
+from ..insights import timeline
 from ..worker.board import CANCEL
 from ..worker.task import ChunkOutcome, ChunkTask
-from . import timeline
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
-    from .protocol import JobLike
+    from .protocol import JobLike, Run
 
 __all__ = ["Attempt", "MAX_RESUBMITS"]
 
@@ -58,6 +58,7 @@ class Attempt:
     def __init__(
         self,
         job: JobLike,
+        execution: Run,
         tasks: Iterable[ChunkTask],
         backend: Backend,
         n_workers: int,
@@ -66,6 +67,7 @@ class Attempt:
         gate: Callable[[], bool] | None = None,
     ) -> None:
         self.job = job
+        self.execution = execution  # where outcomes are recorded
         self.backend = backend
         self.n_workers = n_workers
         self.func = func
@@ -98,7 +100,7 @@ class Attempt:
             waiting, self._waiting = self._waiting, {}
         for _task, outcome, timer in waiting.values():
             timer.cancel()
-            self.job._record(outcome)  # its retry will not come: the failure stands
+            self.execution.record(outcome)  # its retry will not come: the failure stands
         self._maybe_finish()
 
     def cancel(self) -> None:
@@ -177,7 +179,7 @@ class Attempt:
         outcome = ChunkOutcome(index, 0, 0)
         outcome.error, outcome.exc_only = exc, f"{type(exc).__name__}: {exc}\n"
         exc.add_note(f"nbparallel: reading the input of job {self.job.id} raised this (in the kernel)")
-        self.job._record(outcome)
+        self.execution.record(outcome)
         self.stop()
 
     def _not_sent(self, task: ChunkTask, exc: BaseException) -> ChunkOutcome:
@@ -224,10 +226,10 @@ class Attempt:
         """A worker died; the outcome to record, or ``None`` when the chunk runs again."""
         task = flight.task
         outcome = ChunkOutcome(task.index, task.start, task.stop)
-        if self.job.cancel_requested:  # killed because it ignored the cancel
+        if self.execution.cancel_requested:  # killed because it ignored the cancel
             outcome.cancelled = True
             return outcome
-        if task.index in self.job._killed_for_timeout:
+        if self.execution.killed_for_timeout(task.index):
             ending = "its worker was killed" if self.backend.can_kill_workers else "its task was released"
             outcome.fail(
                 ChunkTimeout.of_chunk(
@@ -274,11 +276,11 @@ class Attempt:
             outcome.attempts = self._tries[task.index]
             retry = outcome.error is not None and outcome.attempts <= self.job.options.retries and not self._stopping
         if retry:
-            self.job._retrying(outcome)
+            self.execution.retrying(outcome)
             self._later(task, outcome)
             return
         del task  # its data: not held while the job ends (in _fill) and its caller wakes up
-        self.job._record(outcome)
+        self.execution.record(outcome)
         if (outcome.error is not None and self._fail_fast) or outcome.cancelled:
             self.stop()  # fail fast: running chunks end, no new ones start
         else:

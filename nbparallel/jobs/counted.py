@@ -42,6 +42,12 @@ class CountedJob(Job):
     def n_ok(self) -> int:
         return self._done[2]
 
+    def _kick(self) -> None:
+        """Let the current run read more chunks (new ones were made, or results were taken)."""
+        execution = self.execution
+        if execution is not None and execution.attempt is not None:
+            execution.attempt.kick()
+
     def _count(self, outcome: ChunkOutcome) -> None:
         with self._counter_lock:
             if not outcome.cancelled:
@@ -52,6 +58,6 @@ class CountedJob(Job):
     def _cancelled(self) -> int:
         return sum(o.cancelled for o in list(self._outcomes.values()))
 
-    def _counts(self) -> tuple[int, int, int, int]:
+    def counts(self) -> tuple[int, int, int, int]:
         failed = sum(o.error is not None for o in list(self._outcomes.values()))
         return self._done[0], self._done[1] - self._cancelled(), failed, len(self._failed_items)

@@ -87,18 +87,14 @@ class FeedJob(CountedJob):
         if ended:
             future.set_exception(self._why_ended())
             return future
-        attempt = self._attempt
-        if attempt is not None:
-            attempt.kick()  # sent now, from the caller's thread
+        self._kick()  # sent now, from the caller's thread
         return future
 
     def close(self) -> None:
         """No more chunks: the job ends once those handed over have ended."""
         with self._feed_lock:
             self._closed = True
-        attempt = self._attempt
-        if attempt is not None:
-            attempt.kick()  # reads the end of the feed
+        self._kick()  # reads the end of the feed
 
     # -- the attempt's side --------------------------------------------------------------
     def _gate(self) -> bool:
@@ -112,27 +108,18 @@ class FeedJob(CountedJob):
             return False
 
     def _feed(self) -> Iterator[ChunkTask]:
-        job = self
-
-        class Feed:
-            def __iter__(self) -> Iterator[ChunkTask]:
-                return self
-
-            def __next__(self) -> ChunkTask:
-                with job._feed_lock:
-                    if job._pending:
-                        job._claimed = max(0, job._claimed - 1)
-                        return job._pending.popleft()
-                raise StopIteration  # only once closed (the gate let no read through otherwise)
-
-        return Feed()
+        while True:
+            with self._feed_lock:
+                if not self._pending:
+                    return  # only once closed (the gate let no read through otherwise)
+                self._claimed = max(0, self._claimed - 1)
+                task = self._pending.popleft()
+            yield task
 
     def start(self, tasks: Any = None) -> Job:
-        from . import lifecycle
-
         if tasks is not None:
             raise TypeError("a feed job is fed by its caller (put); it cannot start with given chunks")
-        lifecycle.begin(self, self._feed(), gate=self._gate)
+        self._begin(self._feed(), gate=self._gate)
         return self
 
     # -- a chunk ended -------------------------------------------------------------------
@@ -164,7 +151,7 @@ class FeedJob(CountedJob):
     def _why_ended(self) -> BaseException:
         return JobCancelled(
             f"job {self.id} ({self.label}) was cancelled after {self.n_ok} of {self.n_total} batches finished"
-            if self.cancel_requested or self._status == "cancelled"
+            if self.cancel_requested or self.status == "cancelled"
             else f"job {self.id} ({self.label}) has ended ({self.status}): it takes no more batches"
         )
 
@@ -176,7 +163,7 @@ class FeedJob(CountedJob):
             return self.n_items
         return total
 
-    def _keep(self, outcome: ChunkOutcome) -> None:
+    def keep_outcome(self, outcome: ChunkOutcome) -> None:
         self._count(outcome)
         if not outcome.ok:
             self._outcomes[outcome.index] = outcome

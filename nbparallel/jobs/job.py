@@ -1,10 +1,13 @@
 """``Job``: the handle of one parallel call — status, result, cancel, what finished.
 
-A job plans nothing and runs nothing itself: each execution is an
-:class:`~.attempt.Attempt` (``retry_failed`` starts a new one), the
+A job plans nothing and runs nothing itself.  It keeps what survives its runs:
+its options, its chunks and the outcome of each chunk.  Each run is an
+:class:`~.execution.Execution` (``retry_failed`` starts a new one), which owns
+that run's status, result, error, notes and timing; the
 :mod:`~.supervisor` enforces timeouts and stops stuck chunks, and displays
 observe the job through :meth:`Job.subscribe`.  Whether it is done has one
-source of truth, the ``finished`` future of its current execution.
+source of truth, the ``finished`` future of its current execution.  No other
+module reads or writes a job's private fields (``make lint`` checks it).
 """
 
 from __future__ import annotations
@@ -16,27 +19,25 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent import futures
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..data.shared import remove_folder
 from ..errors import ChunkFailure, Failed, JobCancelled
+from ..insights.report import report_of
+from ..insights.timeline import timeline_of
 from ..tracebacks import user_frames, user_stacklevel
 from ..worker.task import ChunkOutcome, ChunkTask
-from . import lifecycle, registry, runtime, supervisor
-from .lifecycle import call_safely
+from . import registry, runtime, supervisor
+from .execution import Execution, call_safely
 from .partial import PartialResult, counts_of, partial_of
-from .report import report_of
 from .retry import retry
 from .state import failure_of, label_output, state_of
-from .timeline import timeline_of
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
     from ..options import RunOptions
-    from .protocol import Running
 
 __all__ = ["Job", "PartialResult", "STATUSES"]  # PartialResult: from .partial
 
@@ -108,28 +109,16 @@ class Job:
         self.shared_folder = shared_folder
         if shared_folder is not None:  # freed with the job at the latest
             weakref.finalize(self, remove_folder, shared_folder)
-        self.n_retries = 0
+        self.n_retries = 0  # over all runs
         self.n_cached = 0
-        self.cancel_requested = False
-        self.started_at: float | None = None
-        self.finished_at: float | None = None
-        self._outcomes: dict[int, ChunkOutcome] = {}
+        self._outcomes: dict[int, ChunkOutcome] = {}  # by chunk; a chunk that runs again gets a new one
         self._failed_items: list[Failed] = []  # errors="collect": items that raised, in their place
-        self._killed_for_timeout: set[int] = set()
-        self._attempt: Running | None = None
-        self._finished: Future[None] | None = None
-        self._settled: Future[None] = Future()  # resolved once the done-callbacks ran (for ``await``)
-        self._status = "pending"
-        self._result: Any = None
-        self._error: BaseException | None = None
+        self._execution: Execution | None = None  # the current (or last) run
         self._observers: list[Callable[[ChunkOutcome | None], Any]] = []
         self._callbacks: list[Callable[[Job], Any]] = []
         self._hooks: list[Callable[[Any], Any]] = []
-        self._cache: Any = None
-        self._cache_keys: dict[int, str] = {}
         self._lock = threading.RLock()
         self._display: Any = None
-        self._notes: list[tuple[type[Warning], str]] = []  # warnings for whoever reads the result
         registry.register(self)
 
     def runnable(self, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -137,28 +126,54 @@ class Job:
         return self.wrap(func) if self.wrap is not None else func
 
     @property
+    def execution(self) -> Execution | None:
+        """The current run (the last one once the job ended); ``None`` before the job starts."""
+        return self._execution
+
+    @property
     def status(self) -> str:
         """One of ``pending``, ``running``, ``done``, ``failed``, ``cancelled``."""
-        if self._finished is None:
+        execution = self._execution
+        if execution is None:
             return "pending"
-        return self._status if self._finished.done() else "running"
+        return execution.status if execution.finished.done() else "running"
 
     def done(self) -> bool:
         """Whether the job has finished (done, failed or cancelled)."""
-        return self._finished is not None and self._finished.done()
+        execution = self._execution
+        return execution is not None and execution.finished.done()
+
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether the current run was asked to stop (``cancel()``, an interrupt, the Cancel button)."""
+        execution = self._execution
+        return execution is not None and execution.cancel_requested
 
     @property
     def total_items(self) -> int | None:
         """Items in all, ``None`` while unknown (a stream over an input without a length)."""
         return self.n_items
 
-    def _counts(self) -> tuple[int, int, int, int]:
+    def counts(self) -> tuple[int, int, int, int]:
         """Items done, chunks done, chunks failed, items failed (for the progress display)."""
         return counts_of(list(self._outcomes.values()), len(self._failed_items))
 
-    def _keep(self, outcome: ChunkOutcome) -> None:
-        """Keep a chunk's outcome on the job (a stream keeps only its failures)."""
+    def keep_outcome(self, outcome: ChunkOutcome) -> None:
+        """Keep a chunk's outcome on the job (its execution calls this once; a stream keeps only failures)."""
         self._outcomes[outcome.index] = outcome
+
+    @property
+    def failed_items(self) -> list[Failed]:
+        """``errors="collect"``: the items that raised, as their Failed records (a copy)."""
+        return list(self._failed_items)
+
+    def add_failed_item(self, failed: Failed) -> None:
+        """An item raised and became a Failed record (its execution calls this)."""
+        self._failed_items.append(failed)
+
+    def replace_failed_items(self, failed: list[Failed]) -> None:
+        """Rerunning the failed items left these still failing (see :func:`~.retry.retry_items`)."""
+        self._failed_items = list(failed)
 
     @property
     def n_total(self) -> int:
@@ -183,9 +198,10 @@ class Job:
     @property
     def elapsed(self) -> float:
         """Seconds since the job started (until it finished)."""
-        if self.started_at is None:
+        execution = self._execution
+        if execution is None:
             return 0.0
-        return (self.finished_at or time.perf_counter()) - self.started_at
+        return (execution.finished_at or time.perf_counter()) - execution.started_at
 
     @property
     def eta(self) -> float | None:
@@ -208,6 +224,15 @@ class Job:
         """The progress widget, or ``None`` outside a kernel or with ``progress=False``."""
         return getattr(self._display, "widget", None)
 
+    @property
+    def display(self) -> Any:
+        """What shows the job (a viewer of the display layer), or ``None``."""
+        return self._display
+
+    def attach_display(self, viewer: Any) -> None:
+        """Let ``viewer`` show the job (the runtime calls this before the job starts)."""
+        self._display = viewer
+
     def partial_result(self) -> PartialResult:
         """The merged results of the chunks that finished, and which items they cover.
 
@@ -225,12 +250,13 @@ class Job:
         >>> part.value, part.items, part.missing
         ([2, 5], [(0, 2)], [(2, 4)])
         """
-        if self.status == "done":
-            return PartialResult(self._result, [(0, self.n_items)] if self.n_items else [], [])
+        execution = self._execution
+        if execution is not None and self.status == "done":
+            return PartialResult(execution.result, [(0, self.n_items)] if self.n_items else [], [])
         return partial_of(self.tasks, self._outcomes, self.finalize)
 
     def timeline(self) -> Any:
-        """Where the time went: a pandas ``DataFrame`` with a row per chunk run (``jobs/timeline.py``)."""
+        """Where the time went: a pandas ``DataFrame`` with a row per chunk run (``insights/timeline.py``)."""
         return timeline_of(self)
 
     def report(self) -> Any:
@@ -242,22 +268,27 @@ class Job:
         with self._lock:
             self._observers.append(observer)
 
-    def _notify(self, event: ChunkOutcome | None) -> None:
+    def notify(self, event: ChunkOutcome | None) -> None:
+        """Tell the observers that a chunk ended (``None``: the run ended)."""
         for observer in list(self._observers):
             observer(event)
 
     def start(self, tasks: Sequence[ChunkTask] | None = None) -> Job:
         """Start an execution of ``tasks`` (default: all chunks); returns at once."""
-        lifecycle.begin(self, list(self.tasks if tasks is None else tasks))
+        self._begin(list(self.tasks if tasks is None else tasks))
         return self
 
-    def _record(self, outcome: ChunkOutcome) -> None:
-        """A chunk ended for good in this execution (called once per chunk and attempt)."""
-        lifecycle.record(self, outcome)
-
-    def _retrying(self, outcome: ChunkOutcome) -> None:
-        """A chunk failed and runs again (``retries``)."""
-        lifecycle.retrying(self, outcome)
+    def _begin(self, todo: Iterable[ChunkTask], gate: Callable[[], bool] | None = None) -> Execution:
+        """A new execution of ``todo`` (a list, or a stream's lazy iterator); chunks that run again lose their old outcome."""
+        with self._lock:
+            if self._execution is not None and not self._execution.finished.done():
+                raise RuntimeError(f"job {self.id} is already running")
+            if self._execution is not None and isinstance(todo, list):
+                for task in todo:
+                    self._outcomes.pop(task.index, None)
+            execution = self._execution = Execution(self)
+        execution.begin(todo, gate)
+        return execution
 
     def cancel(self) -> bool:
         """Stop the job: running chunks are interrupted, queued ones never start.
@@ -272,20 +303,16 @@ class Job:
         bool
             ``False`` if the job was not running.
         """
-        if not self._stop_attempt():
+        if not self.stop_execution():
             return False
         supervisor.watch(self)  # interrupts the running ones; kills the stuck
         log.info("job %s: cancel requested", self.id)
         return True
 
-    def _stop_attempt(self) -> bool:
+    def stop_execution(self) -> bool:
         """Flag the chunks in flight and send no more (``False``: nothing was running)."""
-        attempt = self._attempt
-        if attempt is None or self.done():
-            return False
-        self.cancel_requested = True
-        attempt.cancel()
-        return True
+        execution = self._execution
+        return execution is not None and execution.cancel()
 
     @user_frames
     def retry_failed(self, func: Callable[..., Any] | None = None, *, background: bool = False) -> Any:
@@ -316,16 +343,26 @@ class Job:
         """
         return retry(self, func, background=background)
 
-    def _sibling(self, tasks: list[ChunkTask], finalize: Callable[[list[Any]], Any], *, label: str) -> Job:
+    def sibling(self, tasks: list[ChunkTask], finalize: Callable[[list[Any]], Any], *, label: str) -> Job:
         """A new job of this one's function, options and backend over ``tasks`` (one item each)."""
         options, backend, n = self.options, self.backend, self.n_jobs
         return Job(
             self.func, tasks, finalize, options=options, backend=backend, n_workers=n, n_items=len(tasks), label=label
         )
 
-    def _on_success(self, fn: Callable[[Any], Any]) -> None:
+    def on_success(self, fn: Callable[[Any], Any]) -> None:
         """Call ``fn(result)`` when the job ends done, before ``result()`` returns to anyone."""
         self._hooks.append(fn)
+
+    def success_hooks(self) -> list[Callable[[Any], Any]]:
+        """What :meth:`on_success` registered, in order."""
+        return list(self._hooks)
+
+    def concluded(self, execution: Execution) -> list[Callable[[Job], Any]]:
+        """``execution`` has decided how it ended: resolve it; returns the done-callbacks to call."""
+        with self._lock:
+            execution.finished.set_result(None)
+            return list(self._callbacks)
 
     def add_done_callback(self, fn: Callable[[Job], Any]) -> None:
         """Call ``fn(job)`` when the job finishes (at once if it has)."""
@@ -337,8 +374,11 @@ class Job:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the job has finished (``False`` if ``timeout`` seconds passed first)."""
-        finished = self._finished
-        return finished is not None and (finished.done() or not futures.wait([finished], timeout).not_done)
+        execution = self._execution
+        if execution is None:
+            return False
+        finished = execution.finished
+        return finished.done() or not futures.wait([finished], timeout).not_done
 
     @user_frames
     def result(self, timeout: float | None = None) -> Any:
@@ -363,22 +403,24 @@ class Job:
         display = self._display
         if display is not None and hasattr(display, "join"):
             display.join(5.0)  # the display shows the final state before the result is handed out
-        if self._error is not None:
-            raise self._error
-        notes, self._notes = self._notes, []
-        for category, note in notes:
+        execution = self._execution
+        assert execution is not None  # wait() returned True
+        if execution.error is not None:
+            raise execution.error
+        for category, note in execution.take_notes():
             warnings.warn(note, category, stacklevel=user_stacklevel())
-        if self._status == "cancelled":
+        if execution.status == "cancelled":
             raise JobCancelled(
                 f"job {self.id} was cancelled after {self.n_ok} of {self.n_total} chunks finished; "
                 "job.partial_result() has them, job.retry_failed() runs the rest"
             )
-        return self._result
+        return execution.result
 
     def __await__(self) -> Generator[Any, None, Any]:
         async def _wait() -> Any:
-            if self._finished is not None:
-                await asyncio.wrap_future(self._settled)  # after the done-callbacks ran
+            execution = self._execution
+            if execution is not None:
+                await asyncio.wrap_future(execution.settled)  # after the done-callbacks ran
             return self.result()
 
         return _wait().__await__()

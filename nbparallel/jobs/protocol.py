@@ -1,6 +1,6 @@
 """What the runtime's parts need from a job, as a protocol.
 
-The attempt, the lifecycle, the supervisor, the registry and the runtime work
+The execution, the attempt, the supervisor, the registry and the runtime work
 on a job; :class:`~.job.Job` uses them.  So that the imports run one way (the
 handle on top), they name the job by this protocol, which
 :class:`~.job.Job` satisfies, and never import it.
@@ -8,7 +8,6 @@ handle on top), they name the job by this protocol, which
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol
@@ -19,11 +18,11 @@ from ..options import RunOptions
 from ..worker.board import Board
 from ..worker.task import ChunkOutcome, ChunkTask
 
-__all__ = ["JobLike", "Running"]
+__all__ = ["JobLike", "Run", "Running"]
 
 
 class Running(Protocol):
-    """One execution of a job's chunks (an :class:`~.attempt.Attempt`)."""
+    """What runs one execution's chunks (an :class:`~.attempt.Attempt`)."""
 
     board: Board | None
     finished: Future[None]
@@ -37,8 +36,35 @@ class Running(Protocol):
     def kick(self) -> None: ...
 
 
+class Run(Protocol):
+    """One execution of a job (an :class:`~.execution.Execution`), as the runtime's parts read it."""
+
+    finished: Future[None]
+    status: str
+    result: Any
+    error: BaseException | None
+    cancel_requested: bool
+    started_at: float
+    finished_at: float | None
+
+    @property
+    def attempt(self) -> Running | None: ...
+
+    def kill_for_timeout(self, chunk: int) -> None: ...
+
+    def killed_for_timeout(self, chunk: int) -> bool: ...
+
+    def record(self, outcome: ChunkOutcome) -> None: ...
+
+    def retrying(self, outcome: ChunkOutcome) -> None: ...
+
+
 class JobLike(Protocol):
-    """A job as its runtime sees it (see :class:`~.job.Job` for the meaning of each member)."""
+    """A job as its runtime sees it: its public surface (see :class:`~.job.Job` for each member).
+
+    Nothing here is private: the runtime's parts speak to a job through these
+    methods, and the state of a run is its :class:`Run`'s.
+    """
 
     id: int
     label: str
@@ -51,30 +77,17 @@ class JobLike(Protocol):
     shared_folder: str | None
     n_retries: int
     n_cached: int
-    cancel_requested: bool
-    started_at: float | None
-    finished_at: float | None
     is_stream: bool
     learns_pace: bool
-    _outcomes: dict[int, ChunkOutcome]
-    _failed_items: list[Failed]
-    _killed_for_timeout: set[int]
-    _attempt: Running | None
-    _finished: Future[None] | None
-    _settled: Future[None]
-    _status: str
-    _result: Any
-    _error: BaseException | None
-    _callbacks: list[Callable[[Any], Any]]
-    _hooks: list[Callable[[Any], Any]]
-    _cache: Any
-    _cache_keys: dict[int, str]
-    _lock: threading.RLock
-    _display: Any
-    _notes: list[tuple[type[Warning], str]]
+
+    @property
+    def execution(self) -> Run | None: ...
 
     @property
     def status(self) -> str: ...
+
+    @property
+    def cancel_requested(self) -> bool: ...
 
     @property
     def total_items(self) -> int | None: ...
@@ -92,7 +105,16 @@ class JobLike(Protocol):
     def widget(self) -> Any: ...
 
     @property
+    def display(self) -> Any: ...
+
+    @property
     def errors(self) -> list[ChunkFailure | Failed]: ...
+
+    @property
+    def outcomes(self) -> dict[int, ChunkOutcome]: ...
+
+    @property
+    def failed_items(self) -> list[Failed]: ...
 
     def done(self) -> bool: ...
 
@@ -104,22 +126,28 @@ class JobLike(Protocol):
 
     def cancel(self) -> bool: ...
 
+    def stop_execution(self) -> bool: ...
+
     def start(self, tasks: Sequence[ChunkTask] | None = None) -> Any: ...
 
     def runnable(self, func: Callable[..., Any]) -> Callable[..., Any]: ...
 
-    def _counts(self) -> tuple[int, int, int, int]: ...
+    def counts(self) -> tuple[int, int, int, int]: ...
 
-    def _keep(self, outcome: ChunkOutcome) -> None: ...
+    def keep_outcome(self, outcome: ChunkOutcome) -> None: ...
 
-    def _notify(self, event: ChunkOutcome | None) -> None: ...
+    def add_failed_item(self, failed: Failed) -> None: ...
 
-    def _record(self, outcome: ChunkOutcome) -> None: ...
+    def replace_failed_items(self, failed: list[Failed]) -> None: ...
 
-    def _retrying(self, outcome: ChunkOutcome) -> None: ...
+    def notify(self, event: ChunkOutcome | None) -> None: ...
 
-    def _stop_attempt(self) -> bool: ...
+    def attach_display(self, viewer: Any) -> None: ...
 
-    def _on_success(self, fn: Callable[[Any], Any]) -> None: ...
+    def on_success(self, fn: Callable[[Any], Any]) -> None: ...
 
-    def _sibling(self, tasks: list[ChunkTask], finalize: Callable[[list[Any]], Any], *, label: str) -> JobLike: ...
+    def success_hooks(self) -> list[Callable[[Any], Any]]: ...
+
+    def concluded(self, execution: Any) -> list[Callable[[Any], Any]]: ...
+
+    def sibling(self, tasks: list[ChunkTask], finalize: Callable[[list[Any]], Any], *, label: str) -> JobLike: ...

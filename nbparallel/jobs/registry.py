@@ -58,7 +58,7 @@ def cancel_at_exit() -> bool:
     """
     waited_for = False
     for job in alive():
-        if job._attempt is None or job.done():
+        if job.execution is None or job.done():
             continue
         if not job.options.background and not job.is_stream:
             # a foreground call in a thread of the program that is still running (the
@@ -66,7 +66,7 @@ def cancel_at_exit() -> bool:
             waited_for = True
             continue
         try:
-            job._stop_attempt()
+            job.stop_execution()
         except Exception:  # exiting: the workers are stopped all the same
             log.debug("job %s: cancel at exit failed", job.id, exc_info=True)
     return not waited_for

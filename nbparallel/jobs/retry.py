@@ -49,29 +49,31 @@ def retry_items(job: JobLike, func: Callable[..., Any] | None, *, background: bo
     failed.  Returns the full result, or with ``background=True`` the job that
     reruns the items (the parent's result is updated when it finishes).
     """
-    failed = sorted(job._failed_items, key=lambda f: f.index)
+    failed = sorted(job.failed_items, key=lambda f: f.index)
     tasks = [_item_task(job, number, f.index) for number, f in enumerate(failed)]
     if func is not None:
         job.func = job.runnable(func)
-    rerun = job._sibling(
+    rerun = job.sibling(
         tasks, lambda parts: [v for part in parts for v in part], label=f"{job.label} (failed items of job {job.id})"
     )
 
+    execution = job.execution
+    assert execution is not None  # the job is done
+
     def put_back(values: list[Any]) -> None:
-        result = job._result
         for f, value in zip(failed, values, strict=True):
-            result[f.index] = value
-        job._failed_items = list(rerun._failed_items)
-        if not job._failed_items:  # nothing left to retry: the inputs can go
-            from .lifecycle import release_inputs
+            execution.result[f.index] = value
+        job.replace_failed_items(rerun.failed_items)
+        if not job.failed_items:  # nothing left to retry: the inputs can go
+            from .execution import release_inputs
 
             release_inputs(job)
 
-    rerun._on_success(put_back)
+    rerun.on_success(put_back)
     if background:
         return runtime.run(rerun, background=True)
     runtime.run(rerun, background=False)
-    return job._result
+    return execution.result
 
 
 def retry(job: JobLike, func: Callable[..., Any] | None, *, background: bool) -> Any:
@@ -79,13 +81,12 @@ def retry(job: JobLike, func: Callable[..., Any] | None, *, background: bool) ->
     if not job.done():
         raise RuntimeError(f"job {job.id} is still {job.status}; wait for it or cancel it first")
     if job.status == "done":
-        if job._failed_items:  # errors="collect": only the items that raised run again
+        if job.failed_items:  # errors="collect": only the items that raised run again
             return retry_items(job, func, background=background)
-        return job if background else job._result
+        return job if background else job.result()
     if func is not None:
         job.func = job.runnable(func)
         job.label = getattr(func, "__name__", job.label)
-    for index in [i for i, o in job._outcomes.items() if not o.ok]:
-        del job._outcomes[index]  # those chunks get a new outcome from the new attempt
-    job._error = None
-    return runtime.run(job, [t for t in job.tasks if t.index not in job._outcomes], background=background)
+    kept = {i for i, o in job.outcomes.items() if o.ok}
+    # a new execution over the rest: those chunks get new outcomes; nothing is reset by hand
+    return runtime.run(job, [t for t in job.tasks if t.index not in kept], background=background)

@@ -47,7 +47,7 @@ class ProgressState:
 
 def state_of(job: JobLike) -> ProgressState:
     """A snapshot of a :class:`~nbparallel.Job` for display."""
-    done_items, done_chunks, failed_chunks, failed_items = job._counts()
+    done_items, done_chunks, failed_chunks, failed_items = job.counts()
     return ProgressState(
         status=job.status,
         done_items=done_items,

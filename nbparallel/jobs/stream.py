@@ -133,12 +133,12 @@ class StreamJob(CountedJob):
             )
 
         self._source = chunk_source(datas, sizer=self.sizer, task=task)
-        self._inbox: queue.SimpleQueue[ChunkOutcome | None] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[ChunkOutcome | None] = queue.SimpleQueue()
         self._outstanding = 0  # chunks read and not yet consumed
         self._limit = BUFFERED_PER_WORKER * max(1, self.n_jobs)
         self._iterated = False
         if not keep:
-            self.subscribe(self._inbox.put)
+            self.subscribe(self.inbox.put)
 
     # -- reading ---------------------------------------------------------------------
     def _read(self, task: ChunkTask) -> ChunkTask:
@@ -155,12 +155,11 @@ class StreamJob(CountedJob):
     def _room(self) -> bool:
         return self.keep or self._outstanding < self._limit
 
-    def _consumed(self) -> None:
+    def consumed(self) -> None:
+        """The loop took one chunk's results: room for one more."""
         with self._counter_lock:
             self._outstanding -= 1
-        attempt = self._attempt
-        if attempt is not None:
-            attempt.kick()
+        self._kick()
 
     # -- a handle that keeps counters, not outcomes ----------------------------------
     @property
@@ -169,18 +168,16 @@ class StreamJob(CountedJob):
             return self.n_items
         return self.length
 
-    def _keep(self, outcome: ChunkOutcome) -> None:
+    def keep_outcome(self, outcome: ChunkOutcome) -> None:
         self._count(outcome)
         self.sizer.observe(outcome.elapsed, outcome.stop - outcome.start)
         if self.keep or not outcome.ok:
             self._outcomes[outcome.index] = outcome
 
     def start(self, tasks: Any = None) -> Job:
-        from . import lifecycle
-
         if tasks is not None:
             raise TypeError("a stream reads its own input; it cannot start with given chunks")
-        lifecycle.begin(self, self._source, gate=self._room)
+        self._begin(self._source, gate=self._room)
         return self
 
     def partial_result(self) -> PartialResult:
@@ -263,7 +260,7 @@ class Stream:
 
     def _open(self, outcome: ChunkOutcome) -> list[Any] | None:
         """The values of a chunk taken from the buffer; raises the job's error for a failed chunk."""
-        self.job._consumed()
+        self.job.consumed()
         if outcome.error is not None:
             self._finish()
             self.job.result()  # raises the annotated error (the job has ended: fail fast)
@@ -275,7 +272,7 @@ class Stream:
     def _wait(self) -> None:
         display = self._display
         try:
-            event = self.job._inbox.get(timeout=0.1 if display is not None else None)
+            event = self.job.inbox.get(timeout=0.1 if display is not None else None)
         except queue.Empty:
             if display is not None:
                 display.pump(0.0)
@@ -305,7 +302,7 @@ class Stream:
         stop_waiting(self.job, self._display)
         self._closed = True
         raise JobInterrupted(
-            f"job {self.job.id} ({self.job.label}) interrupted after {self.job._done[0]} items; the rest is cancelled"
+            f"job {self.job.id} ({self.job.label}) interrupted after {self.job.counts()[0]} items; the rest is cancelled"
         ) from None
 
     def close(self) -> None:

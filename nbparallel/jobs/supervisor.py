@@ -67,9 +67,10 @@ def _loop() -> None:
 
 
 def _look_at(job: JobLike) -> None:
-    backend, attempt = job.backend, job._attempt
+    backend, execution = job.backend, job.execution
+    attempt = execution.attempt if execution is not None else None
     board = attempt.board if attempt is not None else None
-    if board is None or job.done():
+    if execution is None or board is None or job.done():
         return
     timeout = job.options.timeout
     now = time.monotonic()
@@ -89,7 +90,7 @@ def _look_at(job: JobLike) -> None:
                 backend.interrupt(row, board.flags(row.slot))
         elif (backend.can_kill_workers or backend.can_release) and now - flagged > KILL_AFTER:
             if not job.cancel_requested:
-                job._killed_for_timeout.add(row.chunk)
+                execution.kill_for_timeout(row.chunk)
             if backend.can_kill_workers:
                 log.warning("job %s: chunk %d ignored its interrupt; killing its worker %d", job.id, row.chunk, row.pid)
                 backend.kill(row.pid)

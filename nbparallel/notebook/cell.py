@@ -106,7 +106,7 @@ class _CellBody:
 
     def __nbparallel_cache_key__(self) -> tuple[Any, ...]:
         """What the body computes: its code and the values it uses (not its cell number)."""
-        from ..jobs.cache import function_key, value_key
+        from ..cache import function_key, value_key
 
         env = tuple(sorted((k, function_key(v) if callable(v) else value_key(v)) for k, v in self.env.items()))
         return (self.source, self.split, self.out, env)
@@ -304,7 +304,7 @@ def run_cell(
         inputs, bounds, merge_all = _by_groups(by, split, datas, finalize)
     job = plan(runner, tuple(inputs), run, mode="chunk", finalize=merge_all, bounds=bounds)
 
-    job._on_success(namespace.update)  # assigned before job.result() / await return
+    job.on_success(namespace.update)  # assigned before job.result() / await return
     if run.background:
         namespace[name] = job
     runtime.run(job, background=run.background)

@@ -68,7 +68,13 @@ _TASK_FIELDS = operator.attrgetter(*(f.name for f in fields(ChunkTask)))
 
 @dataclass
 class ChunkOutcome:
-    """What a worker sends back for one chunk."""
+    """What a worker sends back for one chunk.
+
+    The kernel completes it once, where it arrives (``Attempt._ended``: the value
+    unpickled, the times it was queued and returned, the attempt number); from
+    :meth:`~nbparallel.jobs.execution.Execution.record` on it is a record written
+    once, never changed (a copy is made where a field must differ).
+    """
 
     index: int
     start: int

@@ -23,7 +23,7 @@ from ..errors import ChunkTimeout, WorkerDied
 from ..worker.task import ChunkOutcome
 
 if TYPE_CHECKING:
-    from .protocol import JobLike
+    from .protocol import Observed as JobLike
 
 __all__ = ["ChunkRecord", "Recorder", "record_timelines", "recording", "recorder_of", "timeline_of", "running_of"]
 
@@ -207,7 +207,7 @@ def recorder_of(job: JobLike) -> Recorder:
     return recorder
 
 
-# -- the runtime's hooks (jobs.lifecycle) -------------------------------------------------
+# -- the runtime's hooks (jobs.execution, jobs.attempt) --------------------------------------
 def begin(job: JobLike) -> None:
     """``job`` starts an execution (the runtime calls this, :func:`note` and :func:`end`).
 
@@ -313,7 +313,8 @@ def running_of(job: JobLike) -> list[tuple[str, int, int, float]]:
     >>> job.wait() and running_of(job)  # nothing runs once the job is over
     []
     """
-    attempt = job._attempt
+    execution = job.execution
+    attempt = execution.attempt if execution is not None else None
     board = attempt.board if attempt is not None else None
     if board is None:
         return []

@@ -18,7 +18,7 @@ from .report_html import Advice, Report, WorkerUse
 from .timeline import ChunkRecord, recorder_of
 
 if TYPE_CHECKING:
-    from .protocol import JobLike
+    from .protocol import Observed as JobLike
 
 __all__ = ["Report", "Advice", "WorkerUse", "report_of", "advise"]  # Report, Advice, WorkerUse: from .report_html
 
@@ -69,7 +69,7 @@ def advise(records: Sequence[ChunkRecord], wall_s: float, n_workers: int, began:
 
     Examples
     --------
-    >>> from nbparallel.jobs.timeline import ChunkRecord
+    >>> from nbparallel.insights.timeline import ChunkRecord
     >>> def run(i, busy, items=100):
     ...     return ChunkRecord(i, 1, f"pid {i % 2}", i % 2, i * items, (i + 1) * items,
     ...                        0.0, 0.0, busy, busy, 0.0, busy, 0.0, 0, 0, "ok")

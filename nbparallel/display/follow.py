@@ -200,7 +200,7 @@ class NotebookDisplay:
         """Display a job in a notebook: its live widget (once per cell), or its repr."""
         from IPython.display import display
 
-        display_ = job._display
+        display_ = job.display
         widget = job.widget
         if widget is None:
             print(repr(job))

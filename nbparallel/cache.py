@@ -24,8 +24,8 @@ from typing import Any
 
 import joblib
 
-from ..data.shared import SharedArray
-from ..worker.task import ChunkOutcome, ChunkTask
+from .data.shared import SharedArray
+from .worker.task import ChunkOutcome, ChunkTask
 
 #: Every entry starts with this, then the blake2b digest of the pickle that follows.
 MAGIC = b"NBPCACHE1\n"
@@ -61,7 +61,7 @@ def function_key(func: Any) -> str:
     own = getattr(func, "__nbparallel_cache_key__", None)
     if own is not None:  # objects that know what they compute (a %%parallel cell body)
         return value_key(own())
-    from ..backends.shipping import content_key
+    from .backends.shipping import content_key
 
     try:
         return content_key(func)

@@ -1,0 +1,1 @@
+"""Read-only observers of jobs: the timeline of chunk runs, the report and its HTML."""
