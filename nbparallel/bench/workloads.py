@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
 
-__all__ = ["bogosort", "skewed_work", "trivial", "uniform_data", "skewed_data", "recipe"]
+__all__ = ["bogosort", "skewed_work", "trivial", "nap", "uniform_data", "skewed_data", "recipe"]
 
 
 def bogosort(row: Any) -> list[int]:
@@ -68,6 +69,18 @@ def trivial(x: Any) -> Any:
     2
     """
     return x + 1
+
+
+def nap(x: Any, seconds: float = 0.01) -> Any:
+    """Sleep ``seconds`` (10 ms) and return ``x``: an item that costs no CPU, so dispatch is all a pool does.
+
+    Examples
+    --------
+    >>> nap(3, 0.0)
+    3
+    """
+    time.sleep(seconds)
+    return x
 
 
 def uniform_data(n_rows: int = 400, width: int = 7, seed: int = 0) -> np.ndarray:
