@@ -75,7 +75,7 @@ class ScaleTiming:
 
 
 @contextmanager
-def _pools(n: int) -> Iterator[dict[str, Callable[[Sequence[int]], list[Any]]]]:
+def _pools(n: int) -> Iterator[dict[str, Callable[[Sequence[int]], Any]]]:
     """Each tool's way to map :func:`nap` over items on ``n`` workers; the pools are stopped afterwards."""
     from joblib import Parallel, delayed
     from loky import ProcessPoolExecutor
@@ -89,7 +89,7 @@ def _pools(n: int) -> Iterator[dict[str, Callable[[Sequence[int]], list[Any]]]]:
     executor = ProcessPoolExecutor(n)
     try:
         yield {
-            "nbparallel": lambda items: list(pmap(nap, items, n_jobs=n, progress=False)),
+            "nbparallel": lambda items: pmap(nap, items, n_jobs=n, progress=False),
             "loky": lambda items: list(executor.map(nap, items)),
             "joblib": lambda items: list(Parallel(n_jobs=n)(delayed(nap)(i) for i in items)),
         }
@@ -99,7 +99,7 @@ def _pools(n: int) -> Iterator[dict[str, Callable[[Sequence[int]], list[Any]]]]:
         _close_recipe()
 
 
-def _timed(run: Callable[[Sequence[int]], list[Any]], items: Sequence[int]) -> float:
+def _timed(run: Callable[[Sequence[int]], Any], items: Sequence[int]) -> float:
     start = time.perf_counter()
     value = run(items)
     elapsed = time.perf_counter() - start
