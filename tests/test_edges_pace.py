@@ -57,9 +57,10 @@ def test_a_learned_split_is_used_only_where_nothing_per_chunk_was_asked_for():
 
     nbp.pmap(cube, range(200), n_jobs=2, progress=False)
     nbp.pmap(cube, range(200), n_jobs=2, progress=False)
-    assert nbp.last_job().n_total == 2  # learned: too cheap to balance
-    fresh_plan = len(nbp.pmap(cube, range(200), n_jobs=2, progress=False, chunks=None, background=True).tasks)
-    assert fresh_plan > 2
+    learned = nbp.last_job().n_total
+    assert learned <= 2  # too cheap to balance: a chunk per worker, or one for a call cheaper than a round trip
+    fresh_plan = len(nbp.pmap(cube, range(200), n_jobs=2, progress=False, background=True).tasks)
+    assert fresh_plan > learned
     for options in ({"timeout": 30.0}, {"retries": 2}, {"progress": True}, {"background": True}):
         out = nbp.pmap(cube, range(200), n_jobs=2, **{"progress": False, **options})
         job = out if isinstance(out, nbp.Job) else nbp.last_job()

@@ -8,7 +8,9 @@ A notebook runs the same function again and again, so the runtime remembers,
 per function, the compute time per item of its last finished call and plans
 the next call with it: a call whose whole compute is expected to take less
 than :data:`CHEAP_PER_WORKER` seconds per worker gets one chunk per worker
-(as ``np.array_split`` would); every other call keeps the guided chunks.  The
+(as ``np.array_split`` would), and one expected to compute less than
+:data:`ONE_CHUNK_BELOW` in all gets a single chunk; every other call keeps the
+guided chunks.  The
 first call of a function has no record and gets guided chunks.  joblib's
 automatic batch size adapts the same way, from the durations of earlier
 batches.
@@ -50,10 +52,14 @@ from ..data.partition import chunk_bounds
 if TYPE_CHECKING:
     from ..options import RunOptions
 
-__all__ = ["CHEAP_PER_WORKER", "remember", "item_cost", "cheap_call", "learned_bounds", "split_is_free", "forget"]
+__all__ = ["CHEAP_PER_WORKER", "ONE_CHUNK_BELOW", "remember", "item_cost", "cheap_call", "learned_bounds", "split_is_free", "forget"]
 
 #: A call expected to compute less than this many seconds per worker gets one chunk per worker.
 CHEAP_PER_WORKER = 0.005
+
+#: A call expected to compute less than this many seconds in all runs as one chunk: a second chunk's
+#: round trip (a submit, a result, the GIL handed between threads) costs more than it would save.
+ONE_CHUNK_BELOW = 0.0002
 
 #: Functions remembered (the least recently used is forgotten past this).
 KEEP = 256
@@ -191,9 +197,11 @@ def learned_bounds(
     >>> from nbparallel.options import RunOptions
     >>> def halve(x):
     ...     return x / 2
-    >>> remember(halve, 0.0001, 1000)
-    >>> learned_bounds(halve, 10, 2, RunOptions(progress=False))
-    [(0, 5), (5, 10)]
+    >>> remember(halve, 0.0001, 1000)  # 0.1 us an item
+    >>> learned_bounds(halve, 10_000, 2, RunOptions(progress=False))  # 1 ms in all: one chunk per worker
+    [(0, 5000), (5000, 10000)]
+    >>> learned_bounds(halve, 10, 2, RunOptions(progress=False))  # 1 us in all: one chunk
+    [(0, 10)]
     >>> learned_bounds(halve, 0, 2, RunOptions(progress=False))
     [(0, 0)]
     >>> learned_bounds(halve, 10, 2, RunOptions(progress=False, timeout=1.0)) is None
@@ -201,4 +209,7 @@ def learned_bounds(
     """
     if not split_is_free(options) or not cheap_call(func, n_items, n_workers):
         return None
+    cost = item_cost(func)
+    if cost is not None and cost * n_items < ONE_CHUNK_BELOW:  # parallel would save less than a round trip
+        return chunk_bounds(n_items, 1)
     return chunk_bounds(n_items, max(1, n_workers))
