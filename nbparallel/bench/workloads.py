@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from joblib import Parallel, delayed
 
-__all__ = ["bogosort", "skewed_work", "trivial", "nap", "uniform_data", "skewed_data", "recipe"]
+__all__ = ["bogosort", "skewed_work", "spin", "trivial", "nap", "uniform_data", "skewed_data", "recipe"]
 
 
 def bogosort(row: Any) -> list[int]:
@@ -56,6 +56,23 @@ def skewed_work(i: int, unit: int = 4000) -> int:
     """
     total = 0
     for k in range(int(i) * unit):
+        total += k
+    return total
+
+
+def spin(n: int) -> int:
+    """``n`` steps of a Python loop: CPU work counted in steps, not in seconds (``spin(300)`` is about 7 us).
+
+    Unlike a busy wait on the clock, an item that loses its core to another
+    process (the kernel's own threads, say) takes longer, as real work does.
+
+    Examples
+    --------
+    >>> spin(4)
+    6
+    """
+    total = 0
+    for k in range(int(n)):
         total += k
     return total
 
