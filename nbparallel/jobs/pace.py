@@ -52,7 +52,16 @@ from ..data.partition import chunk_bounds
 if TYPE_CHECKING:
     from ..options import RunOptions
 
-__all__ = ["CHEAP_PER_WORKER", "ONE_CHUNK_BELOW", "remember", "item_cost", "cheap_call", "learned_bounds", "split_is_free", "forget"]
+__all__ = [
+    "CHEAP_PER_WORKER",
+    "ONE_CHUNK_BELOW",
+    "remember",
+    "item_cost",
+    "cheap_call",
+    "learned_bounds",
+    "split_is_free",
+    "forget",
+]
 
 #: A call expected to compute less than this many seconds per worker gets one chunk per worker.
 CHEAP_PER_WORKER = 0.005
