@@ -122,17 +122,13 @@ def plan(
     n_items = aligned_length(datas)  # rows of every kind (len() fails on sparse matrices)
     kinds = [kind_of(d) for d in datas]
     label = getattr(func, "__name__", type(func).__name__)
+    learned = None
+    if bounds is None and mode == "items" and wrap is None and options.chunks is None and options.chunk_size is None:
+        learned = pace.learned_bounds(func, n_items, n_workers, options)  # cheap last time, and the split cannot show
     if bounds is not None:
         chunk_rows = bounds(n_workers)
-    elif (
-        mode == "items"
-        and wrap is None
-        and options.chunks is None
-        and options.chunk_size is None
-        and options.cache is None  # cached chunks are found by their bounds: those must not move
-        and pace.cheap_call(func, n_items, n_workers)
-    ):  # its items were trivially cheap last time: one chunk per worker, no balancing to pay for
-        chunk_rows = chunk_bounds(n_items, min(n_items, n_workers))
+    elif learned is not None:
+        chunk_rows = learned
     else:
         chunk_rows = plan_bounds(
             n_items,
@@ -276,7 +272,11 @@ def pmap(
         Seconds to wait before each round of retries.
     timeout : float, optional
         Seconds a chunk may run; a longer one is stopped and fails with
-        :class:`~nbparallel.ChunkTimeout` naming the chunk.
+        :class:`~nbparallel.ChunkTimeout` naming the chunk. The chunks are this
+        call's own (guided, or as ``chunks``/``chunk_size`` say), whatever ran
+        before: a timeout, ``retries``, ``cache``, ``background`` or a progress
+        display asked for keep earlier calls' costs out of the split (see
+        :mod:`nbparallel.data.pace`).
     cache : str, path or joblib.Memory, optional
         Folder where each finished chunk's result is stored, keyed by the
         function's code, the chunk's data and the seed. A re-run (after a

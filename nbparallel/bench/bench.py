@@ -1,7 +1,8 @@
 """``python -m nbparallel bench``: every speed claim of the project, measured in one run.
 
 The runtime core against its peers (:mod:`.core`), the k-search against the
-sequential loop, the first call in a fresh process, and a 1 GiB array.  Results
+sequential loop, the first call in a fresh process, a 1 GiB array, and many
+workers simulated with sleeping items (:mod:`.scale`).  Results
 are checked equal and the timings printed as ratios.
 """
 
@@ -265,4 +266,7 @@ def main(args: Any) -> int:
 
     print(format_joblib(bench_joblib(n, quick=args.quick), n))
     print(format_dask(bench_dask(n, quick=args.quick), n))
+    from .scale import WORKERS, bench_scale, format_scale  # issue 36: many workers, simulated
+
+    print(format_scale(bench_scale((2, 4) if args.quick else WORKERS, repeats=1 if args.quick else 5)))
     return 0

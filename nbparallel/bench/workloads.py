@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
 
-__all__ = ["bogosort", "skewed_work", "trivial", "uniform_data", "skewed_data", "recipe"]
+__all__ = ["bogosort", "skewed_work", "spin", "trivial", "nap", "uniform_data", "skewed_data", "recipe"]
 
 
 def bogosort(row: Any) -> list[int]:
@@ -59,6 +60,23 @@ def skewed_work(i: int, unit: int = 4000) -> int:
     return total
 
 
+def spin(n: int) -> int:
+    """``n`` steps of a Python loop: CPU work counted in steps, not in seconds (``spin(300)`` is about 7 us).
+
+    Unlike a busy wait on the clock, an item that loses its core to another
+    process (the kernel's own threads, say) takes longer, as real work does.
+
+    Examples
+    --------
+    >>> spin(4)
+    6
+    """
+    total = 0
+    for k in range(int(n)):
+        total += k
+    return total
+
+
 def trivial(x: Any) -> Any:
     """Almost no work: ``x + 1``.
 
@@ -68,6 +86,18 @@ def trivial(x: Any) -> Any:
     2
     """
     return x + 1
+
+
+def nap(x: Any, seconds: float = 0.01) -> Any:
+    """Sleep ``seconds`` (10 ms) and return ``x``: an item that costs no CPU, so dispatch is all a pool does.
+
+    Examples
+    --------
+    >>> nap(3, 0.0)
+    3
+    """
+    time.sleep(seconds)
+    return x
 
 
 def uniform_data(n_rows: int = 400, width: int = 7, seed: int = 0) -> np.ndarray:
