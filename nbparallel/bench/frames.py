@@ -22,7 +22,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["FrameTiming", "bench_frames", "format_frames", "pandarallel_python", "WORKLOADS"]
@@ -221,8 +221,3 @@ def format_frames(timings: list[FrameTiming]) -> str:
             )
         lines.append(f"    {t.verdict()}")
     return "\n".join(lines)
-
-
-def as_json(timings: list[FrameTiming]) -> list[dict[str, Any]]:
-    """The timings as plain data."""
-    return [dict(asdict(t), verdict=t.verdict()) for t in timings]
