@@ -60,4 +60,4 @@ class CountedJob(Job):
 
     def counts(self) -> tuple[int, int, int, int]:
         failed = sum(o.error is not None for o in list(self._outcomes.values()))
-        return self._done[0], self._done[1] - self._cancelled(), failed, len(self._failed_items)
+        return self._done[0], self._done[1] - self._cancelled(), failed, len(self.failed_items)

@@ -178,7 +178,7 @@ class Execution:
                 type(outcome.error).__name__,
                 str(outcome.error),  # text, not the exception: a kept log record must not keep the job
             )
-        job.notify(outcome)
+        job.watchers.notify(outcome)
 
     def _render_failed(self, values: list[Any]) -> list[Any]:
         """Failed records get their traceback with source lines (this process knows the notebook's code)."""
@@ -188,7 +188,7 @@ class Execution:
                 exc_only = "".join(traceback.format_exception_only(type(value.exception), value.exception))
                 text = render_traceback(value.frames, exc_only, self.job.func)
                 rendered[i] = value = dataclasses.replace(value, traceback=text)
-                self.job.add_failed_item(value)
+                self.job.failed_items.append(value)
         return rendered
 
     def retrying(self, outcome: ChunkOutcome) -> None:
@@ -259,13 +259,9 @@ class Execution:
             job.n_cached,
         )
         if status == "done":
-            for hook in job.success_hooks():  # before anyone waiting on the job wakes up
-                try:
-                    hook(self.result)
-                except Exception as exc:  # a hook's bug must not break the job
-                    print(f"nbparallel: hook {hook!r} of job {job.id} raised {exc!r}", file=sys.stderr)
-        job.notify(None)
-        for callback in job.concluded(self):
+            job.watchers.succeeded(self.result, job.id)  # before anyone waiting on the job wakes up
+        job.watchers.notify(None)
+        for callback in job.watchers.resolve(self.finished):
             call_safely(callback, job)
         self.settled.set_result(None)
 

@@ -34,6 +34,7 @@ from .execution import Execution, call_safely
 from .partial import PartialResult, counts_of, partial_of
 from .retry import retry
 from .state import failure_of, label_output, state_of
+from .watchers import Watchers
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -112,13 +113,12 @@ class Job:
         self.n_retries = 0  # over all runs
         self.n_cached = 0
         self._outcomes: dict[int, ChunkOutcome] = {}  # by chunk; a chunk that runs again gets a new one
-        self._failed_items: list[Failed] = []  # errors="collect": items that raised, in their place
+        #: errors="collect": the items that raised, as Failed records (its executions add them)
+        self.failed_items: list[Failed] = []
         self._execution: Execution | None = None  # the current (or last) run
-        self._observers: list[Callable[[ChunkOutcome | None], Any]] = []
-        self._callbacks: list[Callable[[Job], Any]] = []
-        self._hooks: list[Callable[[Any], Any]] = []
+        self.watchers = Watchers()  # observers, success hooks, done-callbacks
         self._lock = threading.RLock()
-        self._display: Any = None
+        self.display: Any = None  # what shows the job (the runtime sets it before the job starts)
         registry.register(self)
 
     def runnable(self, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -156,24 +156,11 @@ class Job:
 
     def counts(self) -> tuple[int, int, int, int]:
         """Items done, chunks done, chunks failed, items failed (for the progress display)."""
-        return counts_of(list(self._outcomes.values()), len(self._failed_items))
+        return counts_of(list(self._outcomes.values()), len(self.failed_items))
 
     def keep_outcome(self, outcome: ChunkOutcome) -> None:
         """Keep a chunk's outcome on the job (its execution calls this once; a stream keeps only failures)."""
         self._outcomes[outcome.index] = outcome
-
-    @property
-    def failed_items(self) -> list[Failed]:
-        """``errors="collect"``: the items that raised, as their Failed records (a copy)."""
-        return list(self._failed_items)
-
-    def add_failed_item(self, failed: Failed) -> None:
-        """An item raised and became a Failed record (its execution calls this)."""
-        self._failed_items.append(failed)
-
-    def replace_failed_items(self, failed: list[Failed]) -> None:
-        """Rerunning the failed items left these still failing (see :func:`~.retry.retry_items`)."""
-        self._failed_items = list(failed)
 
     @property
     def n_total(self) -> int:
@@ -212,7 +199,7 @@ class Job:
     def errors(self) -> list[ChunkFailure | Failed]:
         """Failed chunks in chunk order, then (``errors="collect"``) the failed items in item order."""
         chunks = [failure_of(o, self.func) for _, o in sorted(self._outcomes.items()) if o.error is not None]
-        return [*chunks, *sorted(self._failed_items, key=lambda f: f.index)]
+        return [*chunks, *sorted(self.failed_items, key=lambda f: f.index)]
 
     @property
     def output(self) -> str:
@@ -222,16 +209,7 @@ class Job:
     @property
     def widget(self) -> Any:
         """The progress widget, or ``None`` outside a kernel or with ``progress=False``."""
-        return getattr(self._display, "widget", None)
-
-    @property
-    def display(self) -> Any:
-        """What shows the job (a viewer of the display layer), or ``None``."""
-        return self._display
-
-    def attach_display(self, viewer: Any) -> None:
-        """Let ``viewer`` show the job (the runtime calls this before the job starts)."""
-        self._display = viewer
+        return getattr(self.display, "widget", None)
 
     def partial_result(self) -> PartialResult:
         """The merged results of the chunks that finished, and which items they cover.
@@ -265,13 +243,7 @@ class Job:
 
     def subscribe(self, observer: Callable[[ChunkOutcome | None], Any]) -> None:
         """Call ``observer(outcome)`` for each chunk that ends, and ``observer(None)`` at the end."""
-        with self._lock:
-            self._observers.append(observer)
-
-    def notify(self, event: ChunkOutcome | None) -> None:
-        """Tell the observers that a chunk ended (``None``: the run ended)."""
-        for observer in list(self._observers):
-            observer(event)
+        self.watchers.subscribe(observer)
 
     def start(self, tasks: Sequence[ChunkTask] | None = None) -> Job:
         """Start an execution of ``tasks`` (default: all chunks); returns at once."""
@@ -350,27 +322,10 @@ class Job:
             self.func, tasks, finalize, options=options, backend=backend, n_workers=n, n_items=len(tasks), label=label
         )
 
-    def on_success(self, fn: Callable[[Any], Any]) -> None:
-        """Call ``fn(result)`` when the job ends done, before ``result()`` returns to anyone."""
-        self._hooks.append(fn)
-
-    def success_hooks(self) -> list[Callable[[Any], Any]]:
-        """What :meth:`on_success` registered, in order."""
-        return list(self._hooks)
-
-    def concluded(self, execution: Execution) -> list[Callable[[Job], Any]]:
-        """``execution`` has decided how it ended: resolve it; returns the done-callbacks to call."""
-        with self._lock:
-            execution.finished.set_result(None)
-            return list(self._callbacks)
-
     def add_done_callback(self, fn: Callable[[Job], Any]) -> None:
         """Call ``fn(job)`` when the job finishes (at once if it has)."""
-        with self._lock:
-            if not self.done():
-                self._callbacks.append(fn)
-                return
-        call_safely(fn, self)
+        if not self.watchers.add_done_callback(fn, self.done):
+            call_safely(fn, self)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the job has finished (``False`` if ``timeout`` seconds passed first)."""
@@ -400,7 +355,7 @@ class Job:
             raise TimeoutError(
                 f"job {self.id} still {self.status} after {timeout} s ({self.n_done}/{self.n_total} chunks)"
             )
-        display = self._display
+        display = self.display
         if display is not None and hasattr(display, "join"):
             display.join(5.0)  # the display shows the final state before the result is handed out
         execution = self._execution

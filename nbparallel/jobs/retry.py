@@ -63,13 +63,13 @@ def retry_items(job: JobLike, func: Callable[..., Any] | None, *, background: bo
     def put_back(values: list[Any]) -> None:
         for f, value in zip(failed, values, strict=True):
             execution.result[f.index] = value
-        job.replace_failed_items(rerun.failed_items)
+        job.failed_items = list(rerun.failed_items)
         if not job.failed_items:  # nothing left to retry: the inputs can go
             from .execution import release_inputs
 
             release_inputs(job)
 
-    rerun.on_success(put_back)
+    rerun.watchers.on_success(put_back)
     if background:
         return runtime.run(rerun, background=True)
     runtime.run(rerun, background=False)

@@ -76,7 +76,7 @@ def install_display(layer: DisplayLayer) -> None:
 
 def _view(job: JobLike, background: bool) -> Viewer | None:
     viewer = _display.view(job, background=background) if _display is not None else None
-    job.attach_display(viewer)
+    job.display = viewer
     return viewer
 
 

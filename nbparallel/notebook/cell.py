@@ -304,7 +304,7 @@ def run_cell(
         inputs, bounds, merge_all = _by_groups(by, split, datas, finalize)
     job = plan(runner, tuple(inputs), run, mode="chunk", finalize=merge_all, bounds=bounds)
 
-    job.on_success(namespace.update)  # assigned before job.result() / await return
+    job.watchers.on_success(namespace.update)  # assigned before job.result() / await return
     if run.background:
         namespace[name] = job
     runtime.run(job, background=run.background)

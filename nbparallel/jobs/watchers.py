@@ -1,0 +1,67 @@
+"""Who hears of a job: observers of each chunk that ends, hooks on success, done-callbacks."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+__all__ = ["Watchers"]
+
+
+class Watchers:
+    """The listeners of one job (its ``watchers``); the job's executions tell them what happened.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> w = Watchers()
+    >>> w.subscribe(seen.append)
+    >>> w.notify(None); seen
+    [None]
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._observers: list[Callable[[Any], Any]] = []
+        self._hooks: list[Callable[[Any], Any]] = []
+        self._callbacks: list[Callable[[Any], Any]] = []
+
+    def subscribe(self, observer: Callable[[Any], Any]) -> None:
+        """Call ``observer(outcome)`` for each chunk that ends, and ``observer(None)`` at the end of a run."""
+        with self._lock:
+            self._observers.append(observer)
+
+    def notify(self, event: Any) -> None:
+        """Tell every observer (``None``: the run ended)."""
+        for observer in list(self._observers):
+            observer(event)
+
+    def on_success(self, fn: Callable[[Any], Any]) -> None:
+        """Call ``fn(result)`` when a run ends done, before anyone waiting on the job wakes up."""
+        with self._lock:
+            self._hooks.append(fn)
+
+    def succeeded(self, result: Any, job_id: int) -> None:
+        """A run ended done: the success hooks see its result (a hook's bug never breaks the job)."""
+        for hook in list(self._hooks):
+            try:
+                hook(result)
+            except Exception as exc:
+                print(f"nbparallel: hook {hook!r} of job {job_id} raised {exc!r}", file=sys.stderr)
+
+    def add_done_callback(self, fn: Callable[[Any], Any], done: Callable[[], bool]) -> bool:
+        """Keep ``fn`` for the end of the run; ``False`` when ``done()`` already (the caller calls it now)."""
+        with self._lock:
+            if done():
+                return False
+            self._callbacks.append(fn)
+            return True
+
+    def resolve(self, finished: Future[None]) -> list[Callable[[Any], Any]]:
+        """Resolve a run's ``finished`` future; returns the done-callbacks to call (outside the lock)."""
+        with self._lock:
+            finished.set_result(None)
+            return list(self._callbacks)
