@@ -90,9 +90,12 @@ print(repr(w.button.description), w.button.disabled)
 """
     reply, outputs = run(kc, code)
     check(reply, outputs)
-    assert stdout(outputs).strip() == "'Stop: ■ or I,I' True"  # no subshell: the front end sends clicks to the busy shell
+    # No subshell yet: this front end sends clicks to the busy shell, so the button says how to stop instead.
+    assert stdout(outputs).strip() == "'Stop: ■ or I,I' True"
     _subshell(kc)  # the front end now sends widget messages over a subshell
-    reply, outputs = run(kc, 'w.update(ProgressState("running", 1, 10, 1, 2, 0, 1.0))\nprint(w.button.description, w.button.disabled)')
+    reply, outputs = run(
+        kc, 'w.update(ProgressState("running", 1, 10, 1, 2, 0, 1.0))\nprint(w.button.description, w.button.disabled)'
+    )
     check(reply, outputs)
     assert stdout(outputs).strip() == "Cancel False"
     reply, outputs = run(kc, "b = WidgetProgress(10, 2, busy=False, display=shown.append).button\nprint(b.description)")
@@ -110,7 +113,9 @@ def test_a_click_on_cancel_ends_a_busy_foreground_call_within_a_second(kernel):
         if state.get("_model_name") == "ButtonModel":
             button.append(comm_id)
         text = state.get("value")
-        return bool(button) and isinstance(text, str) and text.startswith("chunks ") and not text.startswith("chunks 0/")
+        return (
+            bool(button) and isinstance(text, str) and text.startswith("chunks ") and not text.startswith("chunks 0/")
+        )
 
     _states(kc, finished_a_chunk)
     _click(kc, button[0], subshell)
