@@ -108,3 +108,20 @@ def test_the_call_view_hosts_its_joblib_calls_and_shows_how_it_ended(capsys):
     assert view.text.value.startswith("done in ") and view.text.value.endswith("1 joblib call")
     assert view.button.disabled and view.button.description == "done"
     assert "VBox" in capsys.readouterr().out  # displayed once, at the start
+
+
+def test_a_call_that_cancels_itself_ends_cancelled():
+    holder: list = []
+
+    def fn():
+        while not holder:
+            time.sleep(0.01)
+        holder[0].cancel()
+        return _pids(2)  # its next joblib call is refused
+
+    call = nbp.background(fn)
+    holder.append(call)
+    with pytest.raises(nbp.JobCancelled):
+        call.result(timeout=30)
+    call._thread.join(10)
+    assert call.status == "cancelled"

@@ -214,7 +214,9 @@ class BackgroundCall:
                 return False
             self.cancel_requested = True
         self._scope.cancel()
-        if not self._ended.wait(SETTLE):
+        if threading.current_thread() is self._thread:  # fn cancels itself: its next joblib call raises
+            pass
+        elif not self._ended.wait(SETTLE):
             with self._lock:
                 if self._in_fn and self._thread.ident is not None:
                     raise_in_thread(self._thread.ident, ChunkCancelled)
