@@ -19,6 +19,7 @@ from .config import config
 # -- building blocks ----------------------------------------------------------------
 from .data.merge import merge
 from .data.partition import partition
+from .display.call_view import make_call_view as _make_call_view
 from .display.follow import LAYER as _display_layer
 
 # -- jobs and errors ----------------------------------------------------------------
@@ -37,6 +38,7 @@ from .errors import (
 
 # -- front ends: joblib (scikit-learn's n_jobs) and background calls ------------------
 from .frontends.background import background
+from .frontends.background import install_view as _install_call_view
 from .frontends.frames import hook as _pandas_hook
 from .frontends.joblib_backend import register as _register_joblib_backend
 from .groups import pmap_groups
@@ -66,6 +68,7 @@ _logging.getLogger("nbparallel").addHandler(_logging.NullHandler())
 # The runtime shows every job through the display layer, which sits above it
 # and so is handed to it here, once (see nbparallel.jobs.runtime).
 _runtime.install_display(_display_layer)
+_install_call_view(_make_call_view)  # and every background call's widget (nbp.background)
 
 # joblib.parallel_config(backend="nbparallel") sends joblib's Parallel calls
 # (scikit-learn's n_jobs) to nbparallel's pool.

@@ -13,7 +13,21 @@ from ..worker.run import run_chunk
 from ..worker.task import ChunkOutcome, ChunkTask
 from .base import Backend, register_backend
 
-__all__ = ["Threads"]
+__all__ = ["Threads", "raise_in_thread"]
+
+
+def raise_in_thread(tid: int, exc: type[BaseException]) -> bool:
+    """Raise ``exc`` in the thread ``tid`` of this process at its next Python instruction.
+
+    A thread inside a C call (a sleep, a lock, native code) sees it only when
+    that call returns to the interpreter.
+
+    Returns
+    -------
+    bool
+        Whether a thread with that id was found.
+    """
+    return ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), ctypes.py_object(exc)) == 1
 
 
 @register_backend
@@ -50,7 +64,7 @@ class Threads(Backend):
     def interrupt(self, row: Row, flags: int) -> None:
         exc = flag_exception(flags)
         if exc is not None and row.pid == os.getpid():
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(row.tid), ctypes.py_object(exc))
+            raise_in_thread(row.tid, exc)
 
     def shutdown(self) -> None:
         with self._lock:

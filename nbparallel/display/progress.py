@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 from ..jobs.state import ProgressState
 from ..settings import in_kernel
+from .host import HOST
+from .reach import STOP_HINT, STOP_TIP, busy_clicks_reach, let_front_end_route
 
 __all__ = [
     "ProgressState",
@@ -157,6 +159,10 @@ class WidgetProgress:
         Time source (injected in tests).
     display : callable, optional
         How to display the widget (``IPython.display.display`` by default).
+    busy : bool, default=False
+        The kernel's main shell is busy with this call until it ends (a
+        foreground call): where the front end cannot deliver a click meanwhile
+        (:mod:`.reach`), the button says how to stop the call instead.
     """
 
     def __init__(
@@ -169,6 +175,7 @@ class WidgetProgress:
         show_after: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         display: Callable[[Any], Any] | None = None,
+        busy: bool = False,
     ) -> None:
         import ipywidgets as w
 
@@ -185,12 +192,9 @@ class WidgetProgress:
             bar_style="",
             layout=w.Layout(flex="1 1 auto", width="auto", min_width="120px"),
         )
-        self.button = w.Button(
-            description="Cancel",
-            icon="stop",
-            tooltip="Stop this job; finished chunks are kept",
-            layout=w.Layout(width="auto", margin="0 0 0 8px"),
-        )
+        self.button = w.Button(layout=w.Layout(width="auto", margin="0 0 0 8px"))
+        self._hint = busy and not busy_clicks_reach()  # a click could not reach the kernel: say how to stop
+        self._offer_cancel(not self._hint)
         self.text = w.HTML(value=f"chunks 0/{total_chunks} · starting")
         self.out = w.Output(layout=w.Layout(display="none", max_height="240px", overflow="auto"))
         self.widget = w.VBox(
@@ -204,17 +208,31 @@ class WidgetProgress:
         if show_after <= 0:
             self.show()
 
+    def _offer_cancel(self, reachable: bool) -> None:
+        """A Cancel button, or (``reachable=False``) a disabled one that says how to stop the call."""
+        button = self.button
+        if reachable:
+            button.description, button.icon, button.disabled = "Cancel", "stop", False
+            button.tooltip = "Stop this job; finished chunks are kept"
+        else:
+            button.description, button.icon, button.disabled = STOP_HINT, "", True
+            button.tooltip = STOP_TIP
+        let_front_end_route(button)  # its click goes where the front end sends it, not behind the busy cell
+
     def add_details(self, details: Any) -> None:
         """Put a details view (``.widget``, ``.refresh(force=)``) under the bar, redrawn with it."""
         self.details = details
         self.widget.children = (*self.widget.children, details.widget)
 
     def show(self) -> None:
-        """Display the widget (once)."""
+        """Display the widget (once), inside the background call's view that hosts it if any."""
         if self.shown:
             return
         self.shown = True
-        if self._display is not None:
+        host = HOST.get()
+        if host is not None:
+            host.add(self.widget)
+        elif self._display is not None:
             self._display(self.widget)
         else:
             from IPython.display import display
@@ -227,6 +245,9 @@ class WidgetProgress:
 
     def update(self, state: ProgressState) -> None:
         self._maybe_show()
+        if self._hint and state.status == "running" and busy_clicks_reach():
+            self._hint = False  # the front end opened its comm subshell since: a click reaches the kernel now
+            self._offer_cancel(True)
         if state.total_items is None:  # no total: a full bar while running, the text counts
             self.bar.max = max(state.done_items, 1)
             self.bar.bar_style = "info" if not (state.failed_chunks or state.failed_items) else "warning"
@@ -297,8 +318,11 @@ def make_progress(
     delay = 0.0 if (background or mode in (True, "widget", "tqdm")) else SHOW_AFTER
     want_widget = mode == "widget" or (mode != "tqdm" and in_kernel())
     if want_widget:
+        busy = not background and HOST.get() is None  # a background call's joblib calls leave the kernel free
         try:
-            return WidgetProgress(total_items, total_chunks, desc=desc, on_cancel=on_cancel, show_after=delay)
+            return WidgetProgress(
+                total_items, total_chunks, desc=desc, on_cancel=on_cancel, show_after=delay, busy=busy
+            )
         except ImportError:
             warnings.warn("ipywidgets is not installed: showing a text progress bar instead", stacklevel=3)
     return TextProgress(total_items, total_chunks, desc=desc, delay=delay)

@@ -129,6 +129,11 @@ def run_cell(page, cell) -> None:
     from playwright.sync_api import expect
 
     prompt = cell.locator(".jp-InputPrompt")
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():  # say, "Select Kernel" when the kernel was slow to start on a loaded host
+        page.screenshot(path=str(OUTPUT / "debug-dialog.png"), full_page=True)
+        print("JupyterLab showed a dialog:", dialog.first.inner_text())
+        dialog.locator(".jp-mod-accept").first.click()
     for _attempt in range(4):
         # Right after the page loads, JupyterLab sometimes drops a run request
         # while its kernel session connects; the prompt then stays "[ ]".
@@ -251,7 +256,75 @@ def test_widget_progress_other_cell_output_and_cancel(lab):
             browser.close()
 
 
-#: A GridSearchCV in the background through the joblib backend (fits that print and take 2 s each).
+def _browser(pw):
+    return pw.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+    )
+
+
+def _open(browser, base, token, root, name, cells):
+    """A new page on a notebook of ``cells`` written to the lab's folder ``root``, its kernel idle."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, root / name)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(f"{base}/lab/tree/{name}?token={token}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    return page, page.locator(".jp-Notebook .jp-Cell")
+
+
+#: A foreground call of 40 items of 0.5 s (about 10 s on 2 workers), then a look at what the cancel kept.
+FOREGROUND_CELLS = [
+    "import time\nimport nbparallel as nbp\nfrom nbparallel.backends import worker_pids\n"
+    "nbp.warm(2, wait=True)\nbefore = worker_pids()\n\n"
+    "def slow(x):\n    time.sleep(0.5)\n    return x * 2",
+    "r = nbp.pmap(slow, range(40), n_jobs=2)",
+    "job = nbp.last_job()\nprint('status', job.status, 'kept', len(job.partial_result().value) > 0)\n"
+    "print('workers survived:', worker_pids() == before, nbp.pmap(abs, [-1, -2], n_jobs=2, progress=False))",
+]
+
+
+def test_cancel_click_ends_a_busy_foreground_call(lab, tmp_path):
+    """JupyterLab's default settings send widget messages over a kernel subshell, so the click reaches the busy kernel."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, _ = lab
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page, cells = _open(browser, base, token, tmp_path / "lab", "foreground.ipynb", FOREGROUND_CELLS)
+            run_cell(page, cells.nth(0))
+            expect(cells.nth(0).locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]:"), timeout=90_000)
+            run_cell(page, cells.nth(1))
+            widget = cells.nth(1).locator(".nbparallel-progress")
+            expect(widget).to_be_visible(timeout=60_000)
+            status = widget.locator(".widget-html").nth(1)
+            expect(status).to_contain_text(re.compile(r"chunks [1-9]\d*/"), timeout=30_000)  # a chunk finished
+            button = widget.get_by_role("button", name="Cancel")
+            expect(button).to_be_enabled()  # a real Cancel button, not the "Stop: ■" hint
+            page.screenshot(path=str(OUTPUT / "foreground-running.png"), full_page=True)
+            button.click()
+            clicked = time.monotonic()
+            error = cells.nth(1).locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            expect(error).to_contain_text("JobCancelled", timeout=15_000)  # the cell ended with the cancel
+            took = time.monotonic() - clicked
+            expect(status).to_contain_text("cancelled")
+            page.screenshot(path=str(OUTPUT / "foreground-cancelled.png"), full_page=True)
+            # The kernel ends the call within 1 s of the click (tests/test_kernel_cancel.py bounds that part);
+            # this bound adds the browser's round trip and rendering on a host shared by many test sessions.
+            assert took < 2.0, f"the cell showed JobCancelled {took:.2f} s after the click"
+            run_cell(page, cells.nth(2))
+            out = cells.nth(2).locator(".jp-OutputArea-output")
+            expect(out).to_contain_text("status cancelled kept True", timeout=30_000)
+            expect(out).to_contain_text("workers survived: True [1, 2]")
+        finally:
+            browser.close()
+
+
+#: A GridSearchCV in the background with n_jobs left unset (fits that print and take 2 s each).
 GRID_CELLS = [
     "import time\nimport numpy as np\nimport nbparallel as nbp\n"
     "from sklearn.base import BaseEstimator, ClassifierMixin\nfrom sklearn.model_selection import GridSearchCV\n\n"
@@ -261,8 +334,9 @@ GRID_CELLS = [
     "        self.classes_ = np.unique(y)\n        return self\n"
     "    def predict(self, X):\n        return np.full(len(X), self.classes_[0])\n\n"
     "X = np.random.default_rng(0).random((60, 3)); y = np.arange(60) % 2",
-    "search = GridSearchCV(Slow(), {'seconds': [2.0, 2.1, 2.2, 2.3, 2.4]}, cv=3, n_jobs=2)\n"
+    "search = GridSearchCV(Slow(), {'seconds': [2.0, 2.1, 2.2, 2.3, 2.4]}, cv=3)  # n_jobs unset\n"
     "job = nbp.background(search.fit, X, y)\njob",
+    "print('the kernel answers while the search runs:', 6 * 7)",
     "try:\n    job.result()\nexcept nbp.JobCancelled:\n    print('the search was', job.status)\n"
     "print('the pool still works:', nbp.pmap(abs, [-1, -2], n_jobs=2, progress=False))",
 ]
@@ -272,37 +346,35 @@ def test_cancel_a_running_grid_search(lab, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     base, token, _ = lab
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in GRID_CELLS])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, tmp_path / "lab" / "grid.ipynb")
     OUTPUT.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
+        browser = _browser(pw)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.goto(f"{base}/lab/tree/grid.ipynb?token={token}")
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-            cells = page.locator(".jp-Notebook .jp-Cell")
+            page, cells = _open(browser, base, token, tmp_path / "lab", "grid.ipynb", GRID_CELLS)
             run_cell(page, cells.nth(0))
             run_cell(page, cells.nth(1))
 
-            widget = cells.nth(1).locator(".nbparallel-progress")
+            view = cells.nth(1).locator(".nbparallel-background")  # the call's widget, before any joblib call
+            expect(view).to_be_visible(timeout=60_000)
+            expect(view).to_contain_text("GridSearchCV.fit")
+            expect(view).to_contain_text("running on a kernel thread")
+            widget = view.locator(".nbparallel-progress")  # its joblib call's progress, inside it
             expect(widget).to_be_visible(timeout=60_000)
-            status = widget.locator(".widget-html").nth(1)
             expect(cells.nth(1)).to_contain_text("fitting 2.0", timeout=30_000)  # worker output in the cell
-            page.screenshot(path=str(OUTPUT / "grid-search-running.png"), full_page=True)
-
-            widget.get_by_role("button", name="Cancel").click()
-            expect(status).to_contain_text("cancelled", timeout=10_000)
             run_cell(page, cells.nth(2))
             expect(cells.nth(2).locator(".jp-OutputArea-output")).to_contain_text(
+                "the kernel answers while the search runs: 42", timeout=30_000
+            )
+            page.screenshot(path=str(OUTPUT / "grid-search-running.png"), full_page=True)
+
+            view.locator(".widget-button").first.click()  # the call's own Cancel
+            expect(view.locator(".widget-html").nth(1)).to_contain_text("cancelled", timeout=10_000)
+            expect(widget.locator(".widget-html").nth(1)).to_contain_text("cancelled", timeout=10_000)
+            run_cell(page, cells.nth(3))
+            expect(cells.nth(3).locator(".jp-OutputArea-output")).to_contain_text(
                 "the search was cancelled", timeout=30_000
             )
-            expect(cells.nth(2).locator(".jp-OutputArea-output")).to_contain_text("the pool still works: [1, 2]")
+            expect(cells.nth(3).locator(".jp-OutputArea-output")).to_contain_text("the pool still works: [1, 2]")
             page.screenshot(path=str(OUTPUT / "grid-search-cancelled.png"), full_page=True)
         finally:
             browser.close()
