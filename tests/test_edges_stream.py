@@ -1,0 +1,213 @@
+"""Issue 39: streams that finish with every display, inputs that raise mid-way, and the small edges
+(the dask Client going away, the report's advice, %nbparallel's arguments, empty calls, retries' names).
+
+Every ``imap`` here runs with its display on: the default (``progress`` unset)
+unless a test is about another mode.  A test that hangs fails with a stack dump
+(``faulthandler``) instead of stalling the suite.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import subprocess
+import sys
+import time
+
+import pytest
+
+import nbparallel as nbp
+from tests.helpers import child_env, local_cluster, spin
+
+#: Seconds a test here may take before it counts as hung (dumps every thread's stack, exits).
+HUNG_AFTER = 240
+
+MODES = [None, True, "tqdm", "widget", False]
+
+
+@pytest.fixture(autouse=True)
+def hang_is_a_failure():
+    faulthandler.dump_traceback_later(HUNG_AFTER, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+def square(x):
+    return x * x
+
+
+def fails_on_3(x):
+    if x % 5 == 3:
+        raise ValueError(f"bad item {x}")
+    return x
+
+
+def raises_at(n):
+    """A generator of ``0..n-1`` that then raises ``RuntimeError`` (a file that breaks mid-way)."""
+    for i in range(n):
+        yield i
+    raise RuntimeError(f"input broke after {n} items")
+
+
+# -- imap ends --------------------------------------------------------------------------------
+def test_imap_with_its_default_options_ends_in_a_script():
+    code = "import nbparallel as nbp\nif __name__ == '__main__':\n    print(list(nbp.imap(abs, [-1, -2, -3])))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=child_env()
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[1, 2, 3]\n"
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("progress", MODES)
+def test_imap_ends_with_every_display_mode(progress, n_jobs, ordered):
+    data = list(range(-40, 40))
+    out = list(nbp.imap(square, data, n_jobs=n_jobs, ordered=ordered, progress=progress))
+    want = list(map(square, data))
+    assert out == want if ordered else sorted(out) == sorted(want)
+
+
+@pytest.mark.parametrize("progress", MODES)
+def test_imap_collecting_errors_ends_with_every_display_mode(progress):
+    out = list(nbp.imap(fails_on_3, range(20), n_jobs=2, errors="collect", progress=progress))
+    assert [v for v in out if not isinstance(v, nbp.Failed)] == [x for x in range(20) if x % 5 != 3]
+    failed = [v for v in out if isinstance(v, nbp.Failed)]
+    assert [(f.index, type(f.exception), str(f.exception)) for f in failed] == [
+        (i, ValueError, f"bad item {i}") for i in (3, 8, 13, 18)
+    ]
+
+
+@pytest.mark.parametrize("progress", MODES)
+def test_a_stream_that_fails_raises_the_worker_error_with_every_display_mode(progress):
+    seen = []
+    with pytest.raises(ValueError, match="bad item 3"):
+        for value in nbp.imap(fails_on_3, range(20), n_jobs=1, chunk_size=1, progress=progress):
+            seen.append(value)
+    assert seen == [0, 1, 2]
+
+
+def test_the_display_end_is_a_state_not_an_event():
+    """Whoever sees the end first (pump, drain or run), every later call knows the job has ended."""
+    from nbparallel.display.pump import Display
+
+    job = nbp.pmap(abs, [-1, -2], n_jobs=1, background=True, progress=False)
+    display = Display(job, background=False)  # subscribed late: it gets the end event at once
+    job.wait(30)
+    assert display.pump(1.0) is True
+    assert display.drain() is True and display.pump(0.0) is True and display.ended
+    display.run()  # returns: the end was shown already
+
+
+# -- an input that raises mid-way ---------------------------------------------------------------
+@pytest.mark.parametrize("ordered", [True, False])
+def test_imap_yields_every_item_read_before_the_input_raised(ordered):
+    seen = []
+    with pytest.raises(RuntimeError) as info:
+        for value in nbp.imap(square, raises_at(50), n_jobs=2, ordered=ordered):
+            seen.append(value)
+    with pytest.raises(RuntimeError) as plain:
+        list(map(square, raises_at(50)))
+    assert str(info.value) == str(plain.value)
+    assert (seen if ordered else sorted(seen)) == [square(i) for i in range(50)]
+
+
+@pytest.mark.parametrize("n", [1, 7, 50])
+def test_pmap_keeps_every_item_read_before_the_input_raised(n):
+    job = nbp.pmap(square, raises_at(n), n_jobs=2, background=True)
+    with pytest.raises(RuntimeError, match=f"input broke after {n} items"):
+        job.result(60)
+    part = job.partial_result()
+    assert part.value == [square(i) for i in range(n)]
+    assert part.items == [(0, n)] and part.missing == []
+
+
+def test_items_read_and_not_computed_are_named_missing():
+    job = nbp.pmap(fails_on_3, iter(range(40)), n_jobs=2, chunk_size=2, background=True)
+    with pytest.raises(ValueError, match="bad item 3"):
+        job.result(60)
+    part = job.partial_result()
+    covered = sorted(part.items + part.missing)
+    assert covered[0][0] == 0 and covered[-1][1] == job.n_items  # every item read is in one list or the other
+    assert all(a[1] == b[0] for a, b in zip(covered, covered[1:], strict=False))
+    assert (2, 4) in part.missing  # the failed chunk's items
+
+
+# -- the small ones ----------------------------------------------------------------------------
+def test_an_empty_background_call_records_no_chunk():
+    job = nbp.pmap(abs, [], background=True)
+    assert job.result(30) == []
+    assert job.n_total == 0 and len(job.timeline()) == 0
+    assert job.report().n_chunks == 0
+
+
+def test_the_report_keeps_the_jobs_name_after_a_retry_with_a_new_function():
+    def brittle(x):
+        return 1 // x
+
+    job = nbp.pmap(brittle, [1, 0, 2], chunks=3, n_jobs=1, background=True, progress=False)
+    with pytest.raises(ZeroDivisionError):
+        job.result(30)
+    assert job.retry_failed(lambda x: x) == [1, 0, 0]
+    assert job.label == "brittle" and job.report().label == "brittle"
+
+
+def test_advice_never_names_a_chunk_larger_than_the_input():
+    from nbparallel.jobs.report import advise
+    from nbparallel.jobs.timeline import ChunkRecord
+
+    def ran(i, busy=1e-5):
+        return ChunkRecord(i, 1, f"pid {i % 2}", i % 2, i, i + 1, 0.0, 0.0, busy, busy, 0.0, busy, 0.0, 0, 0, "ok")
+
+    advice = advise([ran(i) for i in range(6)], 0.05, 2)
+    text = " ".join(a.text for a in advice)
+    sizes = [int(w.split("=")[1].rstrip(",;.)")) for w in text.split() if w.startswith("chunk_size=")]
+    assert all(size <= 6 for size in sizes), text
+
+
+def test_advice_for_a_joblib_job_names_batch_size():
+    joblib = pytest.importorskip("joblib")
+    with joblib.parallel_config(backend="nbparallel", n_jobs=2):
+        joblib.Parallel()(joblib.delayed(abs)(-i) for i in range(2000))
+    report = nbp.last_job().report()
+    text = " ".join(a.text for a in report.advice)
+    assert "chunk_size" not in text
+    if any(a.kind == "small-chunks" for a in report.advice):
+        assert "batch_size=" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('"unterminated', "No closing quotation"),
+        ("jobs extra words", "extra words"),
+    ],
+)
+def test_bad_nbparallel_arguments_are_usage_errors(shell, line, message):
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match=message):
+        shell.run_line_magic("nbparallel", line)
+
+
+# -- dask -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("progress", MODES)
+def test_imap_ends_on_dask_with_every_display_mode(progress):
+    pytest.importorskip("distributed")
+    with local_cluster():
+        for ordered in (True, False):
+            out = list(nbp.imap(square, range(30), backend="dask", ordered=ordered, progress=progress))
+            assert (out if ordered else sorted(out)) == [square(i) for i in range(30)]
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_closing_the_dask_client_during_a_job_says_so(retries):
+    pytest.importorskip("distributed")
+    with local_cluster() as client:
+        job = nbp.pmap(spin, [0.3] * 40, chunks=20, backend="dask", retries=retries, background=True)
+        deadline = time.monotonic() + 60
+        while job.n_done < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        client.close()
+        with pytest.raises(nbp.ClusterGone, match="dask Client .* closed"):
+            job.result(60)
