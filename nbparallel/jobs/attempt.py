@@ -177,8 +177,7 @@ class Attempt:
         outcome = ChunkOutcome(index, 0, 0)
         outcome.error, outcome.exc_only = exc, f"{type(exc).__name__}: {exc}\n"
         exc.add_note(f"nbparallel: reading the input of job {self.job.id} raised this (in the kernel)")
-        self.job._record(outcome)
-        self.stop()
+        self.job._record(outcome)  # the source is over; the chunks read before it still run (not stop())
 
     def _not_sent(self, task: ChunkTask, exc: BaseException) -> ChunkOutcome:
         outcome = ChunkOutcome(task.index, task.start, task.stop)
