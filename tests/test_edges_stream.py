@@ -145,10 +145,10 @@ def test_the_report_keeps_the_jobs_name_after_a_retry_with_a_new_function():
     def brittle(x):
         return 1 // x
 
-    job = nbp.pmap(brittle, [1, 0, 2], chunks=3, n_jobs=1, background=True, progress=False)
+    job = nbp.pmap(brittle, [1, 2, 0], chunks=3, n_jobs=1, background=True, progress=False)
     with pytest.raises(ZeroDivisionError):
         job.result(30)
-    assert job.retry_failed(lambda x: x) == [1, 0, 0]
+    assert job.retry_failed(lambda x: x) == [brittle(1), brittle(2), 0]
     assert job.label == "brittle" and job.report().label == "brittle"
 
 

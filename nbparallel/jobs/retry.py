@@ -83,8 +83,7 @@ def retry(job: JobLike, func: Callable[..., Any] | None, *, background: bool) ->
             return retry_items(job, func, background=background)
         return job if background else job._result
     if func is not None:
-        job.func = job.runnable(func)
-        job.label = getattr(func, "__name__", job.label)
+        job.func = job.runnable(func)  # the job keeps its name (its label): the same job, a fixed function
     for index in [i for i, o in job._outcomes.items() if not o.ok]:
         del job._outcomes[index]  # those chunks get a new outcome from the new attempt
     job._error = None
