@@ -159,21 +159,23 @@ def test_advice_never_names_a_chunk_larger_than_the_input():
     def ran(i, busy=1e-5):
         return ChunkRecord(i, 1, f"pid {i % 2}", i % 2, i, i + 1, 0.0, 0.0, busy, busy, 0.0, busy, 0.0, 0, 0, "ok")
 
-    advice = advise([ran(i) for i in range(6)], 0.05, 2)
-    text = " ".join(a.text for a in advice)
-    sizes = [int(w.split("=")[1].rstrip(",;.)")) for w in text.split() if w.startswith("chunk_size=")]
-    assert all(size <= 6 for size in sizes), text
+    tiny = advise([ran(i) for i in range(6)], 0.05, 2)  # 60 us of work in all
+    assert [a.kind for a in tiny] == ["small-chunks"]
+    assert "chunk_size" not in tiny[0].text and "a plain loop, or n_jobs=1, is quicker" in tiny[0].text
+    [more] = advise([ran(i, busy=0.004) for i in range(60)], 0.4, 2)  # 0.24 s of work in 4 ms items
+    assert "pass chunk_size=25 " in more.text  # 0.1 s of work, within an equal share (30)
+    [capped] = advise([ran(i, busy=0.004) for i in range(60)], 0.4, 2, n_items=40)
+    assert "pass chunk_size=20 " in capped.text  # an equal share of 40 items over 2 workers
 
 
 def test_advice_for_a_joblib_job_names_batch_size():
     joblib = pytest.importorskip("joblib")
     with joblib.parallel_config(backend="nbparallel", n_jobs=2):
-        joblib.Parallel()(joblib.delayed(abs)(-i) for i in range(2000))
+        joblib.Parallel(batch_size=1)(joblib.delayed(spin)(2e-4) for i in range(1000))  # 0.2 s of work
     report = nbp.last_job().report()
-    text = " ".join(a.text for a in report.advice)
-    assert "chunk_size" not in text
-    if any(a.kind == "small-chunks" for a in report.advice):
-        assert "batch_size=" in text
+    [small] = [a.text for a in report.advice if a.kind == "small-chunks"]
+    assert "pass batch_size=" in small
+    assert "chunk_size" not in " ".join(a.text for a in report.advice)
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,7 @@ class JobLike(Protocol):
     finished_at: float | None
     is_stream: bool
     learns_pace: bool
+    size_option: str
     _outcomes: dict[int, ChunkOutcome]
     _failed_items: list[Failed]
     _killed_for_timeout: set[int]
