@@ -181,6 +181,9 @@ class Attempt:
 
     def _not_sent(self, task: ChunkTask, exc: BaseException) -> ChunkOutcome:
         outcome = ChunkOutcome(task.index, task.start, task.stop)
+        if isinstance(exc, ConnectionError):  # the backend lost its cluster (a dask Client closed): in its words
+            outcome.fail(ConnectionError(f"chunk {task.index} (items {task.start}-{task.stop - 1}) did not run: {exc}"))
+            return outcome
         if isinstance(exc, OSError):  # the pool could not start (say, /dev/shm full): not the data's fault
             outcome.fail(
                 OSError(
