@@ -9,6 +9,7 @@ unless a test is about another mode.  A test that hangs fails with a stack dump
 from __future__ import annotations
 
 import faulthandler
+import itertools
 import subprocess
 import sys
 import time
@@ -43,17 +44,14 @@ def fails_on_3(x):
 
 def raises_at(n):
     """A generator of ``0..n-1`` that then raises ``RuntimeError`` (a file that breaks mid-way)."""
-    for i in range(n):
-        yield i
+    yield from range(n)
     raise RuntimeError(f"input broke after {n} items")
 
 
 # -- imap ends --------------------------------------------------------------------------------
 def test_imap_with_its_default_options_ends_in_a_script():
     code = "import nbparallel as nbp\nif __name__ == '__main__':\n    print(list(nbp.imap(abs, [-1, -2, -3])))\n"
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=child_env()
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=child_env())
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[1, 2, 3]\n"
 
@@ -129,7 +127,7 @@ def test_items_read_and_not_computed_are_named_missing():
     part = job.partial_result()
     covered = sorted(part.items + part.missing)
     assert covered[0][0] == 0 and covered[-1][1] == job.n_items  # every item read is in one list or the other
-    assert all(a[1] == b[0] for a, b in zip(covered, covered[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(covered))
     assert (2, 4) in part.missing  # the failed chunk's items
 
 
@@ -211,6 +209,32 @@ def test_closing_the_dask_client_during_a_job_says_so(retries):
         while job.n_done < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         client.close()
-        with pytest.raises(ConnectionError, match=r"dask Client was closed .*no worker died") as info:
+        with pytest.raises(ConnectionError, match=r"dask Client was closed .*no worker died"):
             job.result(60)
         assert job.partial_result().value[:2] == [0.3, 0.3]  # what finished before is kept
+
+
+# -- %%parallel: the last run wins ---------------------------------------------------------------
+def test_an_older_run_assigns_only_what_no_newer_run_took(shell):
+    shell.run_cell("xs = list(range(4))")
+    shell.run_cell_magic(
+        "parallel",
+        "--split xs --out a,b --bg --name older --chunks 2",
+        "import time\ntime.sleep(2)\na = [-v for v in xs]\nb = [v + 1 for v in xs]",
+    )
+    shell.run_cell_magic("parallel", "--split xs --out a --chunks 2", "a = [v * 10 for v in xs]")  # foreground
+    older = shell.user_ns["older"]
+    assert older.result(60) == {"a": [0, -1, -2, -3], "b": [1, 2, 3, 4]}  # it still ran: it owns b
+    assert shell.user_ns["a"] == [0, 10, 20, 30] and shell.user_ns["b"] == [1, 2, 3, 4]
+
+
+def test_a_run_superseded_in_full_is_cancelled(shell):
+    shell.run_cell("ys = list(range(4))")
+    shell.run_cell_magic(
+        "parallel", "--split ys --out c --bg --name slow_c --chunks 2", "import time\ntime.sleep(30)\nc = list(ys)"
+    )
+    shell.run_cell_magic("parallel", "--split ys --out c --bg --name fast_c --chunks 2", "c = [v * 2 for v in ys]")
+    assert shell.user_ns["fast_c"].result(60) == {"c": [0, 2, 4, 6]}
+    slow = shell.user_ns["slow_c"]
+    assert slow.wait(30) and slow.status == "cancelled"
+    assert shell.user_ns["c"] == [0, 2, 4, 6]
