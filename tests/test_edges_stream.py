@@ -238,3 +238,56 @@ def test_a_run_superseded_in_full_is_cancelled(shell):
     slow = shell.user_ns["slow_c"]
     assert slow.wait(30) and slow.status == "cancelled"
     assert shell.user_ns["c"] == [0, 2, 4, 6]
+
+
+# -- the paths tests/test_streaming.py runs with progress=False, here with the display on -----------
+@pytest.mark.parametrize("progress", [None, True])
+def test_break_close_and_cancel_end_a_stream_with_the_display_on(progress):
+    seen = []
+    for value in nbp.imap(lambda x: spin(0.002) and x + 1, itertools.count(), n_jobs=2, progress=progress):
+        seen.append(value)
+        if len(seen) == 200:
+            break
+    job = nbp.last_job()
+    assert seen == list(range(1, 201))
+    assert job.wait(10) and job.status == "cancelled"
+    stream = nbp.imap(spin, itertools.repeat(0.05), n_jobs=2, progress=progress)
+    assert next(stream) == 0.05
+    stream.close()
+    assert stream.job.wait(10) and stream.job.status == "cancelled" and list(stream) == []
+    background = nbp.imap(spin, itertools.repeat(0.05), n_jobs=2, progress=progress, background=True)
+    results = iter(background)
+    assert next(results) == 0.05
+    assert background.cancel()
+    rest = list(results)
+    assert rest == [0.05] * len(rest) and background.wait(10) and background.status == "cancelled"
+
+
+@pytest.mark.parametrize("progress", [None, True])
+def test_stream_options_with_the_display_on(progress, tmp_path):
+    flag = tmp_path / "failed-once"
+
+    def flaky(x):
+        if x == 7 and not flag.exists():
+            flag.write_text("x")
+            raise RuntimeError("first time")
+        return x
+
+    assert list(nbp.imap(flaky, range(20), retries=1, n_jobs=2, progress=progress)) == list(range(20))
+    assert list(nbp.imap(square, range(30), backend="threading", n_jobs=3, progress=progress)) == list(
+        map(square, range(30))
+    )
+    with pytest.raises(nbp.ChunkTimeout):
+        list(nbp.imap(spin, [0.01, 5.0], timeout=0.5, n_jobs=2, chunk_size=1, progress=progress))
+
+    def draw(x):
+        import random
+
+        return random.random()
+
+    assert list(nbp.imap(draw, range(20), seed=3, n_jobs=2, progress=progress)) == nbp.pmap(
+        draw, range(20), seed=3, n_jobs=2, progress=progress
+    )
+    job = nbp.imap(square, (x for x in range(300)), n_jobs=2, progress=progress, background=True)
+    assert list(job) == list(map(square, range(300))) and job.wait(10) and job.status == "done"
+    assert nbp.pmap(square, (x for x in range(500)), n_jobs=2, progress=progress) == list(map(square, range(500)))
