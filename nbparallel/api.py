@@ -131,7 +131,7 @@ def plan(
         and options.cache is None  # cached chunks are found by their bounds: those must not move
         and pace.cheap_call(func, n_items, n_workers)
     ):  # its items were trivially cheap last time: one chunk per worker, no balancing to pay for
-        chunk_rows = chunk_bounds(n_items, min(n_items, n_workers))
+        chunk_rows = chunk_bounds(n_items, max(1, min(n_items, n_workers)))  # (no items: none, see below)
     else:
         chunk_rows = plan_bounds(
             n_items,

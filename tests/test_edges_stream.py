@@ -118,6 +118,7 @@ def test_pmap_keeps_every_item_read_before_the_input_raised(n):
     part = job.partial_result()
     assert part.value == [square(i) for i in range(n)]
     assert part.items == [(0, n)] and part.missing == []
+    assert job.n_done == job.n_total == job.n_ok + 1  # the read that raised is the one failed chunk
 
 
 def test_items_read_and_not_computed_are_named_missing():
@@ -132,8 +133,16 @@ def test_items_read_and_not_computed_are_named_missing():
 
 
 # -- the small ones ----------------------------------------------------------------------------
-def test_an_empty_background_call_records_no_chunk():
-    job = nbp.pmap(abs, [], background=True)
+@pytest.mark.parametrize("learned", [False, True])
+def test_an_empty_background_call_records_no_chunk(learned):
+    def neg(x):
+        return -x
+
+    if learned:  # its items were cheap last time: the one-chunk-per-worker plan
+        for _ in range(3):
+            nbp.pmap(neg, range(4000), n_jobs=2)
+        assert nbp.pmap(neg, [], n_jobs=2) == []
+    job = nbp.pmap(neg, [], background=True)
     assert job.result(30) == []
     assert job.n_total == 0 and len(job.timeline()) == 0
     assert job.report().n_chunks == 0

@@ -196,6 +196,8 @@ class StreamJob(CountedJob):
         return self.length
 
     def _keep(self, outcome: ChunkOutcome) -> None:
+        with self._counter_lock:  # the input raised while this chunk was read: it counts as one, failed
+            self._n_chunks = max(self._n_chunks, outcome.index + 1)
         self._count(outcome)
         self.sizer.observe(outcome.elapsed, outcome.stop - outcome.start)
         if self.keep or not outcome.ok:
