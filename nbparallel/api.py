@@ -137,6 +137,8 @@ def plan(
             chunk_size=options.chunk_size,
             default="guided" if mode == "items" else "even",
         )
+    if mode == "items":  # a chunk of no items calls nothing: not sent (an empty pmap runs no chunk)
+        chunk_rows = [(a, b) for a, b in chunk_rows if b > a]
     shared_folder = None
     if backend.shares_memory and backend.processes:  # last: nothing after this may fail
         datas, shared_folder = _share_large_arrays(datas, mode)

@@ -178,7 +178,9 @@ def test_advice_names_each_plain_mistake_with_a_fix():
     assert "chunk 7" in straggler[0].text and "chunk_size=12" in straggler[0].text
     tiny = advise([_run(i, 0.0005, items=10) for i in range(40)], 0.1, 2)
     assert [a.kind for a in tiny] == ["small-chunks"]
-    assert "chunk_size=2000" in tiny[0].text
+    assert "a plain loop" in tiny[0].text and "chunk_size" not in tiny[0].text  # 400 items, 20 ms in all
+    more = advise([_run(i, 0.0005, items=10) for i in range(400)], 1.0, 2)  # 4,000 items, 0.2 s in all
+    assert [a.kind for a in more] == ["small-chunks"] and "chunk_size=2000 " in more[0].text
     late = [r._replace(started=r.started + 2.0, ended=r.ended + 2.0) for r in balanced]
     assert [a.kind for a in advise(late, 2.85, 2, began=0.0)] == ["startup"]
     moving = advise([_run(i, 0.2, recv=0.15) for i in range(8)], 0.85, 2)

@@ -239,6 +239,18 @@ class DaskWorkerLost(Exception):
     """A chunk's dask future ended without an outcome: its worker died, or it was released."""
 
 
+#: What a dask Client's ``status`` is once it was closed (or is being closed).
+_CLOSED = ("closing", "closed")
+
+
+def _client_gone(detail: str) -> ConnectionError:
+    """The error of a chunk whose Client went away: no worker died, the cluster is out of reach."""
+    return ConnectionError(
+        f"the dask Client was closed (or lost its scheduler) while the job ran, so its chunks cannot run "
+        f"({detail.rstrip('.: ')}); no worker died. Start a Client again, then job.retry_failed() runs what is missing"
+    )
+
+
 @register_backend
 class Dask(Backend):
     """Chunks as futures on a dask.distributed cluster."""
@@ -263,7 +275,12 @@ class Dask(Backend):
         return self._board
 
     def _client(self) -> Any:
-        client = dask_client()
+        try:
+            client = dask_client()
+        except RuntimeError as err:  # the job's Client was there when it started: it was closed since
+            raise _client_gone("there is no Client any more") from err
+        if client.status in _CLOSED:
+            raise _client_gone(f"its status is {client.status!r}")
         with self._lock:
             if self._subscribed is not client:
                 client.subscribe_topic(self._board.topic, self._board.on_event)
@@ -315,7 +332,8 @@ class Dask(Backend):
             try:
                 value: Any = self._outcome(done)
             except BaseException as exc:
-                _settle(future, exc=self._lost(exc))
+                gone = done.client.status in _CLOSED
+                _settle(future, exc=_client_gone(f"{type(exc).__name__}: {exc}") if gone else self._lost(exc))
             else:
                 _settle(future, value=value)
 

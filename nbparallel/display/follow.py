@@ -63,7 +63,8 @@ class Display:
         mode = job.options.progress
         self._quiet = mode is False
         self._delay = 0.0 if (background or mode in (True, "widget", "tqdm")) else SHOW_AFTER
-        self._ended = threading.Event()
+        self._ended = threading.Event()  # the job's end event arrived (wakes run())
+        self._shown_end = False  # the end was shown: a state, read by every caller, never consumed
         job.subscribe(self._on_event)
         if self._delay == 0 and not self._quiet:
             self._make_sink()
@@ -110,46 +111,46 @@ class Display:
             return
         self._make_sink().update(state_of(self.job))
 
+    @property
+    def ended(self) -> bool:
+        """Whether the job's end has been shown (every later call is a no-op that says so)."""
+        return self._shown_end
+
     def pump(self, timeout: float) -> bool:
-        """Show what arrived within ``timeout``; ``True`` once the job has ended."""
+        """Show what arrived within ``timeout``; ``True`` once the job has ended (now or before)."""
+        if self._shown_end:
+            return True
         try:
             event = self.events.get(timeout=timeout)
         except queue.Empty:
             self._update()
             return False
-        while True:
-            if self._handle(event):
-                return True
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                self._update()
-                return False
+        self._handle(event)
+        return self.drain()
 
     def run(self) -> None:
         """Show the job until it has ended: every ``TICK`` seconds, and at once when it ends.
 
         Not woken by each chunk's event: each wake-up would take the GIL from
         the thread that records the chunks and sends the next ones (the pool's
-        own, or joblib's dispatching), many times a second.
+        own, or joblib's dispatching), many times a second.  Returns at once
+        when the end was already shown (by :meth:`pump` or :meth:`drain`).
         """
-        while True:
+        while not self.drain():
             self._ended.wait(TICK)
-            if self.drain():
-                return
 
     def drain(self) -> bool:
-        """Show everything that has arrived; ``True`` once the job has ended."""
-        while True:
+        """Show everything that has arrived; ``True`` once the job has ended (now or before)."""
+        while not self._shown_end:
             try:
                 event = self.events.get_nowait()
             except queue.Empty:
                 self._update()
                 return False
-            if self._handle(event):
-                return True
+            self._handle(event)
+        return True
 
-    def _handle(self, event: ChunkOutcome | None) -> bool:
+    def _handle(self, event: ChunkOutcome | None) -> None:
         # Worker output is shown in chunk order (a chunk's output waits for the
         # chunks before it), so what a cell shows does not depend on scheduling.
         if event is None:
@@ -157,12 +158,12 @@ class Display:
                 self._show_output(self._held.pop(index))
             if self.sink is not None:
                 self.sink.close(state_of(self.job))
-            return True
+            self._shown_end = True
+            return
         self._held[event.index] = event
         while self._next in self._held:
             self._show_output(self._held.pop(self._next))
             self._next += 1
-        return False
 
     def _show_output(self, outcome: ChunkOutcome) -> None:
         if not outcome.output:

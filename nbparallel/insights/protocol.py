@@ -14,6 +14,10 @@ class Observed(Protocol):
     label: str
     n_jobs: int
     backend: Any
+    size_option: str  # the call's knob for chunk sizes ("chunk_size", joblib's "batch_size")
+
+    @property
+    def total_items(self) -> int | None: ...
 
     @property
     def status(self) -> str: ...

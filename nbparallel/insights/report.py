@@ -10,6 +10,7 @@ moving data costing more than the work.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -49,7 +50,15 @@ def _use(records: Sequence[ChunkRecord], wall_s: float) -> list[WorkerUse]:
     ]
 
 
-def advise(records: Sequence[ChunkRecord], wall_s: float, n_workers: int, began: float | None = None) -> list[Advice]:
+def advise(
+    records: Sequence[ChunkRecord],
+    wall_s: float,
+    n_workers: int,
+    began: float | None = None,
+    *,
+    n_items: int | None = None,
+    size_option: str = "chunk_size",
+) -> list[Advice]:
     """The plain mistakes ``records`` show, each in one line with a concrete fix.
 
     Parameters
@@ -62,6 +71,11 @@ def advise(records: Sequence[ChunkRecord], wall_s: float, n_workers: int, began:
         Workers the job had.
     began : float, optional
         When the job started (``time.time()``): a long wait for the first chunk is the pool starting.
+    n_items : int, optional
+        The job's items (default: those the records cover); no advised chunk is larger
+        than an equal share of them per worker.
+    size_option : str, default="chunk_size"
+        The caller's option for items per chunk (``batch_size`` for joblib's ``Parallel``).
 
     Returns
     -------
@@ -86,23 +100,39 @@ def advise(records: Sequence[ChunkRecord], wall_s: float, n_workers: int, began:
     use = sum(busy) / (wall_s * max(1, n_workers))
     items = statistics.median(r.items for r in ran)
     if median_compute < SMALL_CHUNK and use < 0.7 and len(ran) > 1 and items >= 1:
+        if n_items is None:
+            n_items = sum({r.chunk: r.items for r in ran}.values())
         per_item = max(median_compute / max(items, 1), 1e-7)
-        size = int(min(max(TARGET_CHUNK / per_item, 2 * items), 1_000_000))
-        advice.append(
-            Advice(
-                "small-chunks",
-                f"Chunks are too small, so overhead dominates: the median chunk computes for "
-                f"{median_compute * 1e3:.2g} ms and the workers were busy {use:.0%} of the time; "
-                f"pass chunk_size={size} (about {TARGET_CHUNK:g} s of work per chunk).",
-            )
+        share = max(1, math.ceil(n_items / max(1, n_workers)))  # one chunk per worker at most
+        size = int(min(max(TARGET_CHUNK / per_item, 2 * items), 1_000_000, share))
+        why = (
+            f"the median chunk computes for {median_compute * 1e3:.2g} ms and the workers were busy "
+            f"{use:.0%} of the time"
         )
+        compute = sum(r.compute_s for r in ran)
+        if compute < TARGET_CHUNK:  # less than one chunk's worth in all: no chunk size helps
+            advice.append(
+                Advice(
+                    "small-chunks",
+                    f"The whole call is too little work to run in parallel: {n_items} items computed for "
+                    f"{compute * 1e3:.2g} ms in all ({why}); a plain loop, or n_jobs=1, is quicker.",
+                )
+            )
+        elif size > items:
+            advice.append(
+                Advice(
+                    "small-chunks",
+                    f"Chunks are too small, so overhead dominates: {why}; pass {size_option}={size} "
+                    f"(about {TARGET_CHUNK:g} s of work per chunk, at most an equal share of the items per worker).",
+                )
+            )
     worst = max(ran, key=lambda r: r.busy_s)
     others = [r.ended for r in ran if r.worker != worst.worker]
     alone = worst.ended - max(others) if others else 0.0  # the job ran on its worker alone for this long
     if len(ran) >= 3 and worst.busy_s > STRAGGLER_RATIO * median_busy and alone > STRAGGLER_SHARE * wall_s:
         if worst.items > 1:
             fix = (
-                f"split the work finer (chunk_size={max(1, worst.items // 8)}) so its slow items spread over "
+                f"split the work finer ({size_option}={max(1, worst.items // 8)}) so its slow items spread over "
                 f"the workers, or look at why items {worst.start_item}-{worst.stop_item - 1} are slow"
             )
         else:
@@ -165,6 +195,6 @@ def report_of(job: JobLike) -> Report:
         records=records,
         workers=_use(ran, wall_s),
         slowest=sorted(ran, key=lambda r: -r.busy_s)[:5],
-        advice=advise(records, wall_s, job.n_jobs, began),
+        advice=advise(records, wall_s, job.n_jobs, began, n_items=job.total_items, size_option=job.size_option),
         dropped=recorder.dropped,
     )

@@ -179,11 +179,13 @@ class Attempt:
         outcome = ChunkOutcome(index, 0, 0)
         outcome.error, outcome.exc_only = exc, f"{type(exc).__name__}: {exc}\n"
         exc.add_note(f"nbparallel: reading the input of job {self.job.id} raised this (in the kernel)")
-        self.execution.record(outcome)
-        self.stop()
+        self.execution.record(outcome)  # the source is over; the chunks read before it still run (not stop())
 
     def _not_sent(self, task: ChunkTask, exc: BaseException) -> ChunkOutcome:
         outcome = ChunkOutcome(task.index, task.start, task.stop)
+        if isinstance(exc, ConnectionError):  # the backend lost its cluster (a dask Client closed): in its words
+            outcome.fail(ConnectionError(f"chunk {task.index} (items {task.start}-{task.stop - 1}) did not run: {exc}"))
+            return outcome
         if isinstance(exc, OSError):  # the pool could not start (say, /dev/shm full): not the data's fault
             outcome.fail(
                 OSError(

@@ -55,6 +55,9 @@ class FeedJob(CountedJob):
     ([3, 3], None, 'done')
     """
 
+    #: joblib's ``Parallel`` sizes its batches (the chunks here) with ``batch_size``.
+    size_option = "batch_size"
+
     def __init__(self, func: Callable[..., Any], *, total: Callable[[], int | None] | None = None, **kwargs: Any):
         super().__init__(func, [], _nothing, n_items=0, **kwargs)
         self._total = total

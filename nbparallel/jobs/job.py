@@ -80,6 +80,8 @@ class Job:
 
     #: Reads its input lazily and hands results out as they finish (``imap``, ``pmap`` over an iterator).
     is_stream: bool = False
+    #: The caller's option that sets items per chunk (what the report's advice names).
+    size_option: str = "chunk_size"
 
     def __init__(
         self,

@@ -80,6 +80,7 @@ class JobLike(Protocol):
     n_cached: int
     is_stream: bool
     learns_pace: bool
+    size_option: str
     failed_items: list[Failed]
     display: Any
     watchers: Watchers

@@ -85,8 +85,7 @@ def retry(job: JobLike, func: Callable[..., Any] | None, *, background: bool) ->
             return retry_items(job, func, background=background)
         return job if background else job.result()
     if func is not None:
-        job.func = job.runnable(func)
-        job.label = getattr(func, "__name__", job.label)
+        job.func = job.runnable(func)  # the job keeps its name (its label): the same job, a fixed function
     kept = {i for i, o in job.outcomes.items() if o.ok}
     # a new execution over the rest: those chunks get new outcomes; nothing is reset by hand
     return runtime.run(job, [t for t in job.tasks if t.index not in kept], background=background)

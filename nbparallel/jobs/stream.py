@@ -80,17 +80,43 @@ class ChunkSizer:
 def chunk_source(
     datas: tuple[Any, ...], *, sizer: ChunkSizer, task: Callable[[int, int, Any], ChunkTask]
 ) -> Iterator[ChunkTask]:
-    """Read ``datas`` (zipped like ``map`` when several) lazily into chunks of ``sizer``'s sizes."""
+    """Read ``datas`` (zipped like ``map`` when several) lazily into chunks of ``sizer``'s sizes.
+
+    When the input raises part way through a chunk, the items read before the
+    error still make a chunk; the error is raised on the next read, so no item
+    that was read is lost.
+
+    Examples
+    --------
+    >>> def broken():
+    ...     yield from (1, 2, 3)
+    ...     raise OSError("disk gone")
+    >>> chunks = chunk_source((broken(),), sizer=ChunkSizer(2), task=lambda i, a, p: (i, a, p))
+    >>> next(chunks), next(chunks)
+    ((0, 0, [1, 2]), (1, 2, [3]))
+    >>> next(chunks)
+    Traceback (most recent call last):
+    OSError: disk gone
+    """
     star = len(datas) > 1
     items: Iterator[Any] = zip(*datas) if star else iter(datas[0])
     start = 0
+    failed: BaseException | None = None
     for index in itertools.count():
-        piece = list(itertools.islice(items, sizer.next_size()))
+        piece: list[Any] = []
+        try:
+            piece.extend(itertools.islice(items, sizer.next_size()))
+        except Exception as exc:  # read what came before it first
+            if not piece:
+                raise
+            failed = exc
         if not piece:
             return
         payload = tuple(list(column) for column in zip(*piece, strict=True)) if star else piece
         yield task(index, start, payload)
         start += len(piece)
+        if failed is not None:
+            raise failed
 
 
 class StreamJob(CountedJob):
@@ -169,6 +195,8 @@ class StreamJob(CountedJob):
         return self.length
 
     def keep_outcome(self, outcome: ChunkOutcome) -> None:
+        with self._counter_lock:  # the input raised while this chunk was read: it counts as one, failed
+            self._n_chunks = max(self._n_chunks, outcome.index + 1)
         self._count(outcome)
         self.sizer.observe(outcome.elapsed, outcome.stop - outcome.start)
         if self.keep or not outcome.ok:
@@ -259,9 +287,15 @@ class Stream:
         return self._ready.pop(0) if self._ready else None
 
     def _open(self, outcome: ChunkOutcome) -> list[Any] | None:
-        """The values of a chunk taken from the buffer; raises the job's error for a failed chunk."""
+        """The values of a chunk taken from the buffer; raises the job's error for a failed chunk.
+
+        In input order the error comes after the results before it, as ``map``
+        raises; unordered, after every chunk that finished (the job's end raises it).
+        """
         self.job.consumed()
         if outcome.error is not None:
+            if not self._ordered:
+                return None
             self._finish()
             self.job.result()  # raises the annotated error (the job has ended: fail fast)
         if outcome.cancelled or outcome.value is None:

@@ -29,6 +29,7 @@ from ..jobs import runtime
 from ..jobs.job import Job
 from ..options import RunOptions
 from ..tracebacks import user_frames
+from .owners import OWNERS
 
 __all__ = ["run_cell", "CellError", "analyse_body"]
 
@@ -221,7 +222,10 @@ def run_cell(
         per-group ones sorted by key, as ``groupby`` gives them.
     name : str, default="_job"
         Where a background job (``background=True``) is stored; the ``out``
-        variables are assigned when it finishes.
+        variables are assigned when it finishes.  The last run started wins:
+        a newer run that assigns the same ``out`` variables (re-running the
+        cell) cancels an older run still going, and an older run never
+        overwrites what a newer one assigns (see :mod:`nbparallel.notebook.owners`).
     **options
         Any option of :class:`~nbparallel.RunOptions` (``n_jobs``, ``chunks``,
         ``backend``, ``progress``, ``background``, ``retries``, ``retry_delay``,
@@ -304,7 +308,9 @@ def run_cell(
         inputs, bounds, merge_all = _by_groups(by, split, datas, finalize)
     job = plan(runner, tuple(inputs), run, mode="chunk", finalize=merge_all, bounds=bounds)
 
-    job.watchers.on_success(namespace.update)  # assigned before job.result() / await return
+    # The last run started owns the out variables: an older run still going is cancelled, or
+    # assigns only what no newer run took (notebook/owners.py).
+    job.watchers.on_success(OWNERS.claim(namespace, out_names).bind(job))  # assigned before job.result() / await return
     if run.background:
         namespace[name] = job
     runtime.run(job, background=run.background)

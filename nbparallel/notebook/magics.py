@@ -105,7 +105,10 @@ class ParallelMagics(Magics):
             %nbparallel jobs                           # the jobs of this session
             %nbparallel cancel NAME                    # cancel a job (a variable name or a job id)
         """
-        words = shlex.split(line)
+        try:
+            words = shlex.split(line)
+        except ValueError as err:  # an unterminated quote
+            raise UsageError(f"cannot read the arguments of %nbparallel {line}: {err}") from None
         if not words:
             print(status_report())
             return
@@ -120,6 +123,8 @@ class ParallelMagics(Magics):
                 config(**parse_config_pairs(rest))
                 print(status_report(section="config"))
             elif command == "jobs":
+                if rest:
+                    raise UsageError(f"%nbparallel jobs takes no arguments; got extra words: {' '.join(rest)}")
                 print(status_report(section="jobs"))
             elif command == "cancel":
                 if len(rest) != 1:
