@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..jobs.state import label_output, state_of
 from ..worker.task import ChunkOutcome
-from .progress import SHOW_AFTER, ProgressSink, make_progress
+from .progress import ProgressSink, make_progress, show_after
 
 if TYPE_CHECKING:
     from ..jobs.protocol import JobLike
@@ -62,7 +62,7 @@ class Display:
         self._since = time.monotonic()
         mode = job.options.progress
         self._quiet = mode is False
-        self._delay = 0.0 if (background or mode in (True, "widget", "tqdm")) else SHOW_AFTER
+        self._delay = show_after(mode, background)
         self._ended = threading.Event()  # the job's end event arrived (wakes run())
         self._shown_end = False  # the end was shown: a state, read by every caller, never consumed
         job.subscribe(self._on_event)

@@ -29,6 +29,7 @@ __all__ = [
     "make_progress",
     "in_kernel",
     "SHOW_AFTER",
+    "show_after",
     "WidgetProgress",
     "TextProgress",
 ]
@@ -276,6 +277,17 @@ class WidgetProgress:
             self.button.description = state.status
 
 
+def show_after(mode: Any, background: bool) -> float:
+    """Seconds a job's display waits before it appears: 0 for background work or a display asked for.
+
+    Examples
+    --------
+    >>> show_after("auto", background=False), show_after(True, background=False), show_after(None, background=True)
+    (1.0, 0.0, 0.0)
+    """
+    return 0.0 if (background or mode in (True, "widget", "tqdm")) else SHOW_AFTER
+
+
 def make_progress(
     mode: bool | str | None,
     *,
@@ -315,7 +327,7 @@ def make_progress(
     """
     if mode is False:
         return NoProgress()
-    delay = 0.0 if (background or mode in (True, "widget", "tqdm")) else SHOW_AFTER
+    delay = show_after(mode, background)
     want_widget = mode == "widget" or (mode != "tqdm" and in_kernel())
     if want_widget:
         busy = not background and HOST.get() is None  # a background call's joblib calls leave the kernel free

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from ..data.merge import MERGE_MODES
 from ..options import magic_arguments as run_option_arguments
 from ..options import options_from_magic
 from .cell import CellError, run_cell
@@ -48,7 +50,7 @@ class ParallelMagics(Magics):
     @argument(
         "--merge",
         default="auto",
-        choices=["auto", "concat", "sum", "list"],
+        choices=list(MERGE_MODES),
         help="how --out variables are merged (default: auto = concatenate)",
     )
     @argument(
@@ -113,26 +115,37 @@ class ParallelMagics(Magics):
             print(status_report())
             return
         command, rest = words[0], words[1:]
+        handler = self._COMMANDS.get(command)
+        if handler is None:
+            raise UsageError(
+                f"unknown %nbparallel command {command!r}; use one of: {', '.join(self._COMMANDS)} "
+                "(or nothing for a summary)"
+            )
         try:
-            if command == "config":
-                if not rest:
-                    print(status_report(section="config"))
-                    return
-                from ..config import config
-
-                config(**parse_config_pairs(rest))
-                print(status_report(section="config"))
-            elif command == "jobs":
-                if rest:
-                    raise UsageError(f"%nbparallel jobs takes no arguments; got extra words: {' '.join(rest)}")
-                print(status_report(section="jobs"))
-            elif command == "cancel":
-                if len(rest) != 1:
-                    raise UsageError("usage: %nbparallel cancel NAME (a variable holding a job, or a job id)")
-                print(cancel_job(rest[0], self.user_ns))
-            else:
-                raise UsageError(
-                    f"unknown %nbparallel command {command!r}; use one of: config, jobs, cancel (or nothing for a summary)"
-                )
+            print(handler(self, rest))
         except ValueError as err:
             raise UsageError(str(err)) from None
+
+    def _config(self, rest: list[str]) -> str:
+        if rest:
+            from ..config import config
+
+            config(**parse_config_pairs(rest))
+        return status_report(section="config")
+
+    def _jobs(self, rest: list[str]) -> str:
+        if rest:
+            raise UsageError(f"%nbparallel jobs takes no arguments; got extra words: {' '.join(rest)}")
+        return status_report(section="jobs")
+
+    def _cancel(self, rest: list[str]) -> str:
+        if len(rest) != 1:
+            raise UsageError("usage: %nbparallel cancel NAME (a variable holding a job, or a job id)")
+        return cancel_job(rest[0], self.user_ns)
+
+    #: The subcommands of ``%nbparallel``: what dispatches them also lists them in the error message.
+    _COMMANDS: ClassVar[dict[str, Callable[[ParallelMagics, list[str]], str]]] = {
+        "config": _config,
+        "jobs": _jobs,
+        "cancel": _cancel,
+    }
