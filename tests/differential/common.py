@@ -18,10 +18,24 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import scipy.sparse as sp
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 PROFILES = ("quick", "thorough")
+_COMMON: dict[str, Any] = {
+    "deadline": None,  # a call's time depends on the machine's load, not on the example
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+    "print_blob": True,
+}
+
+
+def register_profiles() -> None:
+    """``quick`` (``make test``): few derandomized examples; ``thorough`` (``make fuzz``): many random ones."""
+    settings.register_profile("quick", max_examples=12, derandomize=True, database=None, **_COMMON)
+    settings.register_profile("thorough", max_examples=300, **_COMMON)
+
+
+register_profiles()  # here too: a worker that imports a test module (for its functions) builds its decorators
 
 
 def diff_settings(**overrides: Any) -> settings:
@@ -317,3 +331,66 @@ AWAITING: dict[str, str] = {
 def awaiting(defect: str) -> bool:
     """Whether ``defect`` (a key of :data:`AWAITING`) is still to be merged: its cases are left out."""
     return defect in AWAITING
+
+
+# --- per-group functions (pmap_groups, groupby.parallel_apply) -----------------------------------------
+
+
+def group_sum(g: pd.DataFrame) -> float:
+    return float(g["f"].sum())
+
+
+def group_stats(g: pd.DataFrame) -> pd.Series:
+    """A Series with the same labels for every group: pandas makes a frame of them."""
+    return pd.Series({"total": g["i"].sum(), "rows": len(g)})
+
+
+def group_scaled(g: pd.DataFrame) -> pd.Series:
+    """A Series indexed like its group: pandas stacks them under the group keys."""
+    return g["f"] * 2
+
+
+def group_head(g: pd.DataFrame) -> pd.DataFrame:
+    return g.head(2)
+
+
+def group_draw(g: Any) -> float:
+    return float(np.random.random()) + random.random() + len(g)
+
+
+def polars_head(g: pl.DataFrame) -> pl.DataFrame:
+    return g.head(1)
+
+
+def polars_sum(g: pl.DataFrame) -> float:
+    return float(g["i"].sum())
+
+
+GROUP_FUNCS = (group_sum, group_stats, group_scaled, group_head, len)
+
+
+# --- pandas functions (accessor and drop-in) -----------------------------------------------------------
+
+
+def row_total(r: pd.Series) -> Any:
+    return r["i"] * 2 + (0 if pd.isna(r["e"]) else r["e"])
+
+
+def row_pick(r: pd.Series) -> pd.Series:
+    return r[["i", "s"]]
+
+
+def column_summary(c: pd.Series) -> Any:
+    return c.astype(str).str.len().sum()
+
+
+def element_text(x: Any) -> str:
+    return f"<{x}>"
+
+
+def element_twice(x: Any) -> Any:
+    return x if isinstance(x, str) else x * 2
+
+
+def window_sum(values: np.ndarray) -> float:
+    return float(np.nansum(values))

@@ -10,12 +10,6 @@ reaches them and no other test of the repository.
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+from tests.differential.common import register_profiles
 
-_COMMON = {
-    "deadline": None,  # a call's time depends on the machine's load, not on the example
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
-}
-
-settings.register_profile("quick", max_examples=12, derandomize=True, database=None, print_blob=True, **_COMMON)
-settings.register_profile("thorough", max_examples=300, print_blob=True, **_COMMON)
+register_profiles()
