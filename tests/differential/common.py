@@ -38,10 +38,16 @@ def register_profiles() -> None:
 register_profiles()  # here too: a worker that imports a test module (for its functions) builds its decorators
 
 
-def diff_settings(**overrides: Any) -> settings:
-    """The settings of the profile chosen with ``--hypothesis-profile`` (``quick`` when none of ours was)."""
+def diff_settings(quick: int | None = None, **overrides: Any) -> settings:
+    """The settings of the profile chosen with ``--hypothesis-profile`` (``quick`` when none of ours was).
+
+    ``quick`` lowers the number of examples of the quick profile for a test whose calls are slow.
+    """
     name = settings.get_current_profile_name()
-    return settings(settings.get_profile(name if name in PROFILES else "quick"), **overrides)
+    name = name if name in PROFILES else "quick"
+    if name == "quick" and quick is not None:
+        overrides.setdefault("max_examples", quick)
+    return settings(settings.get_profile(name), **overrides)
 
 
 # --- functions the workers run ----------------------------------------------------------------------
@@ -394,3 +400,32 @@ def element_twice(x: Any) -> Any:
 
 def window_sum(values: np.ndarray) -> float:
     return float(np.nansum(values))
+
+
+def nested_children(x: int) -> int:
+    """In a worker: a ``pmap`` inside, then how many processes this worker started (0: it ran there)."""
+    import psutil
+
+    import nbparallel as nbp
+
+    nbp.pmap(poly, range(4), n_jobs=2, progress=False)
+    return len(psutil.Process().children(recursive=True))
+
+
+def slow_or_fast(x: float) -> float:
+    time.sleep(x)
+    return x
+
+
+class Scaled:
+    """A callable instance holding data (what the cost table must not keep alive)."""
+
+    def __init__(self, payload: np.ndarray) -> None:
+        self.payload = payload
+
+    def __call__(self, x: int) -> int:
+        return x + len(self.payload)
+
+
+def count_args(*args: Any) -> int:
+    return len(args)
