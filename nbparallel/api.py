@@ -187,7 +187,9 @@ def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, .
     from .data.shared import SHARE_ABOVE, new_folder, remove_folder, share_input
 
     big = [
-        type(d) is np.ndarray and d.nbytes >= SHARE_ABOVE and not d.dtype.hasobject  # a subclass (masked) would lose its kind
+        type(d) is np.ndarray
+        and d.nbytes >= SHARE_ABOVE
+        and not d.dtype.hasobject  # a subclass (masked) would lose its kind
         for d in datas
     ]
     if not any(big) and mode != "chunk":
@@ -390,5 +392,7 @@ def pmap_chunks(
     """
     how = check_merge(merge)
     options = RunOptions.from_arguments(locals())
-    job = plan(func, (data, *more_data), options, mode="chunk", finalize=lambda parts: merge_parts(parts, how, source=data))
+    job = plan(
+        func, (data, *more_data), options, mode="chunk", finalize=lambda parts: merge_parts(parts, how, source=data)
+    )
     return runtime.run(job, background=background)

@@ -134,7 +134,9 @@ def same(got: Any, want: Any) -> None:
         np.testing.assert_array_equal(np.ma.getmaskarray(got), np.ma.getmaskarray(want))
         np.testing.assert_array_equal(got.compressed(), want.compressed())
     elif isinstance(want, np.ndarray):
-        assert got.dtype == want.dtype and got.shape == want.shape, f"{got.dtype}{got.shape} vs {want.dtype}{want.shape}"
+        assert got.dtype == want.dtype and got.shape == want.shape, (
+            f"{got.dtype}{got.shape} vs {want.dtype}{want.shape}"
+        )
         np.testing.assert_array_equal(got, want)
     elif isinstance(want, (pl.DataFrame, pl.Series)):
         assert got.equals(want), f"\n{got}\ninstead of\n{want}"
@@ -429,3 +431,12 @@ class Scaled:
 
 def count_args(*args: Any) -> int:
     return len(args)
+
+
+def to_category(chunk: Any) -> Any:
+    """Row-wise, but the categories come from the values: each chunk has only its own."""
+    return chunk.astype("category")
+
+
+def to_ordered_category(chunk: Any) -> Any:
+    return chunk.astype(pd.CategoricalDtype(sorted(set(chunk)), ordered=True))

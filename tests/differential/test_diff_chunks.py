@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -22,6 +23,8 @@ from tests.differential.common import (
     run_options,
     same,
     seeds,
+    to_category,
+    to_ordered_category,
 )
 
 NUMERIC = tuple(k for k in CHUNK_KINDS if any(t in k for t in ("int", "float", "complex", "2d", "masked")))
@@ -70,7 +73,7 @@ def test_a_failing_chunk_raises_what_the_function_raises(n, options):
     if isinstance(got, list):
         assert got == data
     else:
-        assert got in [outcome(lambda: fails_on_long_chunks(data[:size])) for size in range(4, n + 1)]
+        assert got in [outcome(lambda size=size: fails_on_long_chunks(data[:size])) for size in range(4, n + 1)]
 
 
 def test_range_chunks_say_they_cannot_be_merged():
@@ -83,3 +86,19 @@ def test_a_large_masked_array_keeps_its_mask_through_shared_memory():
     """Inputs over 16 MiB and results over 1 MiB go through shared memory, which holds no mask."""
     data = np.ma.masked_array(np.arange(3_000_000, dtype=float), mask=np.arange(3_000_000) % 3 == 0)
     same(nbp.pmap_chunks(double, data, n_jobs=2, progress=False), double(data))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_categories_made_per_chunk_are_those_of_the_whole(n_jobs):
+    """Each chunk has only its own categories; ``pd.concat`` would turn them into plain strings."""
+    s = pd.Series(list("dcbaabcdzz"), index=[0, 1, 0, 1, 2, 3, 2, 3, 4, 4])
+    same(nbp.pmap_chunks(to_category, s, chunks=4, n_jobs=n_jobs, progress=False), to_category(s))
+    frame = pd.DataFrame({"k": s, "v": range(10)})
+    same(nbp.pmap_chunks(to_category, frame, chunks=3, n_jobs=n_jobs, progress=False), to_category(frame))
+
+
+def test_ordered_categories_made_per_chunk_raise_a_clear_error():
+    """The order of the whole result's categories is unknown: an error, never another answer."""
+    s = pd.Series(list("aabbccdd"))
+    with pytest.raises(TypeError, match="ordered categoricals with different categories"):
+        nbp.pmap_chunks(to_ordered_category, s, chunks=2, n_jobs=2, progress=False)

@@ -59,7 +59,10 @@ def test_rows_equal_pandas(func, index, n, seed, n_jobs):
 @given(index=st.sampled_from(INDEXES), n=lengths, seed=seeds, n_jobs=N_JOBS)
 def test_columns_and_elements_equal_pandas(index, n, seed, n_jobs):
     df = build(f"frame:{index}", n, seed)
-    same(_strict(lambda: df.parallel.apply(column_summary, n_jobs=n_jobs, progress=False)), outcome(lambda: df.apply(column_summary)))
+    same(
+        _strict(lambda: df.parallel.apply(column_summary, n_jobs=n_jobs, progress=False)),
+        outcome(lambda: df.apply(column_summary)),
+    )
     want = outcome(lambda: df.map(element_text))
     same(_strict(lambda: df.parallel.map(element_text, n_jobs=n_jobs, progress=False)), want)
     same(_strict(lambda: df.parallel_map(element_text)), want)

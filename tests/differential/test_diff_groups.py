@@ -89,8 +89,10 @@ def test_polars_groups_equal_map_groups(key, n, seed, options):
     df = build("polars:frame", n, seed)
     want = df.group_by(key, maintain_order=True).map_groups(polars_head) if n else df.clear()
     same(nbp.pmap_groups(polars_head, df, key, **_options(options)), want)
-    same(nbp.pmap_groups(polars_sum, df, key, merge="list", **_options(options)),
-         [polars_sum(g) for _, g in df.group_by(key, maintain_order=True)])
+    same(
+        nbp.pmap_groups(polars_sum, df, key, merge="list", **_options(options)),
+        [polars_sum(g) for _, g in df.group_by(key, maintain_order=True)],
+    )
 
 
 def test_polars_groups_returning_scalars_raise_what_polars_raises():

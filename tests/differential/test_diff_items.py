@@ -65,7 +65,9 @@ def test_pmap_and_imap_see_the_items_the_loop_sees(kind, n, seed, options):
 
 @pytest.mark.filterwarnings("ignore:nbparallel. .* failed and are nbparallel.Failed records")
 @diff_settings()
-@given(data=st.lists(st.integers(-30, 30), max_size=40), options=run_options(), mode=st.sampled_from(["raise", "collect"]))
+@given(
+    data=st.lists(st.integers(-30, 30), max_size=40), options=run_options(), mode=st.sampled_from(["raise", "collect"])
+)
 def test_errors_are_the_loops_by_type_and_message(data, options, mode):
     assume(data or not awaiting("empty-after-call"))
     errors = _first_errors(fails_on_sevens, data)
@@ -112,7 +114,7 @@ def test_a_seeded_call_equals_the_seeded_loop(data, seed, options):
 )
 def test_results_do_not_depend_on_earlier_calls(history, data, options):
     """The same function called before with other data, other costs and other options changes nothing a user sees."""
-    assume(not awaiting("empty-after-call") or all(values for values, _, _ in history) and data)
+    assume(not awaiting("empty-after-call") or (all(values for values, _, _ in history) and data))
     for values, cost, opts in history:
         items = [(v, cost) for v in values]
         same(nbp.pmap(costs, items, **opts), [costs(x) for x in items])
@@ -122,7 +124,8 @@ def test_results_do_not_depend_on_earlier_calls(history, data, options):
 
 
 EMPTY_AFTER_CALL = pytest.mark.xfail(
-    strict=True, reason="issue 32: pmap(f, []) after pmap(f, [1, 2, 3]) raises ValueError n_chunks, fixed on branch h-pace"
+    strict=True,
+    reason="issue 32: pmap(f, []) after pmap(f, [1, 2, 3]) raises ValueError n_chunks, fixed on branch h-pace",
 )
 
 

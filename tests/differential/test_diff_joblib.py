@@ -36,10 +36,12 @@ def joblib_loky():
 
 
 def _parallel(func, data, return_as, batch_size, **options):
-    return outcome(lambda: list(Parallel(return_as=return_as, batch_size=batch_size, **options)(delayed(func)(x) for x in data)))
+    return outcome(
+        lambda: list(Parallel(return_as=return_as, batch_size=batch_size, **options)(delayed(func)(x) for x in data))
+    )
 
 
-@diff_settings()
+@diff_settings(quick=6)
 @given(
     kind=st.sampled_from([k for k in ITEM_KINDS if k != "iterator"]),
     n=lengths,
@@ -55,7 +57,7 @@ def test_results_equal_joblib_on_loky(kind, n, seed, n_jobs, return_as, batch_si
     same(got, want)
 
 
-@diff_settings()
+@diff_settings(quick=4)  # joblib restarts its loky workers after each error: seconds per example
 @given(
     data=st.lists(st.integers(-30, 30), max_size=30),
     n_jobs=st.sampled_from([1, 2]),

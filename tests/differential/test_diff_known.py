@@ -17,7 +17,17 @@ import pytest
 
 import nbparallel as nbp
 from nbparallel.backends import worker_pids
-from tests.differential.common import Raised, Scaled, count_args, draws, nested_children, outcome, poly, same, slow_or_fast
+from tests.differential.common import (
+    Raised,
+    Scaled,
+    count_args,
+    draws,
+    nested_children,
+    outcome,
+    poly,
+    same,
+    slow_or_fast,
+)
 
 
 def known(defect: str, branch: str) -> pytest.MarkDecorator:
@@ -109,15 +119,20 @@ def test_numpy_integers_are_options_like_ints(option):
 @known("with cache=, zipped inputs and one tuple input get the same key", "h-errors")
 def test_the_cache_tells_zipped_inputs_from_tuple_input(tmp_path):
     a, b = [1, 2], [3, 4]
-    same(nbp.pmap(count_args, a, b, cache=str(tmp_path), n_jobs=2, progress=False), [2, 2])
-    same(nbp.pmap(count_args, [(1, 3), (2, 4)], cache=str(tmp_path), n_jobs=2, progress=False), [1, 1])
+    same(nbp.pmap(count_args, a, b, cache=str(tmp_path), chunks=1, progress=False), [2, 2])
+    same(nbp.pmap(count_args, (a, b), cache=str(tmp_path), chunks=1, progress=False), [1, 1])  # two items: a, b
 
 
 @known("pmap refuses dict views, pd.Index, deque and str, which imap and the loop accept", "h-errors")
 @pytest.mark.parametrize(
     "make",
-    [lambda: {"a": 1, "b": 2}.keys(), lambda: {"a": 1, "b": 2}.values(), lambda: pd.Index([1, 2]),
-     lambda: collections.deque([1, 2]), lambda: "ab"],
+    [
+        lambda: {"a": 1, "b": 2}.keys(),
+        lambda: {"a": 1, "b": 2}.values(),
+        lambda: pd.Index([1, 2]),
+        lambda: collections.deque([1, 2]),
+        lambda: "ab",
+    ],
     ids=["keys", "values", "Index", "deque", "str"],
 )
 def test_pmap_takes_what_the_loop_takes(make):
@@ -162,4 +177,4 @@ def test_choose_k_on_a_tiny_input_answers_or_says_why():
     X, _ = make_blobs(n_samples=6, centers=2, random_state=0)
     got = outcome(lambda: nbp.choose_k(X, k=range(2, 5), progress=False))
     assert not isinstance(got, Raised) or "n_samples=3 should be >= n_clusters" not in got.message, got
-    assert not isinstance(got, Raised) or got.type is ValueError and "sample" in got.message, got
+    assert not isinstance(got, Raised) or (got.type is ValueError and "sample" in got.message), got

@@ -43,9 +43,17 @@ def _run(ip, body, data, line=None):
 
 
 @diff_settings()
-@given(case=st.sampled_from(CASES), n=lengths, seed=seeds, n_jobs=st.sampled_from([1, 2]), chunks=st.sampled_from(["", "--chunks 3", "--chunk-size 2"]))
+@given(
+    case=st.sampled_from(CASES),
+    n=lengths,
+    seed=seeds,
+    n_jobs=st.sampled_from([1, 2]),
+    chunks=st.sampled_from(["", "--chunks 3", "--chunk-size 2"]),
+)
 def test_the_magic_equals_the_cell(ip, case, n, seed, n_jobs, chunks):
     body, kind = case
     want = outcome(lambda: _run(ip, body, build(kind, n, seed)))
-    got = outcome(lambda: _run(ip, body, build(kind, n, seed), f"--split data --out out -n {n_jobs} {chunks} --no-progress"))
+    got = outcome(
+        lambda: _run(ip, body, build(kind, n, seed), f"--split data --out out -n {n_jobs} {chunks} --no-progress")
+    )
     same(got, want)
