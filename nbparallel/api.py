@@ -187,9 +187,9 @@ def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, .
     from .data.shared import SHARE_ABOVE, new_folder, remove_folder, share_input
 
     big = [
-        type(d) is np.ndarray
+        type(d) is np.ndarray  # not a subclass: a masked array written to the memmap would lose its mask
         and d.nbytes >= SHARE_ABOVE
-        and not d.dtype.hasobject  # a subclass (masked) would lose its kind
+        and not d.dtype.hasobject
         for d in datas
     ]
     if not any(big) and mode != "chunk":

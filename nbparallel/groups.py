@@ -154,8 +154,13 @@ def pmap_groups(
         groups' results, in group order (pandas: sorted keys; polars: first
         appearance), are combined as by :func:`nbparallel.merge`: ``"list"``
         gives them as a list, a callable gets that list.
-    n_jobs, backend, progress, background, retries, retry_delay, timeout, cache, seed
+    n_jobs, backend, progress, background, retries, retry_delay, timeout, cache
         As for :func:`~nbparallel.pmap`.
+    seed : int, optional
+        Seed ``random`` and ``numpy.random`` for each group: group ``i`` of
+        the library's own group order draws from
+        :func:`~nbparallel.worker.run.seed_item` ``(seed, i)``, so the numbers
+        do not depend on ``n_jobs`` or on how groups are packed into chunks.
     errors : {"raise", "collect"}, default="raise"
         As for :func:`~nbparallel.pmap_chunks`: with ``"collect"`` a failing
         chunk of groups does not stop the others, the job fails listing every
