@@ -91,28 +91,23 @@ def _same_categories(parts: list[Any]) -> list[Any]:
     """
     import pandas as pd
 
-    def columns(p: Any) -> list[Any]:
-        return [p] if isinstance(p, pd.Series) else [p.iloc[:, j] for j in range(p.shape[1])]
-
-    per_part = [columns(p) for p in parts]
-    width = {len(c) for c in per_part}
-    if len(width) != 1:
+    dtypes = [[p.dtype] if isinstance(p, pd.Series) else list(p.dtypes) for p in parts]  # no column copied
+    if len({len(d) for d in dtypes}) != 1:
         return parts
     recast: dict[int, Any] = {}
-    for j in range(width.pop()):
-        dtypes = [c[j].dtype for c in per_part]
-        if all(isinstance(d, pd.CategoricalDtype) for d in dtypes) and len(set(dtypes)) > 1:
-            recast[j] = _categories(dtypes)
+    for j, column in enumerate(zip(*dtypes, strict=True)):
+        if all(isinstance(d, pd.CategoricalDtype) for d in column) and len(set(column)) > 1:
+            recast[j] = _categories(list(column))
     if not recast:
         return parts
     out = []
-    for p, cols in zip(parts, per_part, strict=True):
+    for p in parts:
         if isinstance(p, pd.Series):
             out.append(p.astype(recast[0]))
             continue
         p = p.copy(deep=False)
         for j, dtype in recast.items():
-            p.isetitem(j, cols[j].astype(dtype))
+            p.isetitem(j, p.iloc[:, j].astype(dtype))
         out.append(p)
     return out
 
