@@ -74,21 +74,24 @@ class _ApplyGroups:
     results the kernel wraps as ``groupby.apply`` does for the whole frame.
     """
 
-    def __init__(self, func: Callable[[Any], Any], by: Any, polars: bool, per_group: bool, seed: int | None) -> None:
+    def __init__(
+        self, func: Callable[[Any], Any], by: Any, polars: bool, per_group: bool, seed: int | None, listed: bool = False
+    ) -> None:
         self.func = func
-        self.by = by  # column name(s); ``None`` when the keys come as a third input
+        self.by = by  # column name(s); ``None`` when the keys come as more inputs, one array per key
+        self.listed = listed  # keys given as a list of arrays (group names are tuples), not one array
         self.polars = polars
         self.per_group = per_group  # the groups as ``iter(groupby)`` gives them instead of pandas' apply
         self.seed = seed
         self.__name__ = getattr(func, "__name__", "pmap_groups")
 
-    def __call__(self, chunk: Any, ids: Any, keys: Any = None) -> tuple[list[int], list[Any], bool]:
+    def __call__(self, chunk: Any, ids: Any, *keys: Any) -> tuple[list[int], list[Any], bool]:
         runs = [run for run in _runs(np.asarray(ids)) if run[0] >= 0]
         order = [i for i, _, _ in runs]
         func = _SeedPerGroup(self.func, self.seed, order)
         if self.polars:
             return order, [func(chunk[a:b]) for _, a, b in runs], False
-        key = self.by if keys is None else np.asarray(keys)
+        key = self.by if not keys else [np.asarray(k) for k in keys] if self.listed else np.asarray(keys[0])
         groups = chunk.groupby(key, sort=False, dropna=True)  # groups in layout order, missing keys left out
         if self.per_group:
             return order, [func(_named(g, name)) for name, g in groups], False
@@ -147,8 +150,8 @@ def pmap_groups(
         Called once per group with that group's rows.
     data : pandas.DataFrame or polars.DataFrame
         The rows.
-    by : str, list of str, or array-like
-        Column name(s), or one key per row.
+    by : str, list of str, array-like, or list of array-likes
+        Column name(s), or one key per row (several keys: a list of arrays).
     merge : {"auto", "concat", "sum", "list"} or callable, default="auto"
         ``"auto"``: the library's own group-apply result (below). Otherwise the
         groups' results, in group order (pandas: sorted keys; polars: first
@@ -188,12 +191,19 @@ def pmap_groups(
     how = check_merge(merge)
     per_group = how != "auto"
     polars = _is_polars(data)
-    layout = group_layout(data, by)
     columns = _key_columns(by)
+    listed = columns is None and isinstance(by, (list, tuple))
+    if listed and any(isinstance(b, str) for b in by):
+        raise TypeError(
+            "by mixes column names and arrays; pmap_groups takes column names or arrays of keys, not both: "
+            "pass the columns as arrays too, e.g. [df['k'].to_numpy(), keys]"
+        )
+    layout = group_layout(data, by)
     rows = data[layout.order] if polars else data.iloc[layout.order]
     row_ranks = np.repeat(np.arange(layout.n_groups), layout.sizes)  # group of each laid-out row, layout order
     ids = _group_ids(data, by, polars, layout.ranks[row_ranks], layout.order)
-    datas: tuple[Any, ...] = (rows, ids) if columns is not None or polars else (rows, ids, np.asarray(by)[layout.order])
+    keys = [] if columns is not None or polars else [np.asarray(k) for k in by] if listed else [np.asarray(by)]
+    datas: tuple[Any, ...] = (rows, ids, *(k[layout.order] for k in keys))
 
     def finalize(parts: list[tuple[list[int], list[Any], bool]]) -> Any:
         order = [i for part, _, _ in parts for i in part]
@@ -206,7 +216,7 @@ def pmap_groups(
             import polars as pl
 
             return pl.concat(results) if results else data.clear()
-        gb = data.groupby(by if isinstance(by, (str, list, tuple)) else np.asarray(by))
+        gb = data.groupby(by if columns is not None else keys if listed else keys[0])
         mutated = any(m for _, _, m in parts)
         return gb._wrap_applied_output(gb._obj_with_exclusions, results, not_indexed_same=mutated, is_transform=False)
 
@@ -218,6 +228,8 @@ def pmap_groups(
         mode="chunk",
         finalize=finalize,
         bounds=lambda n_workers: group_bounds(layout.sizes, n_workers),
-        wrap=functools.partial(_ApplyGroups, by=key, polars=polars, per_group=per_group, seed=options.seed),
+        wrap=functools.partial(
+            _ApplyGroups, by=key, polars=polars, per_group=per_group, seed=options.seed, listed=listed
+        ),
     )
     return runtime.run(job, background=background)

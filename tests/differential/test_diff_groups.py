@@ -28,7 +28,7 @@ from tests.differential.common import (
 )
 
 #: Keys as users pass them: a column, two columns, a column with missing keys, a categorical column, an array.
-KEYS = ("s", ["s", "c"], "k_nan", "c", "array")
+KEYS = ("s", ["s", "c"], "k_nan", "c", "array", "arrays")
 
 
 def _frame(n, seed, index):
@@ -38,6 +38,8 @@ def _frame(n, seed, index):
 
 
 def _by(df, key):
+    if key == "arrays":
+        return [(df["i"] % 3).to_numpy(), (df["i"] % 2).to_numpy()]
     return (df["i"] % 3).to_numpy() if key == "array" else key
 
 
@@ -110,3 +112,10 @@ def test_series_per_group_with_a_duplicate_index(n_jobs):
     df = pd.DataFrame({"k": list("aabbc"), "f": [1.0, 2, 3, 4, 5], "i": [1, 2, 3, 4, 5]}, index=[0, 0, 1, 1, 2])
     for func in GROUP_FUNCS:
         same(nbp.pmap_groups(func, df, "k", n_jobs=n_jobs, progress=False), df.groupby("k").apply(func))
+
+
+def test_keys_mixing_column_names_and_arrays_raise_a_clear_error():
+    """pandas takes them; pmap_groups says what to pass instead of failing deep inside numpy."""
+    df = _frame(6, 0, "range")
+    with pytest.raises(TypeError, match="by mixes column names and arrays"):
+        nbp.pmap_groups(len, df, ["s", (df["i"] % 2).to_numpy()], n_jobs=2, progress=False)
