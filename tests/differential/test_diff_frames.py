@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -144,3 +145,17 @@ def test_groupby_apply_equals_pandas(key, index, n, seed):
 
 def row_pick_first(g):
     return g[["i", "f"]].head(1)
+
+
+@pytest.mark.parametrize("dtype", ["boolean", "Int64", "Float64", "string"])
+def test_extension_values_are_inferred_as_pandas_infers_them(dtype):
+    """A chunk of only missing values keeps the input's dtype, the others get another one: pandas infers
+    once over all values with the input array's own cast (``boolean`` doubled gives ``Int64``)."""
+    values = {"boolean": [False, None], "Int64": [1, None], "Float64": [1.5, None], "string": ["a", None]}[dtype]
+    s = pd.Series(values * 4, dtype=dtype)
+    for func in (element_twice, element_text):
+        same(
+            _strict(lambda func=func: s.parallel.apply(func, n_jobs=2, progress=False)),
+            outcome(lambda func=func: s.apply(func)),
+        )
+        same(_strict(lambda func=func: s.parallel_map(func)), outcome(lambda func=func: s.map(func)))
