@@ -42,7 +42,7 @@ def pointwise(source: Any) -> Inference:
     cast = getattr(array, "_cast_pointwise_result", None)
     if isinstance(source.dtype, (np.dtype, pd.CategoricalDtype)) or cast is None:
         return "construct"
-    return cast  # type: ignore[no-any-return]
+    return cast
 
 
 def _infer(values: list[Any], how: Inference) -> Any:
