@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 UV     := UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-quick test-unit test-notebooks notebooks lint e2e bench docs clean lock
+.PHONY: demo test test-quick test-unit test-notebooks notebooks lint e2e bench docs clean lock fuzz
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ test-quick: $(STAMP)
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests nbparallel --doctest-modules --ignore=tests/e2e
+
+## make fuzz: the differential suite (every front end against its reference) with many random
+## examples; `make test` runs it with the quick profile
+fuzz: $(STAMP)
+	$(PY) -m pytest tests/differential -p no:randomly --hypothesis-profile thorough
 
 ## make e2e: JupyterLab in headless Chromium: the widget, another cell running, worker output, Cancel
 e2e: $(STAMP) $(CHROMIUM_STAMP)

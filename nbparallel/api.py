@@ -186,7 +186,9 @@ def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, .
     from .data.shared import SHARE_ABOVE, new_folder, remove_folder, share_input
 
     big = [
-        isinstance(d, np.ndarray) and not isinstance(d, np.memmap) and d.nbytes >= SHARE_ABOVE and not d.dtype.hasobject
+        type(d) is np.ndarray  # not a subclass: a masked array written to the memmap would lose its mask
+        and d.nbytes >= SHARE_ABOVE
+        and not d.dtype.hasobject
         for d in datas
     ]
     if not any(big) and mode != "chunk":
@@ -393,5 +395,7 @@ def pmap_chunks(
     """
     how = check_merge(merge)
     options = RunOptions.from_arguments(locals())
-    job = plan(func, (data, *more_data), options, mode="chunk", finalize=lambda parts: merge_parts(parts, how))
+    job = plan(
+        func, (data, *more_data), options, mode="chunk", finalize=lambda parts: merge_parts(parts, how, source=data)
+    )
     return runtime.run(job, background=background)

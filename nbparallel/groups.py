@@ -16,6 +16,7 @@ from .data.merge import merge as merge_parts
 from .jobs import runtime
 from .options import RunOptions
 from .tracebacks import user_frames
+from .worker.run import seed_item
 
 __all__ = ["pmap_groups"]
 
@@ -32,14 +33,13 @@ def _key_columns(by: Any) -> list[str] | None:
     return None
 
 
-class _Missing:
-    """The entry of a group whose key is missing (NaN, None): pandas' ``groupby`` leaves such groups out."""
-
-
-def _has_missing(name: Any) -> bool:
-    import pandas as pd
-
-    return any(pd.isna(part) for part in (name if isinstance(name, tuple) else (name,)))
+def _runs(ids: np.ndarray) -> list[tuple[int, int, int]]:
+    """``(group id, start, stop)`` of each run of equal ids (a chunk's groups are contiguous)."""
+    if not len(ids):
+        return []
+    cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    edges = [0, *cuts.tolist(), len(ids)]
+    return [(int(ids[a]), a, b) for a, b in itertools.pairwise(edges)]
 
 
 def _named(group: Any, name: Any) -> Any:
@@ -48,29 +48,76 @@ def _named(group: Any, name: Any) -> Any:
     return group
 
 
-class _ApplyGroups:
-    """What each worker runs on a chunk of whole groups: the library's own group-apply."""
+class _SeedPerGroup:
+    """``func`` with the random generators seeded for each group by the group's number, not by chunk.
 
-    def __init__(self, func: Callable[[Any], Any], by: Any, polars: bool, per_group: bool) -> None:
+    The number is the group's place in the library's own group order, so a seeded
+    call gives the same numbers whatever ``n_jobs`` and however groups are packed
+    into chunks (as :func:`~nbparallel.worker.run.seed_item` does for items).
+    """
+
+    def __init__(self, func: Callable[[Any], Any], seed: int | None, ids: list[int]) -> None:
+        self.func, self.seed, self.ids = func, seed, iter(ids)
+
+    def __call__(self, group: Any) -> Any:
+        if self.seed is not None:
+            seed_item(self.seed, next(self.ids))
+        return self.func(group)
+
+
+class _ApplyGroups:
+    """What each worker runs on a chunk of whole groups: ``(group ids, results, mutated)``.
+
+    ``ids`` holds each row's group number (``-1``: a missing key, which pandas'
+    ``groupby`` leaves out).  pandas with ``merge="auto"``: pandas' own
+    group-wise apply (the group's ``name`` set, key columns excluded), whose
+    results the kernel wraps as ``groupby.apply`` does for the whole frame.
+    """
+
+    def __init__(
+        self, func: Callable[[Any], Any], by: Any, polars: bool, per_group: bool, seed: int | None, listed: bool = False
+    ) -> None:
         self.func = func
-        self.by = by  # column name(s); ``None`` when the keys come as a second input
+        self.by = by  # column name(s); ``None`` when the keys come as more inputs, one array per key
+        self.listed = listed  # keys given as a list of arrays (group names are tuples), not one array
         self.polars = polars
-        self.per_group = per_group  # a list of the groups' results instead of pandas' apply (polars: always)
+        self.per_group = per_group  # the groups as ``iter(groupby)`` gives them instead of pandas' apply
+        self.seed = seed
         self.__name__ = getattr(func, "__name__", "pmap_groups")
 
-    def __call__(self, chunk: Any, keys: Any = None) -> Any:
-        if not self.polars:
-            key = self.by if keys is None else np.asarray(keys)
-            if self.per_group:  # in the chunk's (layout) order: groups as they appear, one entry each
-                groups = chunk.groupby(key, sort=False, dropna=False)  # as the layout counts them
-                return [_Missing() if _has_missing(name) else self.func(_named(g, name)) for name, g in groups]
-            return chunk.groupby(key, sort=True).apply(self.func)
-        if keys is None:
-            return [self.func(g) for _, g in chunk.group_by(self.by, maintain_order=True)]
-        keys = np.asarray(keys)
-        cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1  # groups are contiguous in a chunk
-        edges = [0, *cuts.tolist(), len(keys)]
-        return [self.func(chunk[a:b]) for a, b in itertools.pairwise(edges) if b > a]
+    def __call__(self, chunk: Any, ids: Any, *keys: Any) -> tuple[list[int], list[Any], bool]:
+        runs = [run for run in _runs(np.asarray(ids)) if run[0] >= 0]
+        order = [i for i, _, _ in runs]
+        func = _SeedPerGroup(self.func, self.seed, order)
+        if self.polars:
+            return order, [func(chunk[a:b]) for _, a, b in runs], False
+        key = self.by if not keys else [np.asarray(k) for k in keys] if self.listed else np.asarray(keys[0])
+        groups = chunk.groupby(key, sort=False, dropna=True)  # groups in layout order, missing keys left out
+        if self.per_group:
+            return order, [func(_named(g, name)) for name, g in groups], False
+        values, mutated = groups._grouper.apply_groupwise(func, groups._obj_with_exclusions)
+        return order, values, bool(mutated)
+
+
+def _group_ids(data: Any, by: Any, polars: bool, layout_ranks: np.ndarray, codes_order: np.ndarray) -> np.ndarray:
+    """Each row's group number in the library's own group order; ``-1`` for rows pandas leaves out."""
+    if polars:
+        return layout_ranks
+    keys = by if isinstance(by, (str, list, tuple)) else np.asarray(by)
+    ngroup = data.groupby(keys, sort=True, dropna=True).ngroup()
+    return np.asarray(ngroup.fillna(-1).to_numpy(dtype=float), dtype=np.int64)[codes_order]
+
+
+def _check_polars_results(results: list[Any]) -> None:
+    import polars as pl
+
+    for i, r in enumerate(results):
+        if not isinstance(r, pl.DataFrame):
+            raise pl.exceptions.ComputeError(
+                f"pmap_groups on a polars DataFrame with merge='auto' joins the groups' results as "
+                f"group_by(...).map_groups does, which needs a polars DataFrame from each group; group {i} "
+                f"returned {type(r).__name__}. Return a DataFrame, or pass merge='list' (one result per group)"
+            )
 
 
 @user_frames
@@ -103,15 +150,20 @@ def pmap_groups(
         Called once per group with that group's rows.
     data : pandas.DataFrame or polars.DataFrame
         The rows.
-    by : str, list of str, or array-like
-        Column name(s), or one key per row.
+    by : str, list of str, array-like, or list of array-likes
+        Column name(s), or one key per row (several keys: a list of arrays).
     merge : {"auto", "concat", "sum", "list"} or callable, default="auto"
         ``"auto"``: the library's own group-apply result (below). Otherwise the
         groups' results, in group order (pandas: sorted keys; polars: first
         appearance), are combined as by :func:`nbparallel.merge`: ``"list"``
         gives them as a list, a callable gets that list.
-    n_jobs, backend, progress, background, retries, retry_delay, timeout, cache, seed
+    n_jobs, backend, progress, background, retries, retry_delay, timeout, cache
         As for :func:`~nbparallel.pmap`.
+    seed : int, optional
+        Seed ``random`` and ``numpy.random`` for each group: group ``i`` of
+        the library's own group order draws from
+        :func:`~nbparallel.worker.run.seed_item` ``(seed, i)``, so the numbers
+        do not depend on ``n_jobs`` or on how groups are packed into chunks.
     errors : {"raise", "collect"}, default="raise"
         As for :func:`~nbparallel.pmap_chunks`: with ``"collect"`` a failing
         chunk of groups does not stop the others, the job fails listing every
@@ -139,26 +191,34 @@ def pmap_groups(
     how = check_merge(merge)
     per_group = how != "auto"
     polars = _is_polars(data)
-    layout = group_layout(data, by)
     columns = _key_columns(by)
+    listed = columns is None and isinstance(by, (list, tuple))
+    if listed and any(isinstance(b, str) for b in by):
+        raise TypeError(
+            "by mixes column names and arrays; pmap_groups takes column names or arrays of keys, not both: "
+            "pass the columns as arrays too, e.g. [df['k'].to_numpy(), keys]"
+        )
+    layout = group_layout(data, by)
     rows = data[layout.order] if polars else data.iloc[layout.order]
-    datas: tuple[Any, ...] = (rows,) if columns is not None else (rows, np.asarray(by)[layout.order])
-    ranks = layout.ranks
-    n_levels = len(columns) if columns is not None else 1
+    row_ranks = np.repeat(np.arange(layout.n_groups), layout.sizes)  # group of each laid-out row, layout order
+    ids = _group_ids(data, by, polars, layout.ranks[row_ranks], layout.order)
+    keys = [] if columns is not None or polars else [np.asarray(k) for k in by] if listed else [np.asarray(by)]
+    datas: tuple[Any, ...] = (rows, ids, *(k[layout.order] for k in keys))
 
-    def finalize(parts: list[Any]) -> Any:
-        if polars or per_group:
-            results = [r for part in parts for r in part]  # in layout order
-            ordered = [results[i] for i in np.argsort(ranks, kind="stable")]
-            if per_group:
-                return merge_parts([r for r in ordered if not isinstance(r, _Missing)], how)
+    def finalize(parts: list[tuple[list[int], list[Any], bool]]) -> Any:
+        order = [i for part, _, _ in parts for i in part]
+        values = [v for _, part, _ in parts for v in part]
+        results = [values[j] for j in np.argsort(order, kind="stable")]  # in the library's group order
+        if per_group:
+            return merge_parts(results, how)
+        if polars:
+            _check_polars_results(results)
             import polars as pl
 
-            return pl.concat(ordered) if ordered else data.clear()
-        import pandas as pd
-
-        merged = pd.concat([p for p in parts if len(p)]) if any(len(p) for p in parts) else parts[0]
-        return merged.sort_index(level=list(range(n_levels)), sort_remaining=False, kind="stable")
+            return pl.concat(results) if results else data.clear()
+        gb = data.groupby(by if columns is not None else keys if listed else keys[0])
+        mutated = any(m for _, _, m in parts)
+        return gb._wrap_applied_output(gb._obj_with_exclusions, results, not_indexed_same=mutated, is_transform=False)
 
     key = columns[0] if columns is not None and isinstance(by, str) else columns
     job = plan(
@@ -168,6 +228,8 @@ def pmap_groups(
         mode="chunk",
         finalize=finalize,
         bounds=lambda n_workers: group_bounds(layout.sizes, n_workers),
-        wrap=functools.partial(_ApplyGroups, by=key, polars=polars, per_group=per_group),
+        wrap=functools.partial(
+            _ApplyGroups, by=key, polars=polars, per_group=per_group, seed=options.seed, listed=listed
+        ),
     )
     return runtime.run(job, background=background)

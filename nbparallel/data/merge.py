@@ -59,14 +59,74 @@ def _kind_name(part: Any) -> str:
     return _optional_kind(part) or type(part).__name__
 
 
-def _concat_pandas(parts: list[Any]) -> Any:
+def _categories(dtypes: list[Any]) -> Any:
+    """The categories of all ``dtypes`` together, as the whole input would have given them.
+
+    Unordered: sorted when every part's are (``astype("category")`` sorts), else in order of
+    first appearance.  Ordered categoricals with different categories have no order to join.
+    """
     import pandas as pd
 
-    merged = pd.concat(parts)
+    if any(d.ordered for d in dtypes):
+        listed = "; ".join(f"chunk {i}: {list(d.categories)[:5]}" for i, d in enumerate(dtypes))
+        raise TypeError(
+            "cannot join chunk results that are ordered categoricals with different categories "
+            f"({listed}): the order of the whole result's categories is unknown. Give every chunk the same "
+            "categories, e.g. .astype(pd.CategoricalDtype(categories, ordered=True))"
+        )
+    union = dtypes[0].categories
+    for d in dtypes[1:]:
+        union = union.append(d.categories[~d.categories.isin(union)])
+    if all(d.categories.is_monotonic_increasing for d in dtypes):
+        with contextlib.suppress(TypeError):
+            union = union.sort_values()
+    return pd.CategoricalDtype(union, ordered=False)
+
+
+def _same_categories(parts: list[Any]) -> list[Any]:
+    """``parts`` with each categorical column (or Series) recast to the categories of all parts.
+
+    ``pd.concat`` turns categoricals with different categories into plain values,
+    while ``f(data)`` has one categorical over all rows.
+    """
+    import pandas as pd
+
+    dtypes = [[p.dtype] if isinstance(p, pd.Series) else list(p.dtypes) for p in parts]  # no column copied
+    if len({len(d) for d in dtypes}) != 1:
+        return parts
+    recast: dict[int, Any] = {}
+    for j, column in enumerate(zip(*dtypes, strict=True)):
+        if all(isinstance(d, pd.CategoricalDtype) for d in column) and len(set(column)) > 1:
+            recast[j] = _categories(list(column))
+    if not recast:
+        return parts
+    out = []
+    for p in parts:
+        if isinstance(p, pd.Series):
+            out.append(p.astype(recast[0]))
+            continue
+        p = p.copy(deep=False)
+        for j, dtype in recast.items():
+            p.isetitem(j, p.iloc[:, j].astype(dtype))
+        out.append(p)
+    return out
+
+
+def _concat_pandas(parts: list[Any], source: Any = None) -> Any:
+    import pandas as pd
+
+    merged = pd.concat(_same_categories(parts))
     if len(parts) > 1 and not merged.index.is_unique and all(p.index.is_unique for p in parts):
         # every chunk's result has unique labels, the merged one repeats some: the
         # chunks computed per-group results for parts of the same groups
-        repeated = merged.index[merged.index.duplicated()].unique()[:3].tolist()
+        repeated = merged.index[merged.index.duplicated()].unique()
+        index = getattr(source, "index", None)
+        if isinstance(index, pd.Index) and not index.is_unique:
+            # labels the input already repeats are expected to repeat (row-wise work on it)
+            repeated = repeated[~repeated.isin(index[index.duplicated()])]
+            if not len(repeated):
+                return merged
+        repeated = repeated[:3].tolist()
         _note(
             f"the merged chunk results repeat index labels that no single chunk repeats ({repeated}...): "
             "a group was probably split across chunks, so a groupby ran on parts of a group and the "
@@ -145,8 +205,14 @@ def _vstack_sparse(parts: list[Any]) -> Any:
 
 # What "auto"/"concat" knows how to join, by kind name.  The error message for
 # anything else is generated from these keys.
+def _concat_ndarrays(parts: list[Any]) -> Any:
+    if any(isinstance(p, np.ma.MaskedArray) for p in parts):  # np.concatenate drops the mask
+        return np.ma.concatenate(parts, axis=0)
+    return np.concatenate(parts, axis=0)
+
+
 _CONCAT: dict[str, Callable[[list[Any]], Any]] = {
-    "ndarray": lambda parts: np.concatenate(parts, axis=0),
+    "ndarray": _concat_ndarrays,
     "list": lambda parts: list(itertools.chain.from_iterable(parts)),
     "tuple": lambda parts: tuple(itertools.chain.from_iterable(parts)),
     "DataFrame": _concat_pandas,
@@ -178,7 +244,7 @@ def _describe_groups(parts: Sequence[Any]) -> str:
     return "; ".join(f"chunk{'s' if len(i) > 1 else ''} {ranges(i)} returned {name}" for name, i in groups.items())
 
 
-def _concat(parts: list[Any]) -> Any:
+def _concat(parts: list[Any], source: Any = None) -> Any:
     kinds = {_kind_name(p) for p in parts}
     if len(kinds) > 1:
         raise TypeError(
@@ -194,6 +260,8 @@ def _concat(parts: list[Any]) -> Any:
             + "). Pass merge='sum' to add them up, merge='list' to keep one result per "
             "chunk, or a function that takes the list of chunk results"
         )
+    if kind in ("DataFrame", "Series"):
+        return _concat_pandas(parts, source)
     return _CONCAT[kind](parts)
 
 
@@ -223,7 +291,7 @@ def check_merge(how: MergeHow) -> MergeHow:
     return how
 
 
-def merge(parts: Sequence[Any], how: MergeHow = "auto") -> Any:
+def merge(parts: Sequence[Any], how: MergeHow = "auto", *, source: Any = None) -> Any:
     """Combine chunk results into one object of the parts' kind.
 
     Parameters
@@ -246,6 +314,16 @@ def merge(parts: Sequence[Any], how: MergeHow = "auto") -> Any:
 
         ``"sum"`` adds the parts with ``+``; ``"list"`` returns the parts as a
         list; a callable is called with the list of parts.
+
+        Masked arrays stay masked (``numpy.ma.concatenate``); pandas
+        categoricals whose categories differ between parts are joined with
+        the categories of all parts (sorted when every part's are), as
+        ``f(data)`` would give them.
+    source : object, optional
+        The data that was split into the parts.  A pandas result that repeats
+        index labels no single part repeats warns that a group was split
+        across chunks (:class:`~nbparallel.SplitGroupWarning`), unless the
+        source's index already repeats those labels (row-wise work on it).
 
     Returns
     -------
@@ -284,4 +362,6 @@ def merge(parts: Sequence[Any], how: MergeHow = "auto") -> Any:
         if how == "list":
             return []
         raise ValueError(f"merge(how={how!r}) needs at least one part; there were none")
+    if how in ("auto", "concat"):
+        return _concat(parts, source)
     return MERGE_MODES[how](parts)

@@ -268,7 +268,9 @@ class SharedArray:
 
 def to_shared(value: Any, folder: str | None) -> Any:
     """In a worker: large arrays go to ``folder`` and come back as a reference."""
-    if folder is None or not isinstance(value, np.ndarray) or value.nbytes < RESULT_ABOVE or value.dtype.hasobject:
+    if folder is None or type(value) not in (np.ndarray, np.memmap):  # a subclass (masked) would lose its kind
+        return value
+    if value.nbytes < RESULT_ABOVE or value.dtype.hasobject:
         return value
     path = os.path.join(folder, f"result-{uuid.uuid4().hex}.npy")
     save_plain(path, value)

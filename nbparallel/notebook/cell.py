@@ -294,7 +294,7 @@ def run_cell(
         merged = {}
         for var in out_names:
             try:
-                merged[var] = merge_parts([p[var] for p in parts], merge)
+                merged[var] = merge_parts([p[var] for p in parts], merge, source=datas[0])
             except TypeError as err:
                 raise TypeError(f"--out {var}: {err} (in the magic: --merge sum or --merge list)") from None
         return merged

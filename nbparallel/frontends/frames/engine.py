@@ -21,7 +21,7 @@ from ...data.partition import chunk_bounds
 from ...data.shared import RESULT_ABOVE, SharedArray, materialize
 from ...options import RunOptions
 from .common import Counted, Noted, NumericRows, is_plain_function, note_where, run_chunks, share_numeric
-from .merging import MIXED, concat_columns, concat_rows
+from .merging import MIXED, Inference, concat_columns, concat_rows, pointwise
 from .rows import apply_rows
 
 __all__ = ["apply_frame", "map_frame", "apply_series", "map_series", "AXES"]
@@ -55,7 +55,7 @@ def _compact(result: Any, chunk: Any, name: Any) -> Any:
     return result
 
 
-def _join_values(parts: list[Any], cuts: list[tuple[int, int]], index: pd.Index, name: Any, how: str) -> Any:
+def _join_values(parts: list[Any], cuts: list[tuple[int, int]], index: pd.Index, name: Any, how: Inference) -> Any:
     """Join chunk results, some of them bare values (:func:`_compact`), into pandas' result."""
     if parts and all(isinstance(p, (np.ndarray, SharedArray)) for p in parts) and len({p.dtype for p in parts}) == 1:
         return pd.Series(merge(parts), index=index, name=name, copy=False)
@@ -240,7 +240,7 @@ def _run_series(s: pd.Series, method: str, func: Any, kwargs: dict[str, Any], op
     cuts = _Cuts(len(s))
 
     def finalize(parts: list[Any]) -> Any:
-        merged = _join_values(parts, cuts.cuts, s.index, s.name, "construct")
+        merged = _join_values(parts, cuts.cuts, s.index, s.name, pointwise(s))
         return getattr(s, method)(func, **kwargs) if merged is MIXED else merged
 
     datas, shared, folder = share_numeric(s)

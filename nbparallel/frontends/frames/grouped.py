@@ -145,8 +145,10 @@ class _WindowApply:
         self.__name__ = f"{kind}.apply({getattr(func, '__name__', type(func).__name__)})"
 
     def __call__(self, rows: Any, *keys: Any) -> Any:
-        groups = rows.groupby(self.layout.by(keys), sort=False, dropna=False, observed=True, as_index=self.as_index)
-        window = getattr(groups, self.kind)(**self.attributes)
+        grouping: dict[str, Any] = {"sort": False, "dropna": False, "observed": True}
+        if isinstance(rows, pd.DataFrame):  # a selected Series (groupby(k).rolling(3)["v"]) takes no as_index
+            grouping["as_index"] = self.as_index
+        window = getattr(rows.groupby(self.layout.by(keys), **grouping), self.kind)(**self.attributes)
         return window.apply(self.func, *self.args, **self.kwargs)
 
 
@@ -168,6 +170,7 @@ def grouped_window_apply(window: Any, func: Any, args: tuple[Any, ...], kwargs: 
     attributes = {a: getattr(window, a) for a in window._attributes if a != "_grouper"}
     if attributes.get("step", 0) is None:  # GroupBy.rolling takes no step
         del attributes["step"]
-    rows = layout.rows(window.obj)
+    obj = window.obj if window._selection is None else window.obj[window._selection]  # ["v"]: that column only
+    rows = layout.rows(obj)
     worker = _WindowApply(kind, attributes, func, args, kwargs, layout, window._as_index)
     return run_chunks(worker, (rows, *layout.keys), options, concat_rows, layout.bounds)

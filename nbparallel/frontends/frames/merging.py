@@ -12,12 +12,13 @@ and the caller computes them the way pandas would.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["MIXED", "concat_rows", "concat_series", "concat_frames", "concat_columns"]
+__all__ = ["MIXED", "pointwise", "concat_rows", "concat_series", "concat_frames", "concat_columns"]
 
 
 class _Mixed:
@@ -29,9 +30,29 @@ class _Mixed:
 MIXED: Any = _Mixed()
 
 
-def _infer(values: list[Any], how: str) -> Any:
+#: How values joined from chunks are inferred: ``"construct"``, ``"objects"``, or a function of an object array.
+Inference = str | Callable[[np.ndarray], Any]
+
+
+def pointwise(source: Any) -> Inference:
+    """How pandas infers the results of ``source.map``/``apply``: an extension array (``Int64``,
+    ``boolean``, ``string``...) casts them its own way (``boolean`` mapped to ints gives ``Int64``);
+    numpy-backed and categorical data as ``Series(list)`` does."""
+    array = source.array
+    cast = getattr(array, "_cast_pointwise_result", None)
+    if isinstance(source.dtype, (np.dtype, pd.CategoricalDtype)) or cast is None:
+        return "construct"
+    return cast
+
+
+def _infer(values: list[Any], how: Inference) -> Any:
     """Infer a dtype for Python objects as pandas does: ``"construct"`` (``Series(list)``,
-    as ``map`` and row results do) or ``"objects"`` (``infer_objects``, as expanded rows do)."""
+    as ``map`` and row results do), ``"objects"`` (``infer_objects``, as expanded rows do),
+    or the input's own cast (:func:`pointwise`)."""
+    if callable(how):
+        objects = np.empty(len(values), dtype=object)
+        objects[:] = values
+        return how(objects)
     if how == "objects":
         return pd.Series(values, dtype=object).infer_objects().array
     return pd.Series(values).array
@@ -42,7 +63,7 @@ def _joined_index(parts: Sequence[Any]) -> pd.Index:
     return first.append([p.index for p in parts[1:]]) if len(parts) > 1 else first
 
 
-def concat_series(parts: Sequence[Any], how: str = "construct") -> Any:
+def concat_series(parts: Sequence[Any], how: Inference = "construct") -> Any:
     """Join Series: ``pd.concat`` when their dtypes agree, else the values inferred once.
 
     Examples
@@ -59,7 +80,7 @@ def concat_series(parts: Sequence[Any], how: str = "construct") -> Any:
     return pd.Series(_infer(values, how), index=_joined_index(parts), name=parts[0].name)
 
 
-def concat_frames(parts: Sequence[Any], how: str = "construct") -> Any:
+def concat_frames(parts: Sequence[Any], how: Inference = "construct") -> Any:
     """Join DataFrames by rows: per column as :func:`concat_series` does.
 
     Chunks with different columns (rows returning Series with other keys) are
@@ -84,7 +105,7 @@ def concat_frames(parts: Sequence[Any], how: str = "construct") -> Any:
     return merged
 
 
-def concat_rows(parts: Sequence[Any], how: str = "construct") -> Any:
+def concat_rows(parts: Sequence[Any], how: Inference = "construct") -> Any:
     """Join row chunks' results, Series or DataFrames; :data:`MIXED` when they are of both kinds.
 
     Examples

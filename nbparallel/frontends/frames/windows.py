@@ -56,7 +56,7 @@ def rolling_apply(rolling: Any, func: Any, args: tuple[Any, ...], kwargs: dict[s
     >>> rolling_apply(s.rolling(2), sum, (), {}, RunOptions(n_jobs=2, progress=False)).tolist()
     [nan, 3.0, 5.0, 7.0]
     """
-    obj = rolling.obj
+    obj = rolling._selected_obj  # df.rolling(3)["v"]: only the selected column(s), as pandas computes
     attributes = {a: getattr(rolling, a) for a in rolling._attributes}
     step = attributes.get("step") or 1
     attributes["step"] = None
