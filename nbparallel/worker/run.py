@@ -18,13 +18,13 @@ import time
 import traceback
 from typing import Any
 
-from ..errors import ChunkTimeout, Failed, UnpicklableResult, WorkerError
+from ..errors import ChunkTimeout, Failed, UnpicklableResult
 from ..tracebacks import remote_frames, render_traceback
 from .capture import Capture
 from .control import ChunkCancelled, ChunkTimedOut, Running, check, flag_exception
 from .functions import resolve
 from .task import ChunkOutcome, ChunkTask
-from .transit import Arrived, Shipped, unwrap
+from .transit import Arrived, Shipped, sendable, unwrap
 
 __all__ = ["run_chunk", "seed_item"]
 
@@ -68,14 +68,6 @@ def seed_item(seed: int, index: int) -> None:
     np.random.seed(state[:2])
 
 
-def _picklable(exc: BaseException) -> BaseException:
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:
-        return WorkerError(type(exc).__name__, str(exc))
-
-
 def _call(func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any]) -> None:
     """Call ``func`` on the chunk; ``at`` tracks ``[position, item]`` for error reports."""
     seeded = _SEEDED_IN_PROCESS if task.seed is not None and task.serial_seeds else _NO_LOCK
@@ -96,11 +88,11 @@ def _call(func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any]) -> N
                 with seeded:
                     seed_item(seed, position)
                     if collect:
-                        values.append(_collecting(func, star, item, position, outcome))
+                        values.append(_collecting(func, star, item, position, outcome, task.serialize))
                     else:
                         values.append(func(*item) if star else func(item))
             elif collect:
-                values.append(_collecting(func, star, item, position, outcome))
+                values.append(_collecting(func, star, item, position, outcome, task.serialize))
             else:
                 values.append(func(*item) if star else func(item))
             countdown -= 1
@@ -144,7 +136,7 @@ class _Looks:
         return self.stride
 
 
-def _collecting(func: Any, star: bool, item: Any, position: int, outcome: ChunkOutcome) -> Any:
+def _collecting(func: Any, star: bool, item: Any, position: int, outcome: ChunkOutcome, serialize: bool) -> Any:
     """``func`` on one item; an exception becomes a :class:`~nbparallel.Failed` record instead."""
     try:
         return func(*item) if star else func(item)
@@ -152,7 +144,8 @@ def _collecting(func: Any, star: bool, item: Any, position: int, outcome: ChunkO
         outcome.n_failed += 1
         exc_only = "".join(traceback.format_exception_only(type(exc), exc))
         frames = remote_frames(exc)
-        return Failed(_picklable(exc), position, _repr.repr(item), render_traceback(frames, exc_only), frames)
+        error = sendable(exc) if serialize else exc  # threads pickle nothing: the very exception
+        return Failed(error, position, _repr.repr(item), render_traceback(frames, exc_only), frames)
 
 
 #: Times a chunk runs again after an interrupt that was not its own (see :func:`_misdirected`).
@@ -231,8 +224,8 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
                     outcome.cancelled = True
                 else:
                     outcome.fail(ChunkTimeout.of_chunk(task.index, task.start, task.stop, task.timeout, "was stopped"))
-            except Exception as exc:
-                outcome.error = _picklable(exc)
+            except BaseException as exc:  # SystemExit, KeyboardInterrupt too: the kernel raises them as the loop would
+                outcome.error = sendable(exc) if task.serialize else exc  # threads pickle nothing
                 outcome.frames = remote_frames(exc)
                 outcome.exc_only = "".join(traceback.format_exception_only(type(exc), exc))
             break
