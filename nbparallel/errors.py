@@ -154,7 +154,8 @@ class ChunkFailure:
     attempts: int = 1
 
     def describe(self, n_chunks: int) -> str:
-        where = f"chunk {self.index} of {n_chunks} (items {self.start}-{self.stop - 1})"
+        items = f"items {self.start}-{self.stop - 1}" if self.stop > self.start else "no items"
+        where = f"chunk {self.index} of {n_chunks} ({items})"
         if self.item is not None:
             return f"item {self.item} ({self.item_repr}) in {where}"
         return where

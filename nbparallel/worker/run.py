@@ -68,9 +68,46 @@ def seed_item(seed: int, index: int) -> None:
     np.random.seed(state[:2])
 
 
+class _CallersGenerators:
+    """Around each seeded item on threads: it runs alone, and leaves ``random`` and ``np.random`` as it found them.
+
+    Threads share the kernel's global generators with the caller: without the
+    lock two items would draw from each other's streams, and without the
+    restore a seeded call would replace the caller's own state.
+    """
+
+    def __enter__(self) -> None:
+        import random
+
+        import numpy as np
+
+        held = False
+        try:  # an interrupt (a cancel sent to this thread) between the two must not leave the lock held
+            _SEEDED_IN_PROCESS.acquire()
+            held = True
+            self.saved = random.getstate(), np.random.get_state()
+        except BaseException:
+            if held:
+                _SEEDED_IN_PROCESS.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        import random
+
+        import numpy as np
+
+        try:
+            random.setstate(self.saved[0])
+            np.random.set_state(self.saved[1])
+        finally:
+            _SEEDED_IN_PROCESS.release()
+
+
 def _call(func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any]) -> None:
     """Call ``func`` on the chunk; ``at`` tracks ``[position, item]`` for error reports."""
-    seeded = _SEEDED_IN_PROCESS if task.seed is not None and task.serial_seeds else _NO_LOCK
+    seeded: contextlib.AbstractContextManager[Any] = (
+        _CallersGenerators() if task.seed is not None and task.serial_seeds else _NO_LOCK
+    )
     if task.mode == "chunk":
         with seeded:
             if task.seed is not None:
