@@ -21,6 +21,7 @@ __all__ = [
     "WorkerError",
     "TRACEBACK_LIMIT",
     "annotate",
+    "exception_text",
 ]
 
 
@@ -102,13 +103,23 @@ class WorkerError(RuntimeError):
     def standing_in(cls, exc: BaseException, reason: str) -> WorkerError:
         """The stand-in for ``exc``, which could not travel because of ``reason``."""
         base = next(c for c in type(exc).__mro__ if c.__module__ == "builtins")
-        return _stand_in(base.__name__, type(exc).__name__, _safe(str, exc), reason, _safe(repr, exc))
+        return _stand_in(base.__name__, type(exc).__name__, exception_text(exc), reason, exception_text(exc, repr))
 
 
-def _safe(show: Any, exc: BaseException) -> str:
+def exception_text(exc: BaseException, show: Any = str) -> str:
+    """``str(exc)`` (or ``show(exc)``), even for an exception whose ``__str__`` itself raises.
+
+    Examples
+    --------
+    >>> class Mute(Exception):
+    ...     def __str__(self):
+    ...         raise RuntimeError("no words")
+    >>> exception_text(ValueError("bad")), exception_text(Mute())[:13]
+    ('bad', '<errors.Mute ')
+    """
     try:
         return str(show(exc))
-    except Exception:  # its __str__ or __repr__ fails
+    except Exception:  # its __str__ or __repr__ fails: the loop's traceback would say "<exception str() failed>"
         return object.__repr__(exc)
 
 
@@ -195,7 +206,8 @@ class Failed:
     frames: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     def __repr__(self) -> str:
-        return f"Failed(item {self.index} ({self.item_repr}): {type(self.exception).__name__}: {self.exception})"
+        text = exception_text(self.exception)
+        return f"Failed(item {self.index} ({self.item_repr}): {type(self.exception).__name__}: {text})"
 
     def describe(self, n_chunks: int = 0) -> str:
         """Where it failed, in words (as ``ChunkFailure.describe``)."""
@@ -232,7 +244,8 @@ def annotate(failures: list[ChunkFailure], n_chunks: int, job: Any) -> BaseExcep
     if len(failures) > 1:
         note += f"; {len(failures) - 1} more chunk(s) failed too:"
         for other in failures[1:TRACEBACK_LIMIT]:
-            note += f"\n  - {other.describe(n_chunks)}: {type(other.exception).__name__}: {other.exception}"
+            text = exception_text(other.exception)
+            note += f"\n  - {other.describe(n_chunks)}: {type(other.exception).__name__}: {text}"
         if len(failures) > TRACEBACK_LIMIT:
             note += f"\n  ... {len(failures) - TRACEBACK_LIMIT} more (see job.errors)"
     if first.output:

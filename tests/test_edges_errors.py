@@ -296,3 +296,59 @@ def test_collected_records_keep_the_exception_type(backend):
     for record, expected_type in zip(out[1:], [CellError, TwoArgs, OwnReduce], strict=True):
         assert isinstance(record, nbp.Failed) and type(record.exception) is expected_type
     assert out[3].exception.tag == 7 and (out[2].exception.a, out[2].exception.b) == (1, 2)
+
+
+class Mute(ValueError):
+    def __str__(self):
+        raise RuntimeError("no words")
+
+
+def _mute(x):
+    if x == 1:
+        raise Mute("hidden")
+    return x
+
+
+@on("loky", "threading")
+def test_an_exception_whose_str_raises_still_ends_the_job(backend):
+    # it used to stop the job's bookkeeping (a log line called str()): pmap never returned
+    with pytest.raises(Mute) as info:
+        _run(backend, _mute, [0, 1, 2])
+    assert info.value.args == ("hidden",)
+    with pytest.warns(UserWarning, match="1 of 3 items"):
+        out = _run(backend, _mute, [0, 1, 2], errors="collect")
+    assert type(out[1].exception) is Mute and "Mute object at" in repr(out[1])
+
+
+def test_a_notebook_s_exception_class_is_caught_by_its_class_in_a_real_kernel():
+    from jupyter_client.manager import start_new_kernel
+
+    code = textwrap.dedent(
+        """
+        import nbparallel as nbp
+
+        class CellError(Exception):
+            pass
+
+        def check(x):
+            if x == 2:
+                raise CellError(f"bad item {x}")
+            return x
+
+        try:
+            nbp.pmap(check, [1, 2, 3], n_jobs=2, chunks=3, progress=False)
+        except CellError as err:
+            print("caught", type(err).__name__, err, type(err.__cause__).__name__)
+        nbp.shutdown()
+        """
+    )
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        outputs = []
+        reply = kc.execute_interactive(code, timeout=180, output_hook=outputs.append, allow_stdin=False)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    text = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+    assert reply["content"]["status"] == "ok", reply["content"]
+    assert "caught CellError bad item 2 RemoteTraceback" in text

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..data.merge import collect_notes
 from ..data.shared import holds_inputs, remove_folder
-from ..errors import Failed, SplitGroupWarning, annotate
+from ..errors import Failed, SplitGroupWarning, annotate, exception_text
 from ..tracebacks import render_traceback
 from ..worker.task import ChunkOutcome, ChunkTask
 from . import pace, supervisor, timeline
@@ -107,7 +107,7 @@ def record(job: JobLike, outcome: ChunkOutcome) -> None:
             outcome.index,
             outcome.attempts,
             type(outcome.error).__name__,
-            str(outcome.error),  # text, not the exception: a kept log record must not keep the job
+            exception_text(outcome.error),  # text, not the exception: a kept log record must not keep the job
         )
     job._notify(outcome)
 
@@ -132,7 +132,7 @@ def retrying(job: JobLike, outcome: ChunkOutcome) -> None:
         outcome.index,
         outcome.attempts,
         type(outcome.error).__name__,
-        str(outcome.error),
+        exception_text(outcome.error),
         outcome.index,
     )
 

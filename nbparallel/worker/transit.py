@@ -25,7 +25,7 @@ from typing import Any
 
 import cloudpickle
 
-from ..errors import WorkerError
+from ..errors import WorkerError, exception_text
 
 __all__ = ["Shipped", "Arrived", "unwrap", "sendable"]
 
@@ -213,7 +213,7 @@ def sendable(exc: BaseException) -> BaseException:
     (True, 'WorkerError')
     """
     name = type(exc).__name__
-    text = _text(exc)
+    text = exception_text(exc)
     data, why = _round_trip(_OwnReduction, exc)
     if data is None:
         data, _ = _round_trip(_CloudOwnReduction, exc)
@@ -222,10 +222,3 @@ def sendable(exc: BaseException) -> BaseException:
     if data is None:
         data = _dumps(_OwnReduction, WorkerError.standing_in(exc, why))
     return _Packed(data, name, text)
-
-
-def _text(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:  # its __str__ fails: it still travels, named by its repr
-        return object.__repr__(exc)
