@@ -236,3 +236,16 @@ def test_single_item_inputs_of_every_kind(make):
     expected = [x * 2 for x in make(data)]
     assert nbp.pmap(lambda x: x * 2, make(data), n_jobs=2, progress=False) == expected
     assert nbp.pmap(lambda x, y: x + y, make(data), make(data), n_jobs=2, progress=False) == expected
+
+
+def test_a_seeded_background_job_on_threads_leaves_the_caller_s_state_once_done():
+    random.seed(4)
+    np.random.seed(4)
+    expected_next = (random.random(), float(np.random.random()))
+    random.seed(4)
+    np.random.seed(4)
+    first = nbp.pmap(_draws, range(6), seed=1, backend="threading", n_jobs=2, background=True, progress=False)
+    second = nbp.pmap(_draws, range(6), seed=2, backend="threading", n_jobs=2, background=True, progress=False)
+    assert first.result() == nbp.pmap(_draws, range(6), seed=1, backend="loky", n_jobs=2, progress=False)
+    assert second.result() == nbp.pmap(_draws, range(6), seed=2, backend="loky", n_jobs=2, progress=False)
+    assert (random.random(), float(np.random.random())) == expected_next

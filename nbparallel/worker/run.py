@@ -16,6 +16,7 @@ import reprlib
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ChunkTimeout, Failed, UnpicklableResult
@@ -68,46 +69,53 @@ def seed_item(seed: int, index: int) -> None:
     np.random.seed(state[:2])
 
 
-class _CallersGenerators:
-    """Around each seeded item on threads: it runs alone, and leaves ``random`` and ``np.random`` as it found them.
+_outside_lock = threading.Lock()
+_outside: list[Any] = []  # the generators' state before the first seeded chunk of those running began
+_running_seeded = 0  # seeded chunks running on threads of this process
 
-    Threads share the kernel's global generators with the caller: without the
-    lock two items would draw from each other's streams, and without the
-    restore a seeded call would replace the caller's own state.
+
+@contextlib.contextmanager
+def _callers_generators() -> Iterator[None]:
+    """Around a seeded chunk on threads: ``random`` and ``np.random`` are as they were once none runs.
+
+    Threads share the kernel's global generators with the caller: the state
+    before the first seeded chunk is kept, and put back when the last one
+    ends (once per chunk: copying the state per item would cost more than
+    seeding it).  Items run one at a time under :data:`_SEEDED_IN_PROCESS`.
     """
+    import random
 
-    def __enter__(self) -> None:
-        import random
+    import numpy as np
 
-        import numpy as np
-
-        held = False
-        try:  # an interrupt (a cancel sent to this thread) between the two must not leave the lock held
-            _SEEDED_IN_PROCESS.acquire()
-            held = True
-            self.saved = random.getstate(), np.random.get_state()
-        except BaseException:
-            if held:
-                _SEEDED_IN_PROCESS.release()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        import random
-
-        import numpy as np
-
-        try:
-            random.setstate(self.saved[0])
-            np.random.set_state(self.saved[1])
-        finally:
-            _SEEDED_IN_PROCESS.release()
+    global _running_seeded
+    with _outside_lock:
+        if not _running_seeded:
+            _outside[:] = [random.getstate(), np.random.get_state()]
+        _running_seeded += 1
+    try:
+        yield
+    finally:
+        with _outside_lock:
+            _running_seeded -= 1
+            if not _running_seeded and _outside:
+                random.setstate(_outside[0])
+                np.random.set_state(_outside[1])
+                _outside.clear()
 
 
 def _call(func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any]) -> None:
     """Call ``func`` on the chunk; ``at`` tracks ``[position, item]`` for error reports."""
-    seeded: contextlib.AbstractContextManager[Any] = (
-        _CallersGenerators() if task.seed is not None and task.serial_seeds else _NO_LOCK
-    )
+    if task.seed is not None and task.serial_seeds:
+        with _callers_generators():
+            _call_in(func, task, outcome, at, _SEEDED_IN_PROCESS)
+    else:
+        _call_in(func, task, outcome, at, _NO_LOCK)
+
+
+def _call_in(
+    func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any], seeded: contextlib.AbstractContextManager[Any]
+) -> None:
+    """:func:`_call`, with ``seeded`` held around each seeded item."""
     if task.mode == "chunk":
         with seeded:
             if task.seed is not None:
