@@ -10,12 +10,14 @@ import numpy as np
 
 from .backends import get_backend
 from .data import pace
+from .data.inputs import lockstep, rows_of
 from .data.merge import MergeHow, check_merge
 from .data.merge import merge as merge_parts
 from .data.partition import aligned_length, chunk_bounds, guided_bounds, kind_of
 from .jobs import runtime
 from .jobs.job import Job
 from .options import RunOptions
+from .settings import whole_number
 from .tracebacks import user_frames
 from .worker.task import ChunkTask
 
@@ -64,8 +66,9 @@ def plan_bounds(
     if chunks is not None and chunk_size is not None:
         raise ValueError("give either chunks or chunk_size, not both")
     if chunk_size is not None:
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        if whole_number(chunk_size) is None or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        chunk_size = int(chunk_size)
         if n_items == 0:
             return [(0, 0)]
         return [(a, min(a + chunk_size, n_items)) for a in range(0, n_items, chunk_size)]
@@ -206,13 +209,6 @@ def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, .
     return datas, None
 
 
-def _materialise(data: Any) -> Any:
-    """Iterators (generators, ``map`` objects) become lists; pmap needs a length."""
-    if isinstance(data, Iterator):
-        return list(data)
-    return data
-
-
 def _chain(parts: list[list[Any]]) -> list[Any]:
     return list(itertools.chain.from_iterable(parts))
 
@@ -246,11 +242,14 @@ def pmap(
     ----------
     func : callable
         Called once per item (``func(x)``; ``func(x, y, ...)`` with several inputs).
-    data : ndarray, list, tuple, range, DataFrame, Series or iterator
-        The items (rows of arrays and DataFrames). Iterators (generators, files)
-        are read lazily, a few chunks ahead, and not kept: only the results are.
+    data : ndarray, list, tuple, range, Series, iterator or any iterable
+        The items (rows of arrays), as ``for x in data`` gives them. Iterators
+        (generators, files) are read lazily, a few chunks ahead, and not kept:
+        only the results are.
     *more_data
-        Further inputs of the same length, zipped with ``data`` like ``map``.
+        Further inputs of the same length, zipped with ``data`` like ``map``;
+        a ``ValueError`` when their lengths differ (for iterators, as soon as
+        one of them ends before the others).
     n_jobs : int, optional
         Workers, joblib meaning (``-1`` all cores); default from :func:`config`.
     chunks : int, optional
@@ -321,13 +320,15 @@ def pmap(
     [1, 2]
     """
     options = RunOptions.from_arguments(locals())
-    datas = (data, *more_data)
+    datas = tuple(rows_of(d) for d in (data, *more_data))  # any iterable, read as a loop reads it
     if any(isinstance(d, Iterator) for d in datas):
         if chunks is None and cache is None:  # read lazily: memory goes to the results only
             from .streaming import plan_stream
 
+            if len(datas) > 1:  # one length, or the error lists of different lengths give
+                datas = lockstep(datas)
             return runtime.run(plan_stream(func, datas, options, keep=True), background=background)
-        datas = tuple(_materialise(d) for d in datas)  # chunks= and cache= need the length
+        datas = tuple(list(d) if isinstance(d, Iterator) else d for d in datas)  # chunks=, cache= need lengths
     for d in datas:
         if kind_of(d).pmap_refusal:  # tables iterate columns, not rows (the message says what to do)
             raise TypeError(kind_of(d).pmap_refusal)

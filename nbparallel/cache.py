@@ -3,7 +3,8 @@
 An entry is keyed by what the function computes (its code, closure, defaults and
 the globals it reads, hashed as it is shipped to workers; not its name or cell:
 notebook functions are re-created by every cell run), the chunk's data and the
-options that change results (mode, seed).  Editing the function or a global it
+options that change results (the call's shape: per item or per chunk, one input or
+several zipped; the seed).  Editing the function or a global it
 reads changes its key.  Entries are written atomically with a checksum; an entry
 that fails its checksum or is not what the chunk returns (a ``pmap`` chunk is a
 list of the chunk's length) is deleted with a warning and recomputed, never an
@@ -107,9 +108,14 @@ class ChunkCache:
             )
         self._options = value_key(options)
 
-    def key(self, payload: Any) -> str:
-        """The entry name for one chunk's data."""
-        return value_key((self._options, joblib.hash(payload)))
+    def key(self, task: ChunkTask) -> str:
+        """The entry name for one chunk: its data and the shape of the call.
+
+        The shape counts: ``pmap(f, a, b)`` calls ``f(x, y)`` on a chunk whose
+        data is the tuple ``(a, b)``; ``pmap(f, (a, b))`` calls ``f(a)`` then
+        ``f(b)`` on the same tuple.  ``pmap`` and ``pmap_chunks`` differ in the same way.
+        """
+        return value_key((self._options, task.mode, task.star, joblib.hash(task.payload)))
 
     def _path(self, key: str) -> str:
         return os.path.join(self.folder, key + ".pkl")
@@ -155,7 +161,7 @@ class ChunkCache:
         """The outcomes of the ``tasks`` stored here, and every task's entry name (to store the rest)."""
         keys, hits = {}, []
         for task in tasks:
-            keys[task.index] = key = self.key(task.payload)
+            keys[task.index] = key = self.key(task)
             hit, value = self.get(key, task.stop - task.start if task.mode == "items" else None)
             if hit:
                 hits.append(ChunkOutcome(task.index, task.start, task.stop, value=value))

@@ -21,6 +21,7 @@ __all__ = [
     "WorkerError",
     "TRACEBACK_LIMIT",
     "annotate",
+    "exception_text",
 ]
 
 
@@ -59,15 +60,92 @@ class UnpicklableResult(TypeError):
 
 
 class WorkerError(RuntimeError):
-    """Stand-in for a worker exception that could not be sent back (unpicklable)."""
+    """Stand-in for a worker exception that could not be sent back to the kernel.
 
-    def __init__(self, type_name: str, message: str) -> None:
-        super().__init__(type_name, message)  # both in args, so it pickles
+    It names the original's type, its message, its ``repr`` and why it could
+    not travel.  A stand-in made with :meth:`standing_in` is also an instance of
+    the original's nearest built-in exception class, so ``except ValueError``
+    still catches the stand-in of a ``ValueError`` subclass.
+
+    Examples
+    --------
+    >>> import threading
+    >>> class Locked(ValueError):
+    ...     def __init__(self, message):
+    ...         super().__init__(message)
+    ...         self.lock = threading.Lock()
+    >>> err = WorkerError.standing_in(Locked("no"), "TypeError: cannot pickle '_thread.lock' object")
+    >>> isinstance(err, ValueError), err.type_name
+    (True, 'Locked')
+    >>> print(err)
+    Locked: no (Locked('no') could not be sent back from the worker: TypeError: cannot pickle '_thread.lock' object)
+    """
+
+    #: The built-in exception class this stand-in is also an instance of.
+    builtin_base: type[BaseException] = RuntimeError
+
+    def __init__(self, type_name: str, message: str, reason: str = "", original_repr: str = "") -> None:
+        super().__init__(type_name, message, reason, original_repr)  # all in args, so it pickles
         self.type_name = type_name
         self.message = message
+        self.reason = reason
+        self.original_repr = original_repr
 
     def __str__(self) -> str:
-        return f"{self.type_name}: {self.message} (the original exception could not be pickled)"
+        what = self.original_repr or "the original exception"
+        why = f": {self.reason}" if self.reason else ""
+        return f"{self.type_name}: {self.message} ({what} could not be sent back from the worker{why})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _stand_in, (self.builtin_base.__name__, *self.args), getattr(self, "__dict__", None)
+
+    @classmethod
+    def standing_in(cls, exc: BaseException, reason: str) -> WorkerError:
+        """The stand-in for ``exc``, which could not travel because of ``reason``."""
+        base = next(c for c in type(exc).__mro__ if c.__module__ == "builtins")
+        return _stand_in(base.__name__, type(exc).__name__, exception_text(exc), reason, exception_text(exc, repr))
+
+
+def exception_text(exc: BaseException | None, show: Any = str) -> str:
+    """``str(exc)`` (or ``show(exc)``), even for an exception whose ``__str__`` itself raises (``""`` for ``None``).
+
+    Examples
+    --------
+    >>> class Mute(Exception):
+    ...     def __str__(self):
+    ...         raise RuntimeError("no words")
+    >>> exception_text(ValueError("bad")), "Mute object at" in exception_text(Mute())
+    ('bad', True)
+    """
+    if exc is None:
+        return ""
+    try:
+        return str(show(exc))
+    except Exception:  # its __str__ or __repr__ fails: the loop's traceback would say "<exception str() failed>"
+        return object.__repr__(exc)
+
+
+_stand_ins: dict[str, type[WorkerError]] = {}
+
+
+def _stand_in(base_name: str, *args: str) -> WorkerError:
+    """A :class:`WorkerError` that is also an instance of the built-in exception class ``base_name``."""
+    import builtins
+
+    cls = _stand_ins.get(base_name)
+    if cls is None:
+        base = getattr(builtins, base_name, None)
+        cls = WorkerError
+        if isinstance(base, type) and issubclass(base, BaseException) and not issubclass(WorkerError, base):
+            try:
+                cls = type("WorkerError", (WorkerError, base), {"builtin_base": base, "__module__": __name__})
+            except TypeError:  # a built-in class that cannot be mixed in
+                pass
+        _stand_ins[base_name] = cls
+    try:
+        return cls(*args)
+    except Exception:
+        return WorkerError(*args)
 
 
 #: How many failures are described in full in an error; the rest are counted.
@@ -89,7 +167,8 @@ class ChunkFailure:
     attempts: int = 1
 
     def describe(self, n_chunks: int) -> str:
-        where = f"chunk {self.index} of {n_chunks} (items {self.start}-{self.stop - 1})"
+        items = f"items {self.start}-{self.stop - 1}" if self.stop > self.start else "no items"
+        where = f"chunk {self.index} of {n_chunks} ({items})"
         if self.item is not None:
             return f"item {self.item} ({self.item_repr}) in {where}"
         return where
@@ -129,7 +208,8 @@ class Failed:
     frames: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     def __repr__(self) -> str:
-        return f"Failed(item {self.index} ({self.item_repr}): {type(self.exception).__name__}: {self.exception})"
+        text = exception_text(self.exception)
+        return f"Failed(item {self.index} ({self.item_repr}): {type(self.exception).__name__}: {text})"
 
     def describe(self, n_chunks: int = 0) -> str:
         """Where it failed, in words (as ``ChunkFailure.describe``)."""
@@ -166,7 +246,8 @@ def annotate(failures: list[ChunkFailure], n_chunks: int, job: Any) -> BaseExcep
     if len(failures) > 1:
         note += f"; {len(failures) - 1} more chunk(s) failed too:"
         for other in failures[1:TRACEBACK_LIMIT]:
-            note += f"\n  - {other.describe(n_chunks)}: {type(other.exception).__name__}: {other.exception}"
+            text = exception_text(other.exception)
+            note += f"\n  - {other.describe(n_chunks)}: {type(other.exception).__name__}: {text}"
         if len(failures) > TRACEBACK_LIMIT:
             note += f"\n  ... {len(failures) - TRACEBACK_LIMIT} more (see job.errors)"
     if first.output:

@@ -8,12 +8,13 @@ so the options cannot drift between the API and the magic.
 from __future__ import annotations
 
 import copy
+import numbers
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .settings import PROGRESS_MODES, get_config, validate_n_jobs, validate_progress
+from .settings import PROGRESS_MODES, get_config, validate_n_jobs, validate_progress, whole_number
 
 __all__ = ["RunOptions", "magic_arguments", "options_from_magic", "ERROR_MODES"]
 
@@ -25,9 +26,32 @@ def _opt(*flags: str, help: str, **argparse: Any) -> dict[str, Any]:
     return {"flags": flags, "help": help, "argparse": argparse}
 
 
-def _positive_int(name: str, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+def _whole(options: RunOptions, name: str, least: int, what: str) -> None:
+    """Check field ``name`` is a whole number (of any kind: ``np.int64`` too) ``>= least``; store it as an ``int``."""
+    value = getattr(options, name)
+    if value is None and name not in _REQUIRED:
+        return
+    number = whole_number(value)
+    if number is None or number < least:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    object.__setattr__(options, name, number)
+
+
+def _seconds(options: RunOptions, name: str, positive: bool, what: str) -> None:
+    """Check field ``name`` is a real number of seconds (``np.float32`` too); numpy numbers become ``float``."""
+    value = getattr(options, name)
+    if value is None and name not in _REQUIRED:
+        return
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    seconds = value if isinstance(value, (int, float)) else float(value)  # np.float32 and such: a float
+    if not (seconds > 0 if positive else seconds >= 0):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    object.__setattr__(options, name, seconds)
+
+
+#: Fields that cannot be ``None``.
+_REQUIRED = ("retries", "retry_delay")
 
 
 @dataclass(frozen=True)
@@ -95,7 +119,7 @@ class RunOptions:
         default="raise",
         metadata=_opt(
             "--errors",
-            choices=["raise", "collect"],
+            choices=list(ERROR_MODES),
             help="raise: the first failure stops the job; collect: a failing item becomes an nbparallel.Failed "
             "record and every other item is computed",
         ),
@@ -104,9 +128,9 @@ class RunOptions:
     def __post_init__(self) -> None:
         import joblib
 
-        validate_n_jobs(self.n_jobs)
-        _positive_int("chunks", self.chunks)
-        _positive_int("chunk_size", self.chunk_size)
+        object.__setattr__(self, "n_jobs", validate_n_jobs(self.n_jobs))
+        _whole(self, "chunks", 1, "a positive int")
+        _whole(self, "chunk_size", 1, "a positive int")
         if self.chunks is not None and self.chunk_size is not None:
             raise ValueError("give either chunks or chunk_size, not both")
         if self.backend is not None:
@@ -117,18 +141,12 @@ class RunOptions:
             validate_progress(self.progress)
         if self.cache is not None and not isinstance(self.cache, (str, os.PathLike, joblib.Memory)):
             raise TypeError(f"cache must be a folder path or a joblib.Memory, got {type(self.cache).__name__}")
-        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
-            raise ValueError(f"retries must be a whole number >= 0, got {self.retries!r}")
-        if isinstance(self.retry_delay, bool) or not isinstance(self.retry_delay, (int, float)) or self.retry_delay < 0:
-            raise ValueError(f"retry_delay must be seconds >= 0, got {self.retry_delay!r}")
-        t = self.timeout
-        if t is not None and (not isinstance(t, (int, float)) or isinstance(t, bool) or t <= 0):
-            raise ValueError(f"timeout must be seconds > 0 (per chunk) or None, got {t!r}")
+        _whole(self, "retries", 0, "a whole number >= 0")
+        _seconds(self, "retry_delay", False, "seconds >= 0")
+        _seconds(self, "timeout", True, "seconds > 0 (per chunk) or None")
         if self.errors not in ERROR_MODES:
             raise ValueError(f"errors must be one of {', '.join(map(repr, ERROR_MODES))}, got {self.errors!r}")
-        s = self.seed
-        if s is not None and (isinstance(s, bool) or not isinstance(s, int) or s < 0):
-            raise ValueError(f"seed must be a non-negative int or None, got {s!r}")
+        _whole(self, "seed", 0, "a non-negative int or None")
 
     @classmethod
     def from_arguments(cls, arguments: Mapping[str, Any], *, skip_none: bool = False) -> RunOptions:

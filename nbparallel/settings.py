@@ -7,6 +7,8 @@ the backends are known) validates changes and makes them through :func:`swap`.
 from __future__ import annotations
 
 import functools
+import numbers
+import operator
 import os
 import threading
 from dataclasses import dataclass, replace
@@ -47,16 +49,40 @@ def get_config() -> Settings:
     return _settings
 
 
+def whole_number(value: object) -> int | None:
+    """``value`` as an ``int`` if it is a whole number of any kind (``np.int64`` too), else ``None``.
+
+    ``bool`` is not a number of workers, chunks or seeds: ``None`` too.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> whole_number(np.int64(3)), whole_number(True), whole_number(2.0)
+    (3, None, None)
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return operator.index(value)
+    return None
+
+
 def validate_n_jobs(n_jobs: int | None) -> int | None:
-    """Check ``n_jobs`` follows joblib's meaning (``None``, ``-1``, ``-2``..., or ``>= 1``)."""
+    """Check ``n_jobs`` follows joblib's meaning (``None``, ``-1``, ``-2``..., or ``>= 1``); return it as an ``int``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> validate_n_jobs(np.int64(2))
+    2
+    """
     if n_jobs is None:
         return None
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+    number = whole_number(n_jobs)
+    if number is None or number == 0:
         raise ValueError(
             f"n_jobs must be a non-zero int or None, got {n_jobs!r}; use -1 for all "
             "cores, a positive number for that many workers, or None for the default"
         )
-    return n_jobs
+    return number
 
 
 def validate_progress(progress: bool | str | None) -> bool | str | None:

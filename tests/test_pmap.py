@@ -199,7 +199,7 @@ def test_not_callable():
         nbp.pmap(3, [1, 2])
 
 
-@pytest.mark.parametrize("bad", [None, 5, {1, 2}])
+@pytest.mark.parametrize("bad", [None, 5])  # any iterable is read as a loop reads it (tests/test_edges_inputs.py)
 def test_unsupported_data(bad):
     with pytest.raises(TypeError, match="Supported kinds"):
         nbp.pmap(square, bad)

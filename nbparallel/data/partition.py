@@ -14,7 +14,16 @@ import numpy as np
 
 from .kinds import kind_of, supported_kinds
 
-__all__ = ["partition", "chunk_bounds", "guided_bounds", "length_of", "aligned_length", "supported_kinds", "kind_of"]
+__all__ = [
+    "partition",
+    "chunk_bounds",
+    "guided_bounds",
+    "length_of",
+    "aligned_length",
+    "length_mismatch",
+    "supported_kinds",
+    "kind_of",
+]
 
 
 def chunk_bounds(n_items: int, n_chunks: int) -> list[tuple[int, int]]:
@@ -107,12 +116,22 @@ def aligned_length(datas: Sequence[Any]) -> int:
         raise ValueError("aligned partition needs at least one input")
     lengths = [length_of(d) for d in datas]
     if len(set(lengths)) > 1:
-        described = ", ".join(f"input {i}: {n}" for i, n in enumerate(lengths))
-        raise ValueError(
-            f"aligned inputs must have the same length, got {described}; "
-            "trim or pad them to one length before splitting"
-        )
+        raise length_mismatch(lengths)
     return lengths[0]
+
+
+def length_mismatch(lengths: Sequence[object]) -> ValueError:
+    """The error of aligned inputs whose lengths differ (a length may be a phrase: ``"more than 2"``).
+
+    Examples
+    --------
+    >>> length_mismatch([3, 2])
+    ValueError('aligned inputs must have the same length, got input 0: 3, input 1: 2; trim or pad them to one length before splitting')
+    """
+    described = ", ".join(f"input {i}: {n}" for i, n in enumerate(lengths))
+    return ValueError(
+        f"aligned inputs must have the same length, got {described}; trim or pad them to one length before splitting"
+    )
 
 
 def partition(data: Any, n_chunks: int, *, aligned: bool = False) -> list[Any]:

@@ -30,7 +30,7 @@ from ..cache import ChunkCache
 from ..data import pace
 from ..data.merge import collect_notes
 from ..data.shared import holds_inputs, remove_folder
-from ..errors import Failed, SplitGroupWarning, annotate
+from ..errors import Failed, SplitGroupWarning, annotate, exception_text
 from ..insights import timeline
 from ..tracebacks import render_traceback
 from ..worker.task import ChunkOutcome, ChunkTask
@@ -176,7 +176,7 @@ class Execution:
                 outcome.index,
                 outcome.attempts,
                 type(outcome.error).__name__,
-                str(outcome.error),  # text, not the exception: a kept log record must not keep the job
+                exception_text(outcome.error),  # text, not the exception: a kept log record must not keep the job
             )
         job.watchers.notify(outcome)
 
@@ -202,7 +202,7 @@ class Execution:
             outcome.index,
             outcome.attempts,
             type(outcome.error).__name__,
-            str(outcome.error),
+            exception_text(outcome.error),
             outcome.index,
         )
 

@@ -16,15 +16,16 @@ import reprlib
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
-from ..errors import ChunkTimeout, Failed, UnpicklableResult, WorkerError
+from ..errors import ChunkTimeout, Failed, UnpicklableResult
 from ..tracebacks import remote_frames, render_traceback
 from .capture import Capture
 from .control import ChunkCancelled, ChunkTimedOut, Running, check, flag_exception
 from .functions import resolve
 from .task import ChunkOutcome, ChunkTask
-from .transit import Arrived, Shipped, unwrap
+from .transit import Arrived, Shipped, sendable, unwrap
 
 __all__ = ["run_chunk", "seed_item"]
 
@@ -68,17 +69,53 @@ def seed_item(seed: int, index: int) -> None:
     np.random.seed(state[:2])
 
 
-def _picklable(exc: BaseException) -> BaseException:
+_outside_lock = threading.Lock()
+_outside: list[Any] = []  # the generators' state before the first seeded chunk of those running began
+_running_seeded = 0  # seeded chunks running on threads of this process
+
+
+@contextlib.contextmanager
+def _callers_generators() -> Iterator[None]:
+    """Around a seeded chunk on threads: ``random`` and ``np.random`` are as they were once none runs.
+
+    Threads share the kernel's global generators with the caller: the state
+    before the first seeded chunk is kept, and put back when the last one
+    ends (once per chunk: copying the state per item would cost more than
+    seeding it).  Items run one at a time under :data:`_SEEDED_IN_PROCESS`.
+    """
+    import random
+
+    import numpy as np
+
+    global _running_seeded
+    with _outside_lock:
+        if not _running_seeded:
+            _outside[:] = [random.getstate(), np.random.get_state()]
+        _running_seeded += 1
     try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:
-        return WorkerError(type(exc).__name__, str(exc))
+        yield
+    finally:
+        with _outside_lock:
+            _running_seeded -= 1
+            if not _running_seeded and _outside:
+                random.setstate(_outside[0])
+                np.random.set_state(_outside[1])
+                _outside.clear()
 
 
 def _call(func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any]) -> None:
     """Call ``func`` on the chunk; ``at`` tracks ``[position, item]`` for error reports."""
-    seeded = _SEEDED_IN_PROCESS if task.seed is not None and task.serial_seeds else _NO_LOCK
+    if task.seed is not None and task.serial_seeds:
+        with _callers_generators():
+            _call_in(func, task, outcome, at, _SEEDED_IN_PROCESS)
+    else:
+        _call_in(func, task, outcome, at, _NO_LOCK)
+
+
+def _call_in(
+    func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any], seeded: contextlib.AbstractContextManager[Any]
+) -> None:
+    """:func:`_call`, with ``seeded`` held around each seeded item."""
     if task.mode == "chunk":
         with seeded:
             if task.seed is not None:
@@ -96,11 +133,11 @@ def _call(func: Any, task: ChunkTask, outcome: ChunkOutcome, at: list[Any]) -> N
                 with seeded:
                     seed_item(seed, position)
                     if collect:
-                        values.append(_collecting(func, star, item, position, outcome))
+                        values.append(_collecting(func, star, item, position, outcome, task.serialize))
                     else:
                         values.append(func(*item) if star else func(item))
             elif collect:
-                values.append(_collecting(func, star, item, position, outcome))
+                values.append(_collecting(func, star, item, position, outcome, task.serialize))
             else:
                 values.append(func(*item) if star else func(item))
             countdown -= 1
@@ -144,7 +181,7 @@ class _Looks:
         return self.stride
 
 
-def _collecting(func: Any, star: bool, item: Any, position: int, outcome: ChunkOutcome) -> Any:
+def _collecting(func: Any, star: bool, item: Any, position: int, outcome: ChunkOutcome, serialize: bool) -> Any:
     """``func`` on one item; an exception becomes a :class:`~nbparallel.Failed` record instead."""
     try:
         return func(*item) if star else func(item)
@@ -152,7 +189,8 @@ def _collecting(func: Any, star: bool, item: Any, position: int, outcome: ChunkO
         outcome.n_failed += 1
         exc_only = "".join(traceback.format_exception_only(type(exc), exc))
         frames = remote_frames(exc)
-        return Failed(_picklable(exc), position, _repr.repr(item), render_traceback(frames, exc_only), frames)
+        error = sendable(exc) if serialize else exc  # threads pickle nothing: the very exception
+        return Failed(error, position, _repr.repr(item), render_traceback(frames, exc_only), frames)
 
 
 #: Times a chunk runs again after an interrupt that was not its own (see :func:`_misdirected`).
@@ -231,8 +269,8 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
                     outcome.cancelled = True
                 else:
                     outcome.fail(ChunkTimeout.of_chunk(task.index, task.start, task.stop, task.timeout, "was stopped"))
-            except Exception as exc:
-                outcome.error = _picklable(exc)
+            except BaseException as exc:  # SystemExit, KeyboardInterrupt too: the kernel raises them as the loop would
+                outcome.error = sendable(exc) if task.serialize else exc  # threads pickle nothing
                 outcome.frames = remote_frames(exc)
                 outcome.exc_only = "".join(traceback.format_exception_only(type(exc), exc))
             break

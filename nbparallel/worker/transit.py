@@ -1,19 +1,33 @@
-"""Timing a chunk's trip to a worker process: how long its inputs took to pickle and unpickle, and their size.
+"""A chunk's trip to a worker process and back: its inputs, timed, and an exception, made to travel.
 
 A backend that sends a chunk to another process wraps its payload in
 :class:`Shipped`.  When the executor pickles the chunk (in the kernel, in the
 executor's own thread), ``Shipped`` pickles the payload first, timing it and
 counting its bytes; the worker unpickles it into an :class:`Arrived`, timing
 that too.  The cost is one more pickle frame per chunk, never a step per item.
+
+On the way back, :func:`sendable` packs an exception the function raised so
+that it arrives whole, whatever the executor's pickler (loky's, dask's): plain
+pickle when that rebuilds it, else cloudpickle (a class of a notebook cell or a
+script's ``__main__``, pickled by value as the function was, so the kernel gets
+its own class back), else the exception rebuilt without calling its
+``__init__`` (one that takes other arguments than its ``args``), and only when
+none of these works a :class:`~nbparallel.WorkerError` stand-in that names it.
 """
 
 from __future__ import annotations
 
+import io
+import pickle
 import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Shipped", "Arrived", "unwrap"]
+import cloudpickle
+
+from ..errors import WorkerError, exception_text
+
+__all__ = ["Shipped", "Arrived", "unwrap", "sendable"]
 
 
 class Shipped:
@@ -83,3 +97,128 @@ def unwrap(payload: Any) -> tuple[Any, Arrived | None]:
     if isinstance(payload, Shipped):
         return payload.payload, None
     return payload, None
+
+
+class _Packed(BaseException):
+    """An exception pickled ahead in a worker; it unpickles into the exception itself (see :func:`sendable`)."""
+
+    def __init__(self, data: bytes, type_name: str, text: str) -> None:
+        super().__init__(type_name, text)
+        self.data, self.type_name, self.text = data, type_name, text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unpack, (self.data, self.type_name, self.text)
+
+
+def _unpack(data: bytes, type_name: str, text: str) -> BaseException:
+    """In the kernel: the exception, or a stand-in when it cannot be rebuilt here (never a broken pool)."""
+    try:
+        exc: BaseException = pickle.loads(data)
+    except Exception as err:
+        return WorkerError(type_name, text, f"it could not be rebuilt in the kernel: {type(err).__name__}: {err}")
+    return exc
+
+
+def _revive(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    """``cls`` with ``args`` and attributes ``state``, without its ``__init__`` (which may take other arguments)."""
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
+class _Revival:
+    """Pickles into :func:`_revive`'s exception."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        exc = self.exc
+        return _revive, (type(exc), exc.args, dict(getattr(exc, "__dict__", {})))
+
+
+def _default_reduce(cls: type[BaseException]) -> bool:
+    return cls.__reduce__ is BaseException.__reduce__ and cls.__reduce_ex__ is BaseException.__reduce_ex__
+
+
+class _OwnReduction(pickle.Pickler):
+    """Pickles an exception by its class's own reduction, not one registered for every exception.
+
+    ``distributed`` registers tblib's reducer for all exception classes (in
+    ``copyreg``), which rebuilds them without their ``__init__``: ``SystemExit``
+    loses its ``code``, ``StopIteration`` its ``value``.
+    """
+
+    def reducer_override(self, obj: Any) -> Any:
+        return obj.__reduce_ex__(5) if isinstance(obj, BaseException) else NotImplemented
+
+
+class _CloudOwnReduction(cloudpickle.Pickler):
+    """cloudpickle (classes made in a notebook or ``__main__``), with exceptions as in :class:`_OwnReduction`."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        return obj.__reduce_ex__(5) if isinstance(obj, BaseException) else super().reducer_override(obj)
+
+
+def _dumps(pickler: type[pickle.Pickler], obj: Any) -> bytes:
+    buffer = io.BytesIO()
+    pickler(buffer, protocol=5).dump(obj)
+    return buffer.getvalue()
+
+
+def _round_trip(pickler: type[pickle.Pickler], obj: Any) -> tuple[bytes | None, str]:
+    """``obj`` pickled with ``pickler`` if it also unpickles; else ``None`` and why not."""
+    try:
+        data = _dumps(pickler, obj)
+        pickle.loads(data)
+    except Exception as err:
+        return None, f"{type(err).__name__}: {err}"
+    return data, ""
+
+
+def sendable(exc: BaseException) -> BaseException:
+    """``exc`` packed to travel from a worker process to the kernel, where it unpickles as itself.
+
+    Tried in order, each checked by unpickling it here: plain pickle (the
+    common case, and the cheapest); cloudpickle (classes that plain pickle
+    cannot find by name, such as those of a notebook or of ``__main__``,
+    and their own ``__reduce__``); the exception rebuilt from its ``args`` and
+    attributes without calling ``__init__`` (unless its class has a
+    ``__reduce__`` of its own, which then had its say).  When none works, a
+    :class:`~nbparallel.WorkerError` naming its type, ``repr`` and why.
+
+    Parameters
+    ----------
+    exc : BaseException
+        What the user's function raised, in a worker process.
+
+    Returns
+    -------
+    BaseException
+        Something to put in the chunk's outcome; it unpickles into the exception.
+
+    Examples
+    --------
+    >>> import pickle, threading
+    >>> back = pickle.loads(pickle.dumps(sendable(KeyError("k"))))
+    >>> type(back).__name__, back.args
+    ('KeyError', ('k',))
+    >>> class Locked(ValueError):
+    ...     def __init__(self, message):
+    ...         super().__init__(message)
+    ...         self.lock = threading.Lock()
+    >>> back = pickle.loads(pickle.dumps(sendable(Locked("no"))))
+    >>> isinstance(back, ValueError), type(back).__name__
+    (True, 'WorkerError')
+    """
+    name = type(exc).__name__
+    text = exception_text(exc)
+    data, why = _round_trip(_OwnReduction, exc)
+    if data is None:
+        data, _ = _round_trip(_CloudOwnReduction, exc)
+    if data is None and _default_reduce(type(exc)):  # an own __reduce__ that fails says "do not copy me"
+        data, _ = _round_trip(_CloudOwnReduction, _Revival(exc))
+    if data is None:
+        data = _dumps(_OwnReduction, WorkerError.standing_in(exc, why))
+    return _Packed(data, name, text)

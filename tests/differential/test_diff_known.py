@@ -51,7 +51,6 @@ def _notebook_namespace():
     return namespace
 
 
-@known("an exception class defined in the notebook comes back as WorkerError", "h-errors")
 @pytest.mark.parametrize("backend", ["loky", "joblib"])
 def test_an_exception_class_of_the_notebook_keeps_its_type(backend):
     ns = _notebook_namespace()
@@ -70,7 +69,6 @@ def _exits(x):
     raise SystemExit(f"stop at {x}")
 
 
-@known("SystemExit raised in the function is reported as TypeError (data cannot be sent)", "h-errors")
 def test_system_exit_in_the_function_is_raised_as_the_loop_raises_it():
     with pytest.raises(SystemExit) as want:
         [_exits(x) for x in [1, 2]]
@@ -99,7 +97,6 @@ def test_a_finished_call_holds_no_memory_of_its_callable():
     assert ref() is None
 
 
-@known("pmap(pow, iter([1, 2, 3]), [2, 2]) returns [1, 4] where lists of those lengths raise", "h-errors")
 def test_inputs_of_different_lengths_raise_also_for_iterators():
     want = outcome(lambda: nbp.pmap(pow, [1, 2, 3], [2, 2], n_jobs=2, progress=False))
     assert isinstance(want, Raised) and want.type is ValueError
@@ -107,21 +104,18 @@ def test_inputs_of_different_lengths_raise_also_for_iterators():
     assert isinstance(got, Raised) and got.type is ValueError, got
 
 
-@known("numpy integers are refused for n_jobs, chunks, chunk_size, retries and seed", "h-errors")
 @pytest.mark.parametrize("option", ["n_jobs", "chunks", "chunk_size", "retries", "seed"])
 def test_numpy_integers_are_options_like_ints(option):
     want = nbp.pmap(poly, range(6), progress=False, **{option: 2})
     same(nbp.pmap(poly, range(6), progress=False, **{option: np.int64(2)}), want)
 
 
-@known("with cache=, zipped inputs and one tuple input get the same key", "h-errors")
 def test_the_cache_tells_zipped_inputs_from_tuple_input(tmp_path):
     a, b = [1, 2], [3, 4]
     same(nbp.pmap(count_args, a, b, cache=str(tmp_path), chunks=1, progress=False), [2, 2])
     same(nbp.pmap(count_args, (a, b), cache=str(tmp_path), chunks=1, progress=False), [1, 1])  # two items: a, b
 
 
-@known("pmap refuses dict views, pd.Index, deque and str, which imap and the loop accept", "h-errors")
 @pytest.mark.parametrize(
     "make",
     [
@@ -137,7 +131,6 @@ def test_pmap_takes_what_the_loop_takes(make):
     same(outcome(lambda: nbp.pmap(repr, make(), n_jobs=2, progress=False)), [repr(x) for x in make()])
 
 
-@known("a seeded pmap on threads overwrites the caller's random and np.random state", "h-errors")
 def test_a_seeded_call_on_threads_leaves_the_callers_generators_alone():
     random.seed(5)
     np.random.seed(5)
