@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging as _logging
+from typing import TYPE_CHECKING
 
 # -- the plain API ------------------------------------------------------------------
 from .api import pmap, pmap_chunks
@@ -45,9 +46,6 @@ from .jobs.handles import jobs, last_job
 from .jobs.job import Job, PartialResult
 from .jobs.report import Report
 from .jobs.timeline import record_timelines
-
-# -- choosing the number of clusters ------------------------------------------------
-from .ksearch import KSearchResult, choose_k, elbow_search, silhouette_search
 
 # -- notebook cells -----------------------------------------------------------------
 from .notebook.cell import run_cell
@@ -125,14 +123,30 @@ __all__ = [
 ]
 
 _LAZY = {"pandarallel", "groupby_apply"}
+_KSEARCH = {"choose_k", "elbow_search", "silhouette_search", "KSearchResult"}
+
+if TYPE_CHECKING:
+    # -- choosing the number of clusters (loaded on first use) ----------------------
+    from .ksearch import KSearchResult, choose_k, elbow_search, silhouette_search
 
 
 def __getattr__(name: str) -> object:
-    """``pandarallel`` and ``groupby_apply`` import pandas: they load on first use."""
+    """Names that load on first use.
+
+    ``pandarallel`` and ``groupby_apply`` import pandas.  The k-search
+    (``choose_k``, ...) asks the workers to import scikit-learn when it is
+    first looked up (see :func:`nbparallel.backends.local.want_warm_up`), so
+    workers of a kernel that never searches for k stay light.
+    """
     if name in _LAZY:
         from .frontends import frames
 
         return getattr(frames, name)
+    if name in _KSEARCH:
+        from . import ksearch
+
+        value = globals()[name] = getattr(ksearch, name)
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
