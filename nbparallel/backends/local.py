@@ -332,6 +332,11 @@ class _Pool(ProcessPoolExecutor):  # type: ignore[misc]
     def _adjust_process_count(self) -> None:
         # Every spawn goes through here: the first submit, the growth of the pool, and the
         # replacement of a worker that idled out or was killed (from loky's manager thread).
+        # A spawn may start multiprocessing's resource tracker, which unblocks SIGINT in the
+        # spawning thread once it has started (Python < 3.12): so it is started before the block.
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
         with _sigint_blocked():
             super()._adjust_process_count()
 
