@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 # -- the plain API ------------------------------------------------------------------
 from .api import pmap, pmap_chunks
+from . import backends as _backends
 from .backends import shutdown, warm
 
 # -- configuration ------------------------------------------------------------------
@@ -161,10 +162,37 @@ def load_ipython_extension(ipython: object) -> None:
     from .notebook.magics import ParallelMagics
 
     ipython.register_magics(ParallelMagics)  # type: ignore[attr-defined]
+    _close_with(ipython)
     warm()
 
 
+def _close_with(ipython: object) -> None:
+    """Stop the workers and the resource trackers as soon as ``ipython`` is asked to exit.
+
+    ipykernel sets the shell's ``exit_now`` on a shutdown or restart request,
+    then signals the children of its process group until they are gone: done
+    first, that finds nothing left (see :func:`nbparallel.backends.close`).
+    """
+    global _closing
+    observe = getattr(ipython, "observe", None)
+    if _closing or observe is None:
+        return
+
+    def _on_exit(change: dict[str, object]) -> None:
+        if change.get("new"):
+            _backends.close()
+
+    observe(_on_exit, names="exit_now")
+    _closing = True
+
+
+_closing = False
+
+
 # Inside a Jupyter kernel the first import starts the workers in the background,
-# so the first pmap does not wait for them.
+# so the first pmap does not wait for them, and the kernel's shutdown stops them.
 if in_kernel():
+    from IPython import get_ipython as _get_ipython
+
+    _close_with(_get_ipython())
     warm()
