@@ -25,6 +25,7 @@ from typing import Any
 
 from loky.process_executor import ProcessPoolExecutor
 
+from ..data.janitor import claim_semaphores
 from ..worker.board import Board, Row
 from ..worker.control import in_worker, prepare_worker
 from ..worker.run import run_chunk
@@ -98,6 +99,7 @@ class LocalProcesses(Backend):
         ex = self._executor
         if ex is not None and not ex._flags.broken and not ex._flags.shutdown and ex._max_workers >= n_workers:
             return ex
+        self.board  # noqa: B018 -- its folder starts the janitor, which must hear of the pool's semaphores
         with self._lock:
             ex = self._executor
             if ex is None or ex._flags.broken or ex._flags.shutdown or ex._max_workers < n_workers:
@@ -329,6 +331,10 @@ def _sigint_blocked() -> Iterator[None]:
 class _Pool(ProcessPoolExecutor):  # type: ignore[misc]
     """nbparallel's own loky pool (never loky's process-wide reusable executor)."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        claim_semaphores()  # its queues' locks
+
     def _adjust_process_count(self) -> None:
         # Every spawn goes through here: the first submit, the growth of the pool, and the
         # replacement of a worker that idled out or was killed (from loky's manager thread).
@@ -339,6 +345,7 @@ class _Pool(ProcessPoolExecutor):  # type: ignore[misc]
         resource_tracker.ensure_running()
         with _sigint_blocked():
             super()._adjust_process_count()
+        claim_semaphores()  # the new workers' exit locks: the janitor's to remove if this process is killed
 
 
 def _start_worker(parent: int, setup: tuple[Callable[[], None], ...]) -> None:
