@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging as _logging
+import sys as _sys
 from typing import TYPE_CHECKING
 
 # -- the plain API ------------------------------------------------------------------
@@ -191,7 +192,8 @@ _closing = False
 
 # Inside a Jupyter kernel the first import starts the workers in the background,
 # so the first pmap does not wait for them, and the kernel's shutdown stops them.
-if in_kernel():
+# A kernel has imported IPython already; a worker has not, and need not (about 10 MiB each).
+if "IPython" in _sys.modules and in_kernel():
     from IPython import get_ipython as _get_ipython
 
     _close_with(_get_ipython())
