@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 # -- the plain API ------------------------------------------------------------------
 from .api import pmap, pmap_chunks
-from . import backends as _backends
+from .backends import close as _close_backends
 from .backends import shutdown, warm
 
 # -- configuration ------------------------------------------------------------------
@@ -181,7 +181,7 @@ def _close_with(ipython: object) -> None:
 
     def _on_exit(change: dict[str, object]) -> None:
         if change.get("new"):
-            _backends.close()
+            _close_backends()
 
     observe(_on_exit, names="exit_now")
     _closing = True

@@ -13,7 +13,6 @@ import tempfile
 import time
 
 import psutil
-import pytest
 from jupyter_client.manager import start_new_kernel
 
 from nbparallel.data.shared import roots

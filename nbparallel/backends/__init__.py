@@ -98,7 +98,11 @@ def warm(n_jobs: int | None = None, *, wait: bool = False) -> threading.Thread:
 #: Seconds :func:`close` waits for the resource trackers to exit.
 TRACKERS_WAIT = 2.0
 
-_TRACKERS = ("multiprocessing.resource_tracker", "loky.backend.resource_tracker", "joblib.externals.loky.backend.resource_tracker")
+_TRACKERS = (
+    "multiprocessing.resource_tracker",
+    "loky.backend.resource_tracker",
+    "joblib.externals.loky.backend.resource_tracker",
+)
 
 
 def close() -> None:

@@ -107,12 +107,15 @@ class LocalProcesses(Backend):
 
                 size = max(n_workers, ex._max_workers if ex is not None and not ex._flags.broken else 0)
                 inner = str(max(1, cpu_count() // size))
-                old, ex = ex, _Pool(
-                    max_workers=size,
-                    timeout=IDLE_TIMEOUT,
-                    initializer=_start_worker,
-                    initargs=(os.getpid(), _Wanted()),
-                    env=dict.fromkeys(_THREAD_VARS, inner),
+                old, ex = (
+                    ex,
+                    _Pool(
+                        max_workers=size,
+                        timeout=IDLE_TIMEOUT,
+                        initializer=_start_worker,
+                        initargs=(os.getpid(), _Wanted()),
+                        env=dict.fromkeys(_THREAD_VARS, inner),
+                    ),
                 )
                 self._executor = ex
                 if old is not None and not old._flags.shutdown:
@@ -328,7 +331,7 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-class _Pool(ProcessPoolExecutor):  # type: ignore[misc]
+class _Pool(ProcessPoolExecutor):
     """nbparallel's own loky pool (never loky's process-wide reusable executor)."""
 
     def __init__(self, **kwargs: Any) -> None:
