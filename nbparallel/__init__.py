@@ -8,9 +8,12 @@
 from __future__ import annotations
 
 import logging as _logging
+import sys as _sys
+from typing import TYPE_CHECKING
 
 # -- the plain API ------------------------------------------------------------------
 from .api import pmap, pmap_chunks
+from .backends import close as _close_backends
 from .backends import shutdown, warm
 
 # -- configuration ------------------------------------------------------------------
@@ -47,9 +50,6 @@ from .insights.timeline import record_timelines
 from .jobs import runtime as _runtime
 from .jobs.handles import jobs, last_job
 from .jobs.job import Job, PartialResult
-
-# -- choosing the number of clusters ------------------------------------------------
-from .ksearch import KSearchResult, choose_k, elbow_search, silhouette_search
 
 # -- notebook cells -----------------------------------------------------------------
 from .notebook.cell import run_cell
@@ -128,14 +128,30 @@ __all__ = [
 ]
 
 _LAZY = {"pandarallel", "groupby_apply"}
+_KSEARCH = {"choose_k", "elbow_search", "silhouette_search", "KSearchResult"}
+
+if TYPE_CHECKING:
+    # -- choosing the number of clusters (loaded on first use) ----------------------
+    from .ksearch import KSearchResult, choose_k, elbow_search, silhouette_search
 
 
 def __getattr__(name: str) -> object:
-    """``pandarallel`` and ``groupby_apply`` import pandas: they load on first use."""
+    """Names that load on first use.
+
+    ``pandarallel`` and ``groupby_apply`` import pandas.  The k-search
+    (``choose_k``, ...) asks the workers to import scikit-learn when it is
+    first looked up (see :func:`nbparallel.backends.local.want_warm_up`), so
+    workers of a kernel that never searches for k stay light.
+    """
     if name in _LAZY:
         from .frontends import frames
 
         return getattr(frames, name)
+    if name in _KSEARCH:
+        from . import ksearch
+
+        value = globals()[name] = getattr(ksearch, name)
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -150,10 +166,38 @@ def load_ipython_extension(ipython: object) -> None:
     from .notebook.magics import ParallelMagics
 
     ipython.register_magics(ParallelMagics)  # type: ignore[attr-defined]
+    _close_with(ipython)
     warm()
 
 
+def _close_with(ipython: object) -> None:
+    """Stop the workers and the resource trackers as soon as ``ipython`` is asked to exit.
+
+    ipykernel sets the shell's ``exit_now`` on a shutdown or restart request,
+    then signals the children of its process group until they are gone: done
+    first, that finds nothing left (see :func:`nbparallel.backends.close`).
+    """
+    global _closing
+    observe = getattr(ipython, "observe", None)
+    if _closing or observe is None:
+        return
+
+    def _on_exit(change: dict[str, object]) -> None:
+        if change.get("new"):
+            _close_backends()
+
+    observe(_on_exit, names="exit_now")
+    _closing = True
+
+
+_closing = False
+
+
 # Inside a Jupyter kernel the first import starts the workers in the background,
-# so the first pmap does not wait for them.
-if in_kernel():
+# so the first pmap does not wait for them, and the kernel's shutdown stops them.
+# A kernel has imported IPython already; a worker has not, and need not (about 10 MiB each).
+if "IPython" in _sys.modules and in_kernel():
+    from IPython import get_ipython as _get_ipython
+
+    _close_with(_get_ipython())
     warm()

@@ -188,14 +188,15 @@ def test_explicit_chunks_win_over_what_the_runtime_remembers():
 
 
 @pytest.mark.parametrize("imported", [True, False])
-def test_a_new_pool_imports_scikit_learn_before_its_first_chunk_when_the_script_did(imported):
-    # A script's first choose_k after a warm-up pmap finds workers that have imported what it
-    # needs, as a kernel's do after %load_ext; a script without scikit-learn pays nothing.
+def test_a_new_pool_imports_scikit_learn_before_its_first_chunk_when_the_script_asked_for_choose_k(imported):
+    # A script that imported choose_k finds workers that have imported what it needs; a script
+    # that imported scikit-learn but no k-search pays nothing (idle workers stay light).
     script = textwrap.dedent(
         f"""
         import sys
+        import sklearn
         if {imported}:
-            import sklearn
+            from nbparallel import choose_k
         import nbparallel as nbp
 
         def loaded(_):

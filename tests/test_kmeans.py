@@ -293,6 +293,7 @@ def test_data_kinds_not_used_are_not_imported():
 
 
 def test_warming_preloads_scikit_learn_in_the_workers():
+    assert callable(nbp.choose_k)  # the k-search is reached for: warming preloads it from now on
     nbp.warm(2, wait=True)
     loaded = nbp.pmap(lambda _: "sklearn.cluster" in sys.modules, range(2), n_jobs=2, progress=False)
     assert all(loaded)

@@ -1,10 +1,14 @@
-"""Worker processes on this machine: loky's reusable executor, used directly.
+"""Worker processes on this machine: a loky process pool of nbparallel's own, used directly.
 
 One pool per kernel, started once (``warm()``, ``%load_ext``) and kept warm for
-5 minutes of idleness.  A call submits its chunks to it: no ``joblib.Parallel``,
-no folder, no thread per call.  Workers ignore ``SIGINT`` from the moment they
-start and exit when the kernel that owns them is gone.  BLAS/OpenMP threads
-inside each worker are capped at ``cores // workers``, as joblib does.
+5 minutes of idleness.  It is an executor of its own, not loky's process-wide
+reusable one: other code in the process that uses ``loky.get_reusable_executor``
+neither shuts it down nor is shut down by it.  A call submits its chunks to it:
+no ``joblib.Parallel``, no folder, no thread per call.  Workers are started
+with ``SIGINT`` blocked and ignore it from their first instruction on, and exit
+when the kernel that owns them is gone.  BLAS/OpenMP threads inside each worker
+are capped at ``cores // workers``, as joblib does.  A call made inside a worker
+runs there, in-process (see :func:`~nbparallel.worker.control.in_worker`).
 """
 
 from __future__ import annotations
@@ -13,14 +17,17 @@ import io
 import logging
 import os
 import signal
-import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any
 
+from loky.process_executor import ProcessPoolExecutor
+
+from ..data.janitor import claim_semaphores
 from ..worker.board import Board, Row
-from ..worker.control import prepare_worker
+from ..worker.control import in_worker, prepare_worker
 from ..worker.run import run_chunk
 from ..worker.task import ChunkOutcome, ChunkTask
 from ..worker.transit import Shipped
@@ -28,7 +35,7 @@ from .base import Backend, abandon_all, get_backend, register_backend
 from .memmaps import register_memmap_reducer
 from .shipping import pack
 
-__all__ = ["LocalProcesses", "IDLE_TIMEOUT"]
+__all__ = ["LocalProcesses", "IDLE_TIMEOUT", "WARM_UP", "want_warm_up"]
 
 #: Seconds an idle worker waits for work before it exits.
 IDLE_TIMEOUT = 300
@@ -78,8 +85,11 @@ class LocalProcesses(Backend):
                 self._board = _new_board()
             return self._board
 
+    def workers(self, n_jobs: int | None) -> int:
+        return 1 if in_worker() else super().workers(n_jobs)  # a nested call runs where it is
+
     def for_workers(self, n_workers: int) -> Backend:
-        return self if n_workers > 1 else get_backend("threading")
+        return self if n_workers > 1 and not in_worker() else get_backend("threading")
 
     def prepare(self, func: Any, label: str) -> Any:
         return pack(func, label=label, share=True)
@@ -89,21 +99,27 @@ class LocalProcesses(Backend):
         ex = self._executor
         if ex is not None and not ex._flags.broken and not ex._flags.shutdown and ex._max_workers >= n_workers:
             return ex
+        self.board  # noqa: B018 -- its folder starts the janitor, which must hear of the pool's semaphores
         with self._lock:
             ex = self._executor
             if ex is None or ex._flags.broken or ex._flags.shutdown or ex._max_workers < n_workers:
                 from joblib import cpu_count
-                from loky import get_reusable_executor
 
                 size = max(n_workers, ex._max_workers if ex is not None and not ex._flags.broken else 0)
                 inner = str(max(1, cpu_count() // size))
-                ex = self._executor = get_reusable_executor(
-                    max_workers=size,
-                    timeout=IDLE_TIMEOUT,
-                    initializer=_start_worker,
-                    initargs=(os.getpid(), _wanted_at_start()),
-                    env=dict.fromkeys(_THREAD_VARS, inner),
+                old, ex = (
+                    ex,
+                    _Pool(
+                        max_workers=size,
+                        timeout=IDLE_TIMEOUT,
+                        initializer=_start_worker,
+                        initargs=(os.getpid(), _Wanted()),
+                        env=dict.fromkeys(_THREAD_VARS, inner),
+                    ),
                 )
+                self._executor = ex
+                if old is not None and not old._flags.shutdown:
+                    old.shutdown(wait=True)  # a smaller pool: its running chunks end first
             return ex
 
     def submit(self, func: Any, task: ChunkTask, n_workers: int) -> Future[ChunkOutcome]:
@@ -152,11 +168,24 @@ class LocalProcesses(Backend):
         return sorted(p.pid for p in list(getattr(ex, "_processes", {}).values()) if p.is_alive())
 
     def warm(self, n_workers: int) -> None:
+        if in_worker():
+            return  # a worker's calls run in it: no pool of its own
         ex = self.executor(n_workers)
         self.board  # noqa: B018 -- made now (its folder, the janitor), not by the first call
-        setup = tuple(step for step, _trigger in WARM_UP)
+        setup = tuple(WARM_UP)
         for future in [ex.submit(_ready, setup) for _ in range(n_workers)]:
             future.result()
+
+    def warm_up(self, step: Callable[[], None]) -> None:
+        """Run ``step`` in the running pool's workers, in the background (none running: nothing to do)."""
+        ex = self._executor
+        if ex is None or ex._flags.broken or ex._flags.shutdown:
+            return
+        try:
+            for _ in range(ex._max_workers):
+                ex.submit(_ready, (step,))
+        except RuntimeError:  # shut down meanwhile: the next pool runs it as its workers start
+            pass
 
     def shutdown(self) -> None:
         with self._lock:
@@ -245,18 +274,81 @@ def _run_boxed(func: Any, box: list[ChunkTask]) -> ChunkOutcome:
     return run_chunk(func, box[0])
 
 
-#: Called in every worker when the pool is warmed (say, imports a later call needs), each with
-#: the module whose import in this process makes every new pool run it as its workers start.
-WARM_UP: list[tuple[Callable[[], None], str | None]] = []
+#: Warm-up steps asked for in this process (say, the imports of the k-search): every worker
+#: runs them as it starts, and ``warm()`` runs them in the pool's workers.  Nothing is here until
+#: a front end asks (:func:`want_warm_up`), so an idle worker holds only what every call needs.
+WARM_UP: list[Callable[[], None]] = []
 
 
-def _wanted_at_start() -> tuple[Callable[[], None], ...]:
-    """The warm-up steps a new pool runs as it starts: those whose module this process imported.
+def want_warm_up(step: Callable[[], None]) -> None:
+    """Ask every worker to run ``step`` once: those running now (in the background) and those to come.
 
-    A script that imported scikit-learn gets workers that have imported it too
-    before they run their first chunk, as a kernel after ``%load_ext`` does.
+    A front end calls it when it is first reached for (the k-search when
+    ``nbparallel.choose_k`` is first looked up), so its heavy imports cost
+    memory in the workers only once the user is about to need them.
+
+    Parameters
+    ----------
+    step : callable
+        A function of no arguments, importable by name in the workers.
+
+    Examples
+    --------
+    >>> want_warm_up(os.getpid)
+    >>> os.getpid in WARM_UP
+    True
+    >>> WARM_UP.remove(os.getpid)
     """
-    return tuple(step for step, trigger in WARM_UP if trigger is not None and trigger in sys.modules)
+    if step in WARM_UP:
+        return
+    WARM_UP.append(step)
+    backend = get_backend(LocalProcesses.name)
+    if isinstance(backend, LocalProcesses) and not in_worker():
+        backend.warm_up(step)
+
+
+class _Wanted:
+    """The warm-up steps asked for when a worker is spawned: loky pickles the initializer's
+    arguments at each spawn, so a worker that replaces an idle one runs the steps asked since."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (tuple, (tuple(WARM_UP),))
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block ``SIGINT`` in this thread for the block: processes started in it inherit the mask.
+
+    A kernel interrupt signals the whole process group, workers that are still
+    starting included.  A worker started with the signal blocked keeps it
+    pending until its initializer ignores it (which discards it), so it never
+    dies of one; this thread gets an interrupt sent meanwhile when the block ends.
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+class _Pool(ProcessPoolExecutor):
+    """nbparallel's own loky pool (never loky's process-wide reusable executor)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        claim_semaphores()  # its queues' locks
+
+    def _adjust_process_count(self) -> None:
+        # Every spawn goes through here: the first submit, the growth of the pool, and the
+        # replacement of a worker that idled out or was killed (from loky's manager thread).
+        # A spawn may start multiprocessing's resource tracker, which unblocks SIGINT in the
+        # spawning thread once it has started (Python < 3.12): so it is started before the block.
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+        with _sigint_blocked():
+            super()._adjust_process_count()
+        claim_semaphores()  # the new workers' exit locks: the janitor's to remove if this process is killed
 
 
 def _start_worker(parent: int, setup: tuple[Callable[[], None], ...]) -> None:

@@ -6,7 +6,10 @@ kernel managers, ``kill -9 -PGID``) kills it too.  The janitor is a tiny process
 in a session of its own, started once per process that owns folders.  It waits
 on a pipe whose only writer is its owner; when the pipe closes (however the
 owner died), it removes the owner's folders whose ``.owner`` lock it can take
-and loky's named semaphores of the owner, then exits.  It uses the standard library only and runs as a script
+and the loky semaphores its owner claimed, then exits.  A semaphore's name holds
+a pid, which another PID namespace sharing ``/dev/shm`` may reuse: so the owner
+tells its janitor, through the same pipe, the semaphores it has mapped (name and
+inode, :func:`claim_semaphores`), and the janitor removes only those files.  It uses the standard library only and runs as a script
 (``python -I -S janitor.py``), so it costs a few megabytes, not an interpreter
 with NumPy.
 """
@@ -23,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-__all__ = ["sweep", "ensure_janitor"]
+__all__ = ["sweep", "ensure_janitor", "claim_semaphores"]
 
 
 def sweep(root: str, prefixes: tuple[str, ...], skip: Iterable[str] = ()) -> list[str]:
@@ -80,6 +83,35 @@ def sweep(root: str, prefixes: tuple[str, ...], skip: Iterable[str] = ()) -> lis
     return removed
 
 
+def _mapped_semaphores() -> set[tuple[str, int]]:
+    """This process's loky semaphores: the files named ``sem.loky-<pid>-*`` that it has mapped.
+
+    ``sem_open`` maps a temporary file and then links it under its name, so the
+    mapping shows another name: files are matched by device and inode.
+    """
+    shm = os.stat(SHM).st_dev
+    inodes = set()
+    with open("/proc/self/maps") as maps:
+        for parts in (line.split(None, 5) for line in maps):
+            if len(parts) == 6 and parts[5].startswith(f"{SHM}/sem."):
+                major, minor = (int(n, 16) for n in parts[3].split(":"))
+                if os.makedev(major, minor) == shm:
+                    inodes.add(int(parts[4]))
+    found = set()
+    for entry in os.scandir(SHM):
+        if entry.name.startswith(f"sem.loky-{os.getpid()}-"):
+            try:
+                inode = entry.inode()
+            except OSError:
+                continue
+            if inode in inodes:
+                found.add((entry.name, inode))
+    return found
+
+
+#: Where loky's named semaphores live.
+SHM = "/dev/shm"
+
 _lock = threading.Lock()
 _pipe: dict[int, int] = {}  # pid -> write end of its janitor's pipe (a fork needs its own janitor)
 
@@ -111,6 +143,35 @@ def ensure_janitor(roots: list[str], prefixes: tuple[str, ...]) -> None:
         finally:
             os.close(read)
         _pipe[pid] = write  # held until this process dies, however it dies
+    claim_semaphores()
+
+
+_claimed: set[tuple[str, int]] = set()
+
+
+def claim_semaphores() -> None:
+    """Tell this process's janitor the loky semaphores this process has mapped (name and inode).
+
+    Called after the pool made some.  The janitor removes only these, and only
+    while each name still has the inode reported: never a live process's
+    semaphore in another PID namespace that happens to have the same pid.
+    """
+    with _lock:
+        write = _pipe.get(os.getpid())
+        if write is None:
+            return
+        try:
+            mapped = _mapped_semaphores()
+        except (OSError, ValueError):
+            return  # no /proc: nothing claimed, so the janitor removes no semaphore
+        new = mapped - _claimed
+        if not new:
+            return
+        try:
+            os.write(write, "".join(f"{name} {inode}\n" for name, inode in sorted(new)).encode())
+        except OSError:  # the janitor is gone (killed): nothing to tell
+            return
+        _claimed.update(new)
 
 
 def _main(argv: list[str]) -> None:
@@ -119,11 +180,12 @@ def _main(argv: list[str]) -> None:
         os._exit(0)
     for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    while os.read(0, 4096):  # nothing is written: this returns b"" when the owner is gone
-        pass
+    claimed = bytearray()
+    while chunk := os.read(0, 4096):  # the owner's semaphores; b"" once the owner is gone
+        claimed += chunk
     prefixes = tuple(f"{p}{owner}-" for p in os.environ.get("NBPARALLEL_JANITOR_PREFIXES", "").split(":") if p)
     _sweep_while_released(folder_roots, prefixes)
-    _unlink_semaphores(owner)
+    _unlink_semaphores(owner, claimed.decode(errors="replace"))
     os._exit(0)
 
 
@@ -160,18 +222,23 @@ def _remaining(folder_roots: list[str], prefixes: tuple[str, ...]) -> bool:
     return False
 
 
-def _unlink_semaphores(owner: str) -> None:
-    """loky's named semaphores of the dead owner (its resource tracker died with the group)."""
-    try:
-        names = os.listdir("/dev/shm")
-    except OSError:
-        return
-    for name in names:
-        if name.startswith(f"sem.loky-{owner}-"):
-            try:
-                os.unlink(os.path.join("/dev/shm", name))
-            except OSError:
-                pass
+def _unlink_semaphores(owner: str, claimed: str) -> None:
+    """The dead owner's loky semaphores (its resource tracker may have died with its group).
+
+    Only those it claimed (``name inode`` lines) whose file is still that
+    inode: a name alone proves nothing, as a live process in another PID
+    namespace may have the same pid.
+    """
+    for line in claimed.splitlines():
+        name, _, inode = line.partition(" ")
+        if not name.startswith(f"sem.loky-{owner}-") or "/" in name or not inode.isdigit():
+            continue
+        path = os.path.join(SHM, name)
+        try:
+            if os.stat(path).st_ino == int(inode):
+                os.unlink(path)
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

@@ -171,6 +171,14 @@ def process_folder() -> str:
         return _process_folder
 
 
+def remove_process_folder() -> None:
+    """Remove this process's own folder now (it is made again if a later call needs it)."""
+    global _process_folder
+    with _process_lock:
+        folder, _process_folder = _process_folder, None
+    remove_folder(folder)
+
+
 def remove_folder(folder: str | None) -> None:
     """Remove a folder made here (and forget it in the resource tracker)."""
     if folder and (folder in _owned or os.path.isdir(folder)):

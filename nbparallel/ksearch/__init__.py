@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from ..backends.local import WARM_UP
+from ..backends.local import want_warm_up
 from .api import choose_k, elbow_search, silhouette_search
 from .criteria import DEFAULT_METRICS, METRICS
 from .result import KSearchResult
 from .tasks import preload
 
-# warming the pool (``%load_ext``, ``warm()``) also imports scikit-learn in the workers, and so
-# does starting one in a process that has imported scikit-learn (a script's first ``pmap``)
-WARM_UP.append((preload, "sklearn"))
+# The k-search is reached for (``nbparallel.choose_k`` looked up, which imports this package):
+# the workers import scikit-learn now, in the background, and so do workers started later.
+# Not before: an idle worker that nobody asked for a k-search holds no scikit-learn.
+want_warm_up(preload)
 
 __all__ = ["choose_k", "elbow_search", "silhouette_search", "KSearchResult", "METRICS", "DEFAULT_METRICS", "preload"]

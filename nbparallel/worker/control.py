@@ -17,7 +17,7 @@ from typing import Any
 
 from .board import CANCEL, TIMEOUT, Board
 
-__all__ = ["ChunkCancelled", "ChunkTimedOut", "Running", "check", "prepare_worker", "flag_exception"]
+__all__ = ["ChunkCancelled", "ChunkTimedOut", "Running", "check", "prepare_worker", "flag_exception", "in_worker"]
 
 
 class ChunkCancelled(BaseException):
@@ -57,6 +57,24 @@ def _on_signal(signum: int, frame: Any) -> None:
         check(*current)
 
 
+_worker = False  # this process is one of nbparallel's workers
+
+
+def in_worker() -> bool:
+    """Whether this process is one of nbparallel's worker processes.
+
+    A parallel call made here (a ``pmap`` inside a chunk, or inside a joblib
+    task on the nbparallel backend) runs in this process, as joblib runs its
+    nested calls, instead of starting a pool of its own in every worker.
+
+    Examples
+    --------
+    >>> in_worker()
+    False
+    """
+    return _worker
+
+
 def prepare_worker(parent: int | None = None) -> None:
     """Set up a worker process as it starts (loky's ``initializer``).
 
@@ -64,8 +82,16 @@ def prepare_worker(parent: int | None = None) -> None:
     signals its whole process group; the kernel cancels the job instead and the
     pool stays warm), ``SIGUSR1`` interrupts the running chunk, and the worker
     exits within a second or two once its kernel is gone (killed, crashed).
+
+    The pool starts its workers with ``SIGINT`` blocked (see
+    :mod:`nbparallel.backends.local`), so an interrupt that arrives before this
+    runs waits, pending; ignoring the signal here discards it, and only then is
+    it unblocked.
     """
+    global _worker
+    _worker = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     signal.signal(signal.SIGUSR1, _on_signal)
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent,), name="nbparallel-orphan-watch", daemon=True).start()
