@@ -232,6 +232,9 @@ def main(args: Any) -> int:
     first_k = bench_first_choose_k(n, runs=1 if args.quick else 3, quick=args.quick)
     latency = bench_first_call(1 if args.quick else 3)
     large = bench_large_array(n, 2**24 if args.quick else 2**30)
+    from .memory import bench_idle_memory, format_idle_memory  # issue 36: what an idle worker holds
+
+    memory = bench_idle_memory(n)
     if args.json:
         print(
             json.dumps(
@@ -242,6 +245,7 @@ def main(args: Any) -> int:
                     "first_choose_k": first_k.as_dict(),
                     "first_call": latency,
                     "large_array": large.as_dict(),
+                    "idle_memory": memory.as_dict(),
                 },
                 indent=2,
             )
@@ -255,6 +259,7 @@ def main(args: Any) -> int:
             f"warmed pool {latency['warm'] * 1000:.0f} ms: warming saves {latency['cold'] / latency['warm']:.1f}x"
         )
         print(format_large(large))
+        print(format_idle_memory(memory))
     from .streaming import bench_streaming, format_streaming  # issue 14: the streaming workload
 
     print(format_streaming(bench_streaming(n, quick=args.quick)))

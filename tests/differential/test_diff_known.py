@@ -140,7 +140,6 @@ def test_a_seeded_call_on_threads_leaves_the_callers_generators_alone():
     np.testing.assert_array_equal(np.random.get_state()[1], np_state)
 
 
-@known("a user's loky.get_reusable_executor and nbparallel shut each other's pools down", "h-pool")
 def test_a_users_loky_executor_and_nbparallel_leave_each_other_alone():
     import loky
 
@@ -156,7 +155,6 @@ def test_a_users_loky_executor_and_nbparallel_leave_each_other_alone():
         executor.shutdown(wait=True)
 
 
-@known("a pmap inside a worker starts a loky pool in each worker", "h-pool")
 def test_a_call_inside_a_worker_runs_there():
     assert nbp.pmap(nested_children, [1, 2], n_jobs=2, progress=False) == [0, 0]
 
