@@ -219,8 +219,8 @@ members' picks. "No structure" (1) is one more candidate, backed by the
 criteria that can say so (ICL, gap, prediction strength). So no family outvotes
 all the others: a mixture that splits stretched clusters into many Gaussians,
 or a gap that sees nothing in overlapping clusters, is outvoted. A pick of the
-largest k tried does not vote (a curve still improving there has not found its
-k). `confidence`, `reason` and `split` (which criterion picked what) say when
+largest k tried says "at least this many": when it wins, it is reported as a
+bound. `confidence`, `reason` and `split` (which criterion picked what) say when
 the answer is weak.
 """),
     code("""

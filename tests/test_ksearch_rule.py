@@ -162,8 +162,15 @@ def test_bic_says_why_it_cannot_be_computed():
             KS,
             6,
         ),
-        # a pick at the largest k tried does not vote
-        ({"bic": 4, "gap": 1, "prediction_strength": 3, "calinski_harabasz": 14}, KS, 4),
+        # a pick at the largest k tried votes for it ("at least this many"), one vote like any other
+        ({"bic": 4, "icl": 4, "gap": 1, "prediction_strength": 4, "calinski_harabasz": 14}, KS, 4),
+        # most criteria at the top of the range: that k, reported as a bound (not handed to a smaller k)
+        (
+            {"gap": 4, "silhouette": 4, "calinski_harabasz": 4, "bic": 4, "icl": 4, "prediction_strength": 4}
+            | {"inertia_knee": 2, "davies_bouldin": 2},
+            [2, 3, 4],
+            4,
+        ),
         # every pick at the top: that k, reported as a bound with a wider range to try
         ({"bic": 4, "gap": 4, "prediction_strength": 4, "calinski_harabasz": 4}, [2, 3, 4], 4),
         # only criteria of one family and the knee

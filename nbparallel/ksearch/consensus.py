@@ -79,12 +79,10 @@ def _family_of(name: str) -> str:
     return next((family for family, members in FAMILIES.items() if name in members), name)
 
 
-def support(picks: dict[str, int], exclude: frozenset[int] = frozenset()) -> dict[int, float]:
+def support(picks: dict[str, int]) -> dict[int, float]:
     """Votes per k: each family's one vote split evenly over its members' picks.
 
-    A criterion whose pick is in ``exclude`` abstains; its family's vote goes to
-    its other members.  A criterion in no family (unknown to this rule) is a
-    family of its own.
+    A criterion in no family (unknown to this rule) is a family of its own.
 
     Examples
     --------
@@ -93,8 +91,7 @@ def support(picks: dict[str, int], exclude: frozenset[int] = frozenset()) -> dic
     """
     members: dict[str, list[int]] = defaultdict(list)
     for name, k in picks.items():
-        if k not in exclude:
-            members[_family_of(name)].append(k)
+        members[_family_of(name)].append(k)
     votes: dict[int, float] = defaultdict(float)
     for ks in members.values():
         for k in ks:
@@ -141,9 +138,10 @@ def decide(
 
     1. Each family (mixture, partition, knee, reference, stability) has one
        vote, split evenly over its members' picks.  A pick of the largest k
-       tried abstains (a curve still improving at the end of the range only
-       says "at least this many"), unless the range was cut at the number of
-       distinct points (``capped``) or every pick is there.
+       tried says "at least this many" (a curve still improving at the end of
+       the range): it votes for that k, and when that k wins it is reported as
+       a bound (``edge``), unless the range was cut at the number of distinct
+       points (``capped``).
     2. "No structure" (1) is one more candidate, with the votes of the
        criteria that pick 1 (the null tests: ICL, gap, prediction strength;
        the BIC within the mixture's vote).
@@ -193,9 +191,7 @@ def decide(
         why = "; ".join(sorted(set((pick_reasons or {}).values()))) or "no criterion picked a k"
         return Decision(None, 0.0, "low", why)
     top = ks[-1] if len(ks) > 1 and not capped else None
-    votes = support(made, frozenset({top}) if top is not None else frozenset())
-    if not votes:  # every pick at the largest k
-        votes = support(made)
+    votes = support(made)
     cast = sum(votes.values())
     tests = _null_tests(made)
     most_votes = max(votes.values())
