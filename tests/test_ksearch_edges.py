@@ -49,3 +49,8 @@ def test_iris_is_not_handed_to_the_mixture_and_the_split_is_one_line():
     for text in (repr(res), res._repr_html_()):
         assert f"the criteria split: {res.split}" in text.replace("&#x27;", "'")
         assert text.count(res.split) == 1  # one line, said once
+
+
+def test_a_note_is_said_once_when_it_is_also_why_a_criterion_has_no_pick():
+    res = nbp.choose_k(load_iris().data[:6], k=range(3, 6), metrics=("prediction_strength",), n_jobs=1, progress=False)
+    assert res.best_k is None and res.reason.count("prediction strength was not computed") == 1

@@ -304,7 +304,10 @@ def search(
     if picks.get("prediction_strength", 0) is None and stability_note:
         pick_reasons["prediction_strength"] = stability_note
     decision = decide(picks, ks, pick_reasons=pick_reasons, constant=tss <= 0, capped=note is not None)
-    reason = "; ".join([decision.reason, *notes] if decision.reason else notes) or None
+    said = decision.reason or ""
+    reason = (
+        "; ".join([said] * bool(said) + [n for n in notes if n not in said]) or None
+    )  # a pick's reason may be a note
     return KSearchResult(
         method=method,
         k=ks,
