@@ -235,6 +235,9 @@ def gap_1se(ks: list[int], gap: np.ndarray, s: np.ndarray) -> tuple[int | None, 
 def ps_pick(ks: list[int], ps: np.ndarray, threshold: float = PS_THRESHOLD) -> tuple[int | None, str | None]:
     """The largest k whose prediction strength reaches ``threshold`` (1 when none does).
 
+    A k whose strength could not be computed (NaN) is left out; with none
+    computed there is no pick.
+
     Examples
     --------
     >>> ps_pick([2, 3, 4, 5], np.array([0.95, 0.9, 0.5, 0.4]))
@@ -242,6 +245,8 @@ def ps_pick(ks: list[int], ps: np.ndarray, threshold: float = PS_THRESHOLD) -> t
     >>> ps_pick([2, 3], np.array([0.5, 0.4]))
     (1, None)
     """
+    if not np.isfinite(ps).any():
+        return None, "prediction strength is undefined for every k"
     good = [k for k, v in zip(ks, ps) if np.isfinite(v) and v >= threshold]
     return (max(good) if good else 1), None
 

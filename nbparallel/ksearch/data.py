@@ -124,6 +124,11 @@ def check_k(k: Iterable[int], n_samples: int) -> list[int]:
         raise ValueError("k is empty; pass the cluster counts to try, e.g. range(2, 15)")
     if ks[0] < 1:
         raise ValueError(f"every k must be at least 1 (got {ks[0]}); pass e.g. range(2, 15)")
+    if ks[0] >= n_samples:
+        raise ValueError(
+            f"X has {n_samples} samples, fewer than the smallest k ({ks[0]}) needs: each k needs more "
+            f"samples than clusters; pass k below {n_samples} or more data"
+        )
     if ks[-1] >= n_samples:
         raise ValueError(
             f"X has {n_samples} samples, too few for k up to {ks[-1]}: each k needs more samples "

@@ -119,6 +119,20 @@ def _distinct_limit(X: Any, ks: list[int]) -> tuple[list[int], str | None]:
     return kept, f"X has only {distinct} distinct points, so k above {distinct} was not tried"
 
 
+def _stability_limit(rows: np.ndarray | None, n: int, fit_ks: list[int]) -> tuple[list[int], str | None]:
+    """The k prediction strength can score: each half of its split must hold more points than k."""
+    m = n if rows is None else len(rows)
+    half = m // 2
+    kept = [k for k in fit_ks if k < half]
+    left = [k for k in fit_ks if k >= half]
+    if not left:
+        return kept, None
+    return kept, (
+        f"prediction strength was not computed for k = {', '.join(map(str, left))}: each half of the "
+        f"{m} points it splits holds {half}, and a half needs more points than clusters"
+    )
+
+
 def search(
     method: str,
     X: Any,
@@ -177,6 +191,7 @@ def search(
     mixture = {"bic", "icl"} & set(metrics)
     space = mixture_space(arr, _subsample(n, BIC_SAMPLE, random_state, 0xB1C)) if mixture and tss > 0 else None
     bic_space = space if not isinstance(space, str) else None
+    stability_rows = _subsample(n, STABILITY_SAMPLE, random_state, 0x57AB)
     ctx = {
         "bic_space": bic_space,
         "metrics": metrics,
@@ -186,7 +201,7 @@ def search(
         "gap_k": gap_k,
         "token": uuid.uuid4().hex,  # names this search's cached silhouette distances in the workers
         "seed_rows": _subsample(n, SEED_SAMPLE, random_state, 0x5EED),
-        "stability_rows": _subsample(n, STABILITY_SAMPLE, random_state, 0x57AB),
+        "stability_rows": stability_rows,
         "stability_splits": STABILITY_SPLITS,
     }
 
@@ -195,8 +210,12 @@ def search(
     ]
     if gap_k:
         tasks += [GapTask(b, _seed(random_state, 0x6A9, b + 1)) for b in range(-1, GAP_REFS)]
+    notes = [note] if note else []
+    stability_ks, stability_note = _stability_limit(stability_rows, n, fit_ks)
     if "prediction_strength" in metrics:
-        tasks += [StabilityTask(kk, 0, _seed(random_state, 0x57AB, kk)) for kk in reversed(fit_ks)]
+        tasks += [StabilityTask(kk, 0, _seed(random_state, 0x57AB, kk)) for kk in reversed(stability_ks)]
+        if stability_note:
+            notes.append(stability_note)
     backend = backend or get_config().backend
     runner = get_backend(backend)
     workers = runner.workers(n_jobs)
@@ -239,7 +258,7 @@ def search(
         scores = {m: np.nanmean(per[m], axis=1) if m in per else np.full(len(ks), np.nan) for m in shown}
         scores_sd = {m: np.nanstd(per[m], axis=1) if m in per else np.zeros(len(ks)) for m in shown}
     if "prediction_strength" in metrics:
-        if 1 in index:
+        if 1 in index and stability_ks:  # one cluster is always stable, but only a computed k compares with it
             ps[index[1]] = 1.0
         scores["prediction_strength"] = ps.mean(axis=1)
         scores_sd["prediction_strength"] = ps.std(axis=1)
@@ -282,10 +301,13 @@ def search(
                 kk: c / n_repeats for kk, c in sorted(wins.items(), key=lambda kv: (kv[0] is None, kv[0]))
             }
 
+    if picks.get("prediction_strength", 0) is None and stability_note:
+        pick_reasons["prediction_strength"] = stability_note
     decision = decide(picks, ks, pick_reasons=pick_reasons, constant=tss <= 0, capped=note is not None)
-    reason = decision.reason
-    if note:
-        reason = f"{reason}; {note}" if reason else note
+    said = decision.reason or ""
+    reason = (
+        "; ".join([said] * bool(said) + [n for n in notes if n not in said]) or None
+    )  # a pick's reason may be a note
     return KSearchResult(
         method=method,
         k=ks,
@@ -296,6 +318,8 @@ def search(
         reason=reason,
         agreement=decision.agreement,
         confidence=decision.confidence,
+        edge=decision.edge,
+        split=decision.split,
         n_repeats=n_repeats,
         fit_time=fit.mean(axis=1),
         score_time=score.mean(axis=1),

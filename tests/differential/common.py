@@ -329,17 +329,6 @@ def run_options(draw: Any, backends: tuple[str, ...] = ("loky", "threading")) ->
     return {**options, "progress": False}
 
 
-#: Defects of today's main in other helpers' areas, by name -> the branch that fixes them.  The property
-#: tests leave such cases out (``hypothesis.assume(not awaiting(...))``) and ``test_diff_known.py`` checks
-#: each one with a strict xfail.  After merging a branch, delete its entries here and its xfail marks.
-AWAITING: dict[str, str] = {}
-
-
-def awaiting(defect: str) -> bool:
-    """Whether ``defect`` (a key of :data:`AWAITING`) is still to be merged: its cases are left out."""
-    return defect in AWAITING
-
-
 # --- per-group functions (pmap_groups, groupby.parallel_apply) -----------------------------------------
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import nbparallel as nbp
@@ -11,7 +11,6 @@ from tests.differential.common import (
     CHUNK_KINDS,
     GROUP_FUNCS,
     ITEM_KINDS,
-    awaiting,
     build,
     chunking,
     diff_settings,
@@ -37,7 +36,6 @@ def client():
 @diff_settings(quick=6)
 @given(kind=st.sampled_from(ITEM_KINDS), n=lengths, seed=seeds, options=chunking)
 def test_pmap_on_dask_equals_the_loop(client, kind, n, seed, options):
-    assume(n > 0 or not awaiting("empty-after-call"))
     want = outcome(lambda: [tag(x) for x in build(kind, n, seed)])
     same(outcome(lambda: nbp.pmap(tag, build(kind, n, seed), backend="dask", progress=False, **options)), want)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import nbparallel as nbp
@@ -11,7 +11,6 @@ from nbparallel.worker.run import seed_item
 from tests.differential.common import (
     ITEM_KINDS,
     Raised,
-    awaiting,
     build,
     costs,
     diff_settings,
@@ -54,7 +53,6 @@ def _first_errors(func, data):
 @diff_settings()
 @given(kind=st.sampled_from(ITEM_KINDS), n=lengths, seed=seeds, options=run_options())
 def test_pmap_and_imap_see_the_items_the_loop_sees(kind, n, seed, options):
-    assume(n > 0 or not awaiting("empty-after-call"))
     want = _loop(tag, build(kind, n, seed))
     same(outcome(lambda: nbp.pmap(tag, build(kind, n, seed), **options)), want)
     same(_imap(tag, build(kind, n, seed), options), want)
@@ -66,7 +64,6 @@ def test_pmap_and_imap_see_the_items_the_loop_sees(kind, n, seed, options):
     data=st.lists(st.integers(-30, 30), max_size=40), options=run_options(), mode=st.sampled_from(["raise", "collect"])
 )
 def test_errors_are_the_loops_by_type_and_message(data, options, mode):
-    assume(data or not awaiting("empty-after-call"))
     errors = _first_errors(fails_on_sevens, data)
     got = outcome(lambda: nbp.pmap(fails_on_sevens, data, errors=mode, **options))
     if mode == "raise":
@@ -88,7 +85,6 @@ def test_errors_are_the_loops_by_type_and_message(data, options, mode):
 @diff_settings()
 @given(data=st.lists(st.integers(-30, 30), max_size=40), seed=seeds, options=run_options())
 def test_a_seeded_call_equals_the_seeded_loop(data, seed, options):
-    assume(data or not awaiting("empty-after-call"))
     """The documented stream: item ``i`` draws from ``seed_item(seed, i)``, whatever the workers and chunks."""
 
     def seeded(i, x):
@@ -111,7 +107,6 @@ def test_a_seeded_call_equals_the_seeded_loop(data, seed, options):
 )
 def test_results_do_not_depend_on_earlier_calls(history, data, options):
     """The same function called before with other data, other costs and other options changes nothing a user sees."""
-    assume(not awaiting("empty-after-call") or (all(values for values, _, _ in history) and data))
     for values, cost, opts in history:
         items = [(v, cost) for v in values]
         same(nbp.pmap(costs, items, **opts), [costs(x) for x in items])

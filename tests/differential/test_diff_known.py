@@ -1,8 +1,7 @@
-"""Differential cases of issue 32 whose defects live in other helpers' areas.
-
-Each is marked ``xfail(strict=True)`` with the branch that fixes it: after merging that
-branch, remove the mark (and the defect's entry in ``common.AWAITING``) and the case passes.
-"""
+"""Differential cases for the defects issue 32 named outside the data kinds: exception types
+from workers, BaseExceptions, inputs, options, the cache key, seeds on threads, the learned
+cost per function, loky ownership, nesting and choose_k on tiny inputs. Each compares the
+call with its reference (the loop, joblib on loky, a fresh process)."""
 
 from __future__ import annotations
 
@@ -28,11 +27,6 @@ from tests.differential.common import (
     same,
     slow_or_fast,
 )
-
-
-def known(defect: str, branch: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"issue 32: {defect}, fixed on branch {branch}")
-
 
 # The defining code runs as a notebook cell does: its module is __main__, so cloudpickle sends
 # the function and the exception class by value and plain pickle cannot find the class in a worker.
@@ -159,7 +153,6 @@ def test_a_call_inside_a_worker_runs_there():
     assert nbp.pmap(nested_children, [1, 2], n_jobs=2, progress=False) == [0, 0]
 
 
-@known("choose_k on 6 samples with k up to 4 crashes inside scikit-learn", "h-ksearch")
 def test_choose_k_on_a_tiny_input_answers_or_says_why():
     from sklearn.datasets import make_blobs
 

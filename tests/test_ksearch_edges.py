@@ -1,0 +1,56 @@
+"""choose_k at the edges: tiny inputs, criteria that cannot be computed for some k, answers at the range's ends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+import nbparallel as nbp
+
+
+def test_six_points_answer_and_say_which_k_prediction_strength_left_out():
+    # prediction strength fits k clusters on each half (3 points): k = 3 and 4 cannot be
+    # computed there, the other criteria still answer
+    X = load_iris().data[:6]
+    res = nbp.choose_k(X, k=range(2, 5), n_jobs=1, progress=False)
+    assert res.k == [2, 3, 4]
+    assert np.isnan(res.scores["prediction_strength"][1:]).all()
+    assert np.isfinite(res.scores["prediction_strength"][0])
+    assert "prediction strength was not computed for k = 3, 4" in res.reason
+    assert res.picks["calinski_harabasz"] in (2, 3, 4)
+
+
+@pytest.mark.parametrize("n", [3, 4, 5, 7])
+def test_every_k_below_the_samples_runs_without_crashing(n):
+    X = load_iris().data[:n, :1]
+    res = nbp.choose_k(X, k=range(1, n), n_jobs=1, progress=False)
+    assert res.k == list(range(1, n)) or "distinct points" in (res.reason or "")
+
+
+def test_prediction_strength_with_no_k_computable_has_no_pick_and_says_why():
+    X = load_iris().data[:5]
+    res = nbp.choose_k(X, k=range(3, 5), n_jobs=1, progress=False)
+    assert res.picks["prediction_strength"] is None
+    assert "prediction strength was not computed for k = 3, 4" in res.pick_reasons["prediction_strength"]
+
+
+def test_fewer_samples_than_the_smallest_k_is_a_clear_error_up_front():
+    with pytest.raises(ValueError, match="X has 4 samples, fewer than the smallest k \\(5\\) needs"):
+        nbp.choose_k(np.random.default_rng(0).normal(size=(4, 2)), k=range(5, 9), progress=False)
+
+
+def test_iris_is_not_handed_to_the_mixture_and_the_split_is_one_line():
+    # issue 38: the BIC, the ICL and the gap say 5 on raw iris; the knee, Calinski-Harabasz and
+    # prediction strength say 3 (its three species), silhouette and Davies-Bouldin 2
+    res = nbp.choose_k(load_iris().data, k=range(2, 15), n_jobs=2, progress=False)
+    assert res.best_k == 3 and res.edge is None
+    assert res.split is not None and res.split.count("(") == len(set(res.picks.values()))
+    for text in (repr(res), res._repr_html_()):
+        assert f"the criteria split: {res.split}" in text.replace("&#x27;", "'")
+        assert text.count(res.split) == 1  # one line, said once
+
+
+def test_a_note_is_said_once_when_it_is_also_why_a_criterion_has_no_pick():
+    res = nbp.choose_k(load_iris().data[:6], k=range(3, 6), metrics=("prediction_strength",), n_jobs=1, progress=False)
+    assert res.best_k is None and res.reason.count("prediction strength was not computed") == 1
