@@ -70,7 +70,7 @@ $(OLDEST_STAMP): pyproject.toml
 		-e '.[test]' pandarallel==$(PANDARALLEL_VERSION)
 	touch $(OLDEST_STAMP)
 
-OLDEST_LEFT_OUT := tests/e2e tests/test_kernel.py tests/test_kernel_death.py tests/test_kernel_joblib.py \
+OLDEST_LEFT_OUT := tests/e2e tests/test_layers.py tests/test_kernel.py tests/test_kernel_death.py tests/test_kernel_joblib.py \
 	tests/test_kernel_timeline.py tests/test_dask.py tests/test_dask_cluster.py tests/test_bench_dask.py
 test-oldest: $(OLDEST_STAMP) $(PANDARALLEL_TESTS)
 	$(OLDEST)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(numpy|pandas|polars|pyarrow|scipy|joblib|loky|cloudpickle|scikit-learn|ipywidgets|ipython|pandarallel)=' | tr '\n' ' '; echo

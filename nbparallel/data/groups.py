@@ -60,8 +60,9 @@ def _codes(data: Any, by: Any) -> np.ndarray:
         first = frame.with_row_index("__row").group_by(frame.columns, maintain_order=True).agg(pl.col("__row").first())
         lookup = first.with_row_index("__group").drop("__row")
         # missing keys match each other: polars >= 1.24 names it nulls_equal, before that join_nulls
-        nulls = "nulls_equal" if "nulls_equal" in inspect.signature(pl.DataFrame.join).parameters else "join_nulls"
-        joined = frame.with_row_index("__row").join(lookup, on=frame.columns, how="left", **{nulls: True})
+        name = "nulls_equal" if "nulls_equal" in inspect.signature(pl.DataFrame.join).parameters else "join_nulls"
+        nulls: dict[str, Any] = {name: True}
+        joined = frame.with_row_index("__row").join(lookup, on=frame.columns, how="left", **nulls)
         return joined.sort("__row")["__group"].to_numpy()
     raise TypeError(
         f"grouping needs a pandas or polars DataFrame, got {type(data).__name__}; "
