@@ -67,11 +67,11 @@ def group_ids(grouper: Any) -> np.ndarray:
 def includes_groups(gb: Any, kwargs: dict[str, Any]) -> bool:
     """Whether ``gb.apply(func, **kwargs)`` hands ``func`` the grouping columns too, as the installed pandas does.
 
-    Takes ``include_groups`` out of ``kwargs`` when this pandas' ``apply`` has
-    that parameter: its default is ``True`` on pandas 2.2 (deprecated there) and
-    ``False`` on pandas 3, which refuses ``True``.  Without the parameter
-    (``SeriesGroupBy``) ``kwargs`` go to ``func`` untouched and the groups are
-    what ``gb`` selected.
+    Takes ``include_groups`` out of ``kwargs`` when this pandas' ``apply`` (or
+    the one it hands its arguments to, ``GroupBy.apply`` for a ``SeriesGroupBy``)
+    has that parameter: its default is ``True`` on pandas 2.2 (deprecated there)
+    and ``False`` on pandas 3, which refuses ``True``.  Without it, ``kwargs``
+    go to ``func`` untouched and the groups are what ``gb`` selected.
 
     Raises
     ------
@@ -84,7 +84,8 @@ def includes_groups(gb: Any, kwargs: dict[str, Any]) -> bool:
     >>> includes_groups(gb, {"include_groups": False})
     False
     """
-    parameter = inspect.signature(type(gb).apply).parameters.get("include_groups")
+    applies = (vars(cls)["apply"] for cls in type(gb).__mro__ if "apply" in vars(cls))
+    parameter = next(filter(None, (inspect.signature(a).parameters.get("include_groups") for a in applies)), None)
     if parameter is None:
         return True
     include = bool(kwargs.pop("include_groups", parameter.default))
