@@ -8,8 +8,13 @@ EXTRAS := test lint dask e2e docs bench
 PY     := $(VENV)/bin/python
 UV     := UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed-stamp
+# the oldest versions pyproject.toml allows (make test-oldest), and pandarallel's own tests
+OLDEST := .venv-oldest
+OLDEST_STAMP := $(OLDEST)/.installed-stamp
+PANDARALLEL_VERSION := 1.6.5
+PANDARALLEL_TESTS := .cache/pandarallel-$(PANDARALLEL_VERSION)/tests/test_pandarallel.py
 
-.PHONY: demo test test-quick test-unit test-notebooks notebooks lint e2e bench docs clean lock fuzz
+.PHONY: demo test test-quick test-unit test-oldest test-notebooks notebooks lint e2e bench docs clean lock fuzz
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,13 +55,40 @@ lint: $(STAMP)
 test-quick: $(STAMP)
 	$(PY) -m pytest tests -m "not kernel and not dask and not browser and not slow" --ignore=tests/e2e -q
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) $(PANDARALLEL_TESTS)
 	$(PY) -m pytest tests nbparallel --doctest-modules --ignore=tests/e2e
 
 ## make fuzz: the differential suite (every front end against its reference) with many random
 ## examples; `make test` runs it with the quick profile
 fuzz: $(STAMP)
 	$(PY) -m pytest tests/differential -p no:randomly --hypothesis-profile thorough
+
+# pandarallel's own test file (tests/pandarallel_suite runs it on the drop-in): from pandarallel's
+# source release on PyPI, which ships it (its wheel does not); never committed here.
+$(PANDARALLEL_TESTS): | $(STAMP)
+	rm -rf .cache/pandarallel-sdist && mkdir -p .cache/pandarallel-sdist
+	$(PY) -m pip download --quiet --no-deps --no-binary :all: -d .cache/pandarallel-sdist pandarallel==$(PANDARALLEL_VERSION)
+	tar -xzf .cache/pandarallel-sdist/pandarallel-$(PANDARALLEL_VERSION).tar.gz -C .cache \
+		pandarallel-$(PANDARALLEL_VERSION)/tests/test_pandarallel.py
+	rm -rf .cache/pandarallel-sdist
+	touch $@
+
+## make test-oldest: the unit suite on the oldest versions pyproject.toml declares, in $(OLDEST)
+## (uv's --resolution lowest-direct: every direct dependency at its lower bound), with the real
+## pandarallel beside the drop-in. Kernel, dask, browser and notebook tests are left out.
+$(OLDEST_STAMP): pyproject.toml
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	$(OLDEST)/bin/uv pip install --quiet --python $(OLDEST)/bin/python --resolution lowest-direct \
+		-e '.[test]' pandarallel==$(PANDARALLEL_VERSION)
+	touch $(OLDEST_STAMP)
+
+OLDEST_LEFT_OUT := tests/e2e tests/test_layers.py tests/test_kernel.py tests/test_kernel_death.py tests/test_kernel_joblib.py \
+	tests/test_kernel_timeline.py tests/test_dask.py tests/test_dask_cluster.py tests/test_bench_dask.py
+test-oldest: $(OLDEST_STAMP) $(PANDARALLEL_TESTS)
+	$(OLDEST)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(numpy|pandas|polars|pyarrow|scipy|joblib|loky|cloudpickle|scikit-learn|ipywidgets|ipython|pandarallel)=' | tr '\n' ' '; echo
+	$(OLDEST)/bin/python -m pytest tests nbparallel --doctest-modules -p no:cacheprovider \
+		$(addprefix --ignore=,$(OLDEST_LEFT_OUT)) --ignore=nbparallel/bench/dask.py
 
 ## make e2e: JupyterLab in headless Chromium: the widget, another cell running, worker output, Cancel
 e2e: $(STAMP) $(CHROMIUM_STAMP)
@@ -97,4 +129,4 @@ docs: $(STAMP)
 	$(PY) -m sphinx -E -W --keep-going -n -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) .venv-latest .pytest_cache .hypothesis *.egg-info e2e-output
+	rm -rf $(VENV) .venv-latest $(OLDEST) .cache .pytest_cache .hypothesis *.egg-info e2e-output

@@ -10,6 +10,7 @@ keys aligned with the rows.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +59,10 @@ def _codes(data: Any, by: Any) -> np.ndarray:
         # group numbers in order of first appearance (polars' ``maintain_order=True``)
         first = frame.with_row_index("__row").group_by(frame.columns, maintain_order=True).agg(pl.col("__row").first())
         lookup = first.with_row_index("__group").drop("__row")
-        joined = frame.with_row_index("__row").join(lookup, on=frame.columns, how="left", nulls_equal=True)
+        # missing keys match each other: polars >= 1.24 names it nulls_equal, before that join_nulls
+        name = "nulls_equal" if "nulls_equal" in inspect.signature(pl.DataFrame.join).parameters else "join_nulls"
+        nulls: dict[str, Any] = {name: True}
+        joined = frame.with_row_index("__row").join(lookup, on=frame.columns, how="left", **nulls)
         return joined.sort("__row")["__group"].to_numpy()
     raise TypeError(
         f"grouping needs a pandas or polars DataFrame, got {type(data).__name__}; "

@@ -1,4 +1,4 @@
-"""``from nbparallel import pandarallel``: pandarallel 1.6.5's API on nbparallel's workers, for pandas 3.
+"""``from nbparallel import pandarallel``: pandarallel 1.6.5's API on nbparallel's workers, for pandas 2 and 3.
 
 ``pandarallel.initialize(...)`` adds the methods pandarallel adds, with its
 argument names; each one runs pandas' own method on chunks (see
@@ -16,6 +16,7 @@ import pandas as pd
 from ...options import RunOptions
 from ...tracebacks import user_frames
 from . import engine
+from .compat import window_and_groupby_classes
 from .grouped import groupby_apply, grouped_window_apply
 from .windows import rolling_apply
 
@@ -57,18 +58,18 @@ def _grouped_window_apply(self: Any, func: Any, *args: Any, **kwargs: Any) -> An
 
 def _methods() -> list[tuple[type, str, Callable[..., Any]]]:
     """Where each method goes: (class, name, function)."""
-    typing = pd.api.typing
+    classes = window_and_groupby_classes()
     return [
         (pd.DataFrame, "parallel_apply", _frame_apply),
         (pd.DataFrame, "parallel_applymap", _frame_map),
         (pd.DataFrame, "parallel_map", _frame_map),
         (pd.Series, "parallel_apply", _series_apply),
         (pd.Series, "parallel_map", _series_map),
-        (typing.Rolling, "parallel_apply", _rolling_apply),
-        (typing.DataFrameGroupBy, "parallel_apply", _groupby_apply),
-        (typing.SeriesGroupBy, "parallel_apply", _groupby_apply),
-        (typing.RollingGroupBy, "parallel_apply", _grouped_window_apply),
-        (typing.ExpandingGroupBy, "parallel_apply", _grouped_window_apply),
+        (classes["Rolling"], "parallel_apply", _rolling_apply),
+        (classes["DataFrameGroupBy"], "parallel_apply", _groupby_apply),
+        (classes["SeriesGroupBy"], "parallel_apply", _groupby_apply),
+        (classes["RollingGroupBy"], "parallel_apply", _grouped_window_apply),
+        (classes["ExpandingGroupBy"], "parallel_apply", _grouped_window_apply),
     ]
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 from ...data.groups import group_bounds
 from ...options import RunOptions
 from .common import Noted, is_plain_function, run_chunks
+from .compat import group_ids, includes_groups, keep_key_categories
 from .merging import concat_rows
 
 __all__ = ["groupby_apply", "grouped_window_apply", "Layout"]
@@ -41,12 +42,18 @@ def _key_values(grouping: Any) -> Any:
 class Layout:
     """Where the rows of each group of a pandas grouper go (groups in pandas' order)."""
 
-    def __init__(self, grouper: Any, keys: Any, level: Any) -> None:
-        ids = np.asarray(grouper.ids)
-        kept = np.flatnonzero(ids >= 0)  # -1: a missing key dropped by ``dropna``
-        self.order = kept[np.argsort(ids[kept], kind="stable")]
-        self.sizes = np.bincount(ids[kept], minlength=grouper.ngroups) if len(kept) else np.zeros(0, dtype=np.int64)
+    def __init__(self, grouper: Any, keys: Any, level: Any, by_indices: bool = False) -> None:
+        if by_indices:  # the window methods' order, pandas' ``grouper.indices`` (pandas 2: not ngroup's order)
+            parts = list(grouper.indices.values())
+            self.order = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+            self.sizes = np.array([len(p) for p in parts], dtype=np.int64)
+        else:
+            ids = group_ids(grouper)
+            kept = np.flatnonzero(ids >= 0)  # -1: a missing key dropped by ``dropna``
+            self.order = kept[np.argsort(ids[kept], kind="stable")]
+            self.sizes = np.bincount(ids[kept], minlength=grouper.ngroups) if len(kept) else np.zeros(0, np.int64)
         self.names = [g.name for g in grouper.groupings]
+        self.dtypes = [level.dtype for level in grouper.levels]  # the whole input's key levels
         by = keys if keys is not None else level
         self.single = len(grouper.groupings) == 1 and not isinstance(by, list)
         self.keys = [pd.Series(pd.Index(_key_values(g)).take(self.order)) for g in grouper.groupings]
@@ -66,7 +73,7 @@ class _WorkerLayout:
     """The small part of a :class:`Layout` a worker needs (not the row order)."""
 
     def __init__(self, layout: Layout) -> None:
-        self.names, self.single = layout.names, layout.single
+        self.names, self.single, self.dtypes = layout.names, layout.single, layout.dtypes
 
     def by(self, keys: tuple[Any, ...]) -> Any:
         """In a worker: the keys of a chunk, as ``groupby`` takes them (one key per row)."""
@@ -121,11 +128,9 @@ def groupby_apply(gb: Any, func: Any, args: tuple[Any, ...], kwargs: dict[str, A
     >>> groupby_apply(df.groupby("k"), len, (), {}, RunOptions(n_jobs=2, progress=False)).to_dict()
     {'a': 2, 'b': 1}
     """
-    if kwargs.pop("include_groups", False):
-        raise ValueError("include_groups=True is no longer allowed.")  # pandas 3's own message
+    data = gb._selected_obj if includes_groups(gb, kwargs) else gb._obj_with_exclusions
     _check(gb, func)
     layout = Layout(gb._grouper, gb.keys, gb.level)
-    data = gb._obj_with_exclusions
     rows = layout.rows(data)
 
     def finalize(parts: list[tuple[list[Any], bool]]) -> Any:
@@ -148,8 +153,14 @@ class _WindowApply:
         grouping: dict[str, Any] = {"sort": False, "dropna": False, "observed": True}
         if isinstance(rows, pd.DataFrame):  # a selected Series (groupby(k).rolling(3)["v"]) takes no as_index
             grouping["as_index"] = self.as_index
-        window = getattr(rows.groupby(self.layout.by(keys), **grouping), self.kind)(**self.attributes)
-        return window.apply(self.func, *self.args, **self.kwargs)
+        groups = rows.groupby(self.layout.by(keys), **grouping)
+        window = getattr(groups, self.kind)(**self.attributes)
+        result = keep_key_categories(window.apply(self.func, *self.args, **self.kwargs), self.layout.dtypes)
+        parts = list(groups._grouper.indices.values())  # the rows in the order pandas gave them back
+        order = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+        if np.array_equal(order, np.arange(len(order))):
+            return result
+        return result.take(np.argsort(order))  # the chunk's order, which is the whole input's window order
 
 
 def grouped_window_apply(window: Any, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], options: RunOptions) -> Any:  # fmt: skip
@@ -165,7 +176,7 @@ def grouped_window_apply(window: Any, func: Any, args: tuple[Any, ...], kwargs: 
     """
     kind = "rolling" if "window" in window._attributes else "expanding"
     grouper = window._grouper
-    layout = Layout(grouper, None, None)
+    layout = Layout(grouper, None, None, by_indices=True)
     layout.single = len(grouper.groupings) == 1
     attributes = {a: getattr(window, a) for a in window._attributes if a != "_grouper"}
     if attributes.get("step", 0) is None:  # GroupBy.rolling takes no step

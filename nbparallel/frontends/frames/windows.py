@@ -58,6 +58,8 @@ def rolling_apply(rolling: Any, func: Any, args: tuple[Any, ...], kwargs: dict[s
     """
     obj = rolling._selected_obj  # df.rolling(3)["v"]: only the selected column(s), as pandas computes
     attributes = {a: getattr(rolling, a) for a in rolling._attributes}
+    if attributes.get("axis", 1) == 0:  # pandas 2 lists axis (deprecated there, a FutureWarning): the default
+        del attributes["axis"]
     step = attributes.get("step") or 1
     attributes["step"] = None
     n = len(obj)
