@@ -11,20 +11,26 @@ import logging as _logging
 import sys as _sys
 from typing import TYPE_CHECKING
 
+# The import block is in sections (``isort: split`` keeps each one sorted on its own).
 # -- the plain API ------------------------------------------------------------------
 from .api import pmap, pmap_chunks
-from .backends import close as _close_backends
+from .groups import pmap_groups
+from .streaming import imap
+from .worker.setup import per_worker
+
+# isort: split
+# -- joblib (scikit-learn's n_jobs), background calls, notebook cells -----------------
+from .frontends.background import background
+from .notebook.cell import run_cell
+
+# isort: split
+# -- configuration and the pool -----------------------------------------------------
 from .backends import shutdown, warm
-
-# -- configuration ------------------------------------------------------------------
 from .config import config
+from .options import RunOptions
+from .settings import get_config, in_kernel
 
-# -- building blocks ----------------------------------------------------------------
-from .data.merge import merge
-from .data.partition import partition
-from .display.call_view import make_call_view as _make_call_view
-from .display.follow import LAYER as _display_layer
-
+# isort: split
 # -- jobs and errors ----------------------------------------------------------------
 from .errors import (
     ChunkFailure,
@@ -38,26 +44,26 @@ from .errors import (
     WorkerDied,
     WorkerError,
 )
+from .insights.report import Report
+from .insights.timeline import record_timelines
+from .jobs.handles import jobs, last_job
+from .jobs.job import Job, PartialResult
+from .worker.run import seed_item
 
-# -- front ends: joblib (scikit-learn's n_jobs) and background calls ------------------
-from .frontends.background import background
+# isort: split
+# -- building blocks ----------------------------------------------------------------
+from .data.merge import merge
+from .data.partition import partition
+
+# isort: split
+# -- wiring: the layers above the runtime hand themselves to it (below) ----------------
+from .backends import close as _close_backends
+from .display.call_view import make_call_view as _make_call_view
+from .display.follow import LAYER as _display_layer
 from .frontends.background import install_view as _install_call_view
 from .frontends.frames import hook as _pandas_hook
 from .frontends.joblib_backend import register as _register_joblib_backend
-from .groups import pmap_groups
-from .insights.report import Report
-from .insights.timeline import record_timelines
 from .jobs import runtime as _runtime
-from .jobs.handles import jobs, last_job
-from .jobs.job import Job, PartialResult
-
-# -- notebook cells -----------------------------------------------------------------
-from .notebook.cell import run_cell
-from .options import RunOptions
-from .settings import get_config, in_kernel
-from .streaming import imap
-from .worker.run import seed_item
-from .worker.setup import per_worker
 
 __version__ = "0.1.0"
 
