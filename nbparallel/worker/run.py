@@ -69,8 +69,21 @@ def seed_item(seed: int, index: int) -> None:
 
 
 def _picklable(exc: BaseException) -> BaseException:
+    """``exc`` if it can travel back to the kernel, else a :class:`WorkerError` that says what it was.
+
+    Plain pickle first; then cloudpickle, which the results travel with: an
+    exception class made in the caller's ``__main__`` (a notebook, a script)
+    reached the worker by value and goes back the same way, as itself.
+    """
     try:
         pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        pass
+    import cloudpickle
+
+    try:
+        cloudpickle.loads(cloudpickle.dumps(exc))
         return exc
     except Exception:
         return WorkerError(type(exc).__name__, str(exc))
