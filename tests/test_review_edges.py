@@ -55,3 +55,21 @@ def test_an_exception_class_of_a_scripts_main_comes_back_as_itself(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.split("\n")[:3]
     assert lines == ["(True, 'bad 3')"] * 3, done.stdout + done.stderr
+
+
+def _slow(x):
+    import time
+
+    time.sleep(0.05)
+    return x * x
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_an_observer_that_raises_does_not_leave_the_job_running(backend, capsys):
+    # job.subscribe is public; observers are told where chunks end. One that raised
+    # stopped the chunks after it from being sent and the job never finished.
+    job = nbp.pmap(_slow, range(6), n_jobs=2, chunks=6, backend=backend, background=True, progress=False)
+    job.subscribe(lambda outcome: 1 / 0)
+    assert job.result(timeout=30) == [_slow(x) for x in range(6)]
+    assert (job.status, job.n_done, job.n_total) == ("done", 6, 6)
+    assert "ZeroDivisionError" in capsys.readouterr().err
