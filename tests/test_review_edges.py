@@ -73,3 +73,24 @@ def test_an_observer_that_raises_does_not_leave_the_job_running(backend, capsys)
     assert job.result(timeout=30) == [_slow(x) for x in range(6)]
     assert (job.status, job.n_done, job.n_total) == ("done", 6, 6)
     assert "ZeroDivisionError" in capsys.readouterr().err
+
+
+def _slow_first_time(x, marker):
+    import os
+    import time
+
+    if x == 1:
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            time.sleep(60)  # the first run times out
+        time.sleep(2.0)  # the second is under the timeout
+    return x
+
+
+def test_a_chunk_run_again_after_its_timeout_gets_a_timeout_of_its_own(tmp_path):
+    # The supervisor remembered "interrupted" per (job, chunk), so the chunk's second run
+    # (retries=) was killed 1.5 s after the first run's interrupt, well under its timeout,
+    # and reported as having ignored the interrupt.
+    marker = str(tmp_path / "ran")
+    got = nbp.pmap(_slow_first_time, range(3), [marker] * 3, n_jobs=2, chunks=3, timeout=3, retries=1, progress=False)
+    assert got == [0, 1, 2]
