@@ -94,3 +94,42 @@ def test_a_chunk_run_again_after_its_timeout_gets_a_timeout_of_its_own(tmp_path)
     marker = str(tmp_path / "ran")
     got = nbp.pmap(_slow_first_time, range(3), [marker] * 3, n_jobs=2, chunks=3, timeout=3, retries=1, progress=False)
     assert got == [0, 1, 2]
+
+
+class SlowToPickle:
+    """A function that takes a while to pack (as a large closure or model does)."""
+
+    def __call__(self, x):
+        return x
+
+    def __reduce__(self):
+        import time
+
+        time.sleep(1.5)
+        return (SlowToPickle, ())
+
+
+def test_a_cancel_while_the_job_is_being_prepared_is_not_lost():
+    # The job said "running" while its function was packed, but cancel() returned False
+    # (no attempt yet) and the job ran to the end: a Cancel click or a newer %%parallel
+    # run was ignored.
+    import threading
+    import time
+
+    asked: dict[str, object] = {}
+
+    def cancel_while_packing():
+        time.sleep(0.5)
+        job = nbp.last_job()
+        asked["status"], asked["cancelled"] = job.status, job.cancel()
+
+    thread = threading.Thread(target=cancel_while_packing)
+    thread.start()
+    job = nbp.pmap(SlowToPickle(), range(4), n_jobs=2, chunks=4, background=True, progress=False)
+    thread.join()
+    assert job.wait(30)
+    assert asked == {"status": "running", "cancelled": True}
+    assert job.status == "cancelled"
+    with pytest.raises(nbp.JobCancelled):
+        job.result()
+    assert job.retry_failed(lambda x: x) == list(range(4))

@@ -100,7 +100,9 @@ class Execution:
                 self.cache = ChunkCache(job.options.cache, job.func, (todo[0].mode if todo else "", job.options.seed))
                 todo = self._read_cache(todo)
             func = job.backend.prepare(job.func, job.label)
-            attempt = self.attempt = Attempt(job, self, todo, job.backend, job.n_jobs, func, gate=gate)
+            attempt = Attempt(job, self, todo, job.backend, job.n_jobs, func, gate=gate)
+            with self._lock:  # a cancel from now on reaches the attempt; one before it is read below
+                self.attempt = attempt
         except BaseException as exc:  # nothing ran: the run ends failed, with the cause
             self.error = exc
             self.conclude()
@@ -119,6 +121,8 @@ class Execution:
             if job.options.timeout is not None:
                 supervisor.watch(job)
             attempt.start()
+            if self.cancel_requested:  # cancelled while it was being prepared (packing, cache look-ups)
+                attempt.cancel()
         except BaseException as exc:  # starting failed part way: what was sent ends, then the run fails
             self.error = exc
             attempt.stop()
@@ -137,12 +141,18 @@ class Execution:
 
     # -- control -----------------------------------------------------------------------
     def cancel(self) -> bool:
-        """Flag the chunks in flight and send no more (``False``: nothing was running)."""
-        attempt = self.attempt
-        if attempt is None or self.finished.done():
-            return False
-        self.cancel_requested = True
-        attempt.cancel()
+        """Flag the chunks in flight and send no more (``False``: the run has ended).
+
+        A run still being prepared (its function packed, its cache read) is
+        cancelled as soon as its attempt starts: what it sent is flagged at once.
+        """
+        with self._lock:
+            if self.finished.done():
+                return False
+            self.cancel_requested = True
+            attempt = self.attempt
+        if attempt is not None:
+            attempt.cancel()
         return True
 
     def kill_for_timeout(self, chunk: int) -> None:
