@@ -133,3 +133,32 @@ def test_a_cancel_while_the_job_is_being_prepared_is_not_lost():
     with pytest.raises(nbp.JobCancelled):
         job.result()
     assert job.retry_failed(lambda x: x) == list(range(4))
+
+
+class InterruptedWhilePacked:
+    """A function whose packing is interrupted: what Ctrl-C does while a large closure is pickled."""
+
+    def __call__(self, x):
+        return x
+
+    def __reduce__(self):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_a_call_is_prepared_is_an_interrupt_and_a_cancel():
+    # It was a bare KeyboardInterrupt from inside the pickler and the job "failed" with
+    # it as its error (job.result() raised KeyboardInterrupt); while the first chunks
+    # were sent, those kept running. It is what Ctrl-C while waiting is: JobInterrupted,
+    # the job cancelled, retry_failed runs it.
+    caught: BaseException | None = None
+    try:  # caught here, not by pytest.raises: a bare KeyboardInterrupt would stop the test session
+        nbp.pmap(InterruptedWhilePacked(), range(4), n_jobs=2, chunks=4, progress=False)
+    except KeyboardInterrupt as exc:
+        caught = exc
+    assert isinstance(caught, nbp.JobInterrupted), repr(caught)
+    assert "interrupted" in str(caught)
+    job = nbp.last_job()
+    assert job.status == "cancelled"
+    with pytest.raises(nbp.JobCancelled):
+        job.result()
+    assert job.retry_failed(lambda x: x) == list(range(4))

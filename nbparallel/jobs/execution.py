@@ -103,8 +103,11 @@ class Execution:
             attempt = Attempt(job, self, todo, job.backend, job.n_jobs, func, gate=gate)
             with self._lock:  # a cancel from now on reaches the attempt; one before it is read below
                 self.attempt = attempt
-        except BaseException as exc:  # nothing ran: the run ends failed, with the cause
-            self.error = exc
+        except BaseException as exc:  # nothing ran: the run ends failed, with the cause (cancelled: Ctrl-C)
+            if isinstance(exc, KeyboardInterrupt):
+                self.cancel_requested = True
+            else:
+                self.error = exc
             self.conclude()
             raise
         log.info(
@@ -123,6 +126,9 @@ class Execution:
             attempt.start()
             if self.cancel_requested:  # cancelled while it was being prepared (packing, cache look-ups)
                 attempt.cancel()
+        except KeyboardInterrupt:  # Ctrl-C while sending: a cancel (what was sent is stopped too)
+            self.cancel()
+            raise
         except BaseException as exc:  # starting failed part way: what was sent ends, then the run fails
             self.error = exc
             attempt.stop()
