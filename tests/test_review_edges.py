@@ -162,3 +162,30 @@ def test_ctrl_c_while_a_call_is_prepared_is_an_interrupt_and_a_cancel():
     with pytest.raises(nbp.JobCancelled):
         job.result()
     assert job.retry_failed(lambda x: x) == list(range(4))
+
+
+def _fails_on_2(x):
+    if x == 2:
+        raise ValueError("two")
+    return x
+
+
+def test_a_done_callback_may_wait_on_nbparallel():
+    # Done-callbacks ran in the thread that delivers the pool's results: one that called
+    # retry_failed() (or any foreground call) waited on itself, and every later call hung.
+    import threading
+
+    got: dict[str, object] = {}
+    called = threading.Event()
+
+    def retry_when_failed(job):
+        try:
+            got["retried"] = job.retry_failed(lambda x: -x)
+        finally:
+            called.set()
+
+    job = nbp.pmap(_fails_on_2, range(4), n_jobs=2, chunks=4, background=True, progress=False)
+    job.add_done_callback(retry_when_failed)
+    assert called.wait(60)
+    assert got == {"retried": [0, 1, -2, 3]}
+    assert nbp.pmap(abs, [-1, -2], n_jobs=2, progress=False) == [1, 2]

@@ -277,9 +277,22 @@ class Execution:
         if status == "done":
             job.watchers.succeeded(self.result, job.id)  # before anyone waiting on the job wakes up
         job.watchers.notify(None)
-        for callback in job.watchers.resolve(self.finished):
-            call_safely(callback, job)
-        self.settled.set_result(None)
+        callbacks = job.watchers.resolve(self.finished)
+        if not callbacks:
+            self.settled.set_result(None)
+            return
+        # Not here: this is the thread that delivers the backend's results, and a callback may
+        # wait on nbparallel (a retry, another call), which would then wait on itself.
+        threading.Thread(
+            target=self._call_back, args=(callbacks,), name=f"nbparallel-done-{job.id}", daemon=True
+        ).start()
+
+    def _call_back(self, callbacks: list[Callable[[Any], Any]]) -> None:
+        try:
+            for callback in callbacks:
+                call_safely(callback, self.job)
+        finally:
+            self.settled.set_result(None)
 
     def take_notes(self) -> list[tuple[type[Warning], str]]:
         """The warnings for whoever reads the result, handed out once."""
