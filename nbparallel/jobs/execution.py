@@ -100,9 +100,14 @@ class Execution:
                 self.cache = ChunkCache(job.options.cache, job.func, (todo[0].mode if todo else "", job.options.seed))
                 todo = self._read_cache(todo)
             func = job.backend.prepare(job.func, job.label)
-            attempt = self.attempt = Attempt(job, self, todo, job.backend, job.n_jobs, func, gate=gate)
-        except BaseException as exc:  # nothing ran: the run ends failed, with the cause
-            self.error = exc
+            attempt = Attempt(job, self, todo, job.backend, job.n_jobs, func, gate=gate)
+            with self._lock:  # a cancel from now on reaches the attempt; one before it is read below
+                self.attempt = attempt
+        except BaseException as exc:  # nothing ran: the run ends failed, with the cause (cancelled: Ctrl-C)
+            if isinstance(exc, KeyboardInterrupt):
+                self.cancel_requested = True
+            else:
+                self.error = exc
             self.conclude()
             raise
         log.info(
@@ -119,6 +124,11 @@ class Execution:
             if job.options.timeout is not None:
                 supervisor.watch(job)
             attempt.start()
+            if self.cancel_requested:  # cancelled while it was being prepared (packing, cache look-ups)
+                attempt.cancel()
+        except KeyboardInterrupt:  # Ctrl-C while sending: a cancel (what was sent is stopped too)
+            self.cancel()
+            raise
         except BaseException as exc:  # starting failed part way: what was sent ends, then the run fails
             self.error = exc
             attempt.stop()
@@ -137,12 +147,18 @@ class Execution:
 
     # -- control -----------------------------------------------------------------------
     def cancel(self) -> bool:
-        """Flag the chunks in flight and send no more (``False``: nothing was running)."""
-        attempt = self.attempt
-        if attempt is None or self.finished.done():
-            return False
-        self.cancel_requested = True
-        attempt.cancel()
+        """Flag the chunks in flight and send no more (``False``: the run has ended).
+
+        A run still being prepared (its function packed, its cache read) is
+        cancelled as soon as its attempt starts: what it sent is flagged at once.
+        """
+        with self._lock:
+            if self.finished.done():
+                return False
+            self.cancel_requested = True
+            attempt = self.attempt
+        if attempt is not None:
+            attempt.cancel()
         return True
 
     def kill_for_timeout(self, chunk: int) -> None:
@@ -261,9 +277,22 @@ class Execution:
         if status == "done":
             job.watchers.succeeded(self.result, job.id)  # before anyone waiting on the job wakes up
         job.watchers.notify(None)
-        for callback in job.watchers.resolve(self.finished):
-            call_safely(callback, job)
-        self.settled.set_result(None)
+        callbacks = job.watchers.resolve(self.finished)
+        if not callbacks:
+            self.settled.set_result(None)
+            return
+        # Not here: this is the thread that delivers the backend's results, and a callback may
+        # wait on nbparallel (a retry, another call), which would then wait on itself.
+        threading.Thread(
+            target=self._call_back, args=(callbacks,), name=f"nbparallel-done-{job.id}", daemon=True
+        ).start()
+
+    def _call_back(self, callbacks: list[Callable[[Any], Any]]) -> None:
+        try:
+            for callback in callbacks:
+                call_safely(callback, self.job)
+        finally:
+            self.settled.set_result(None)
 
     def take_notes(self) -> list[tuple[type[Warning], str]]:
         """The warnings for whoever reads the result, handed out once."""

@@ -112,12 +112,12 @@ def run(job: JobLike, tasks: Sequence[ChunkTask] | None = None, *, background: b
     [1, 2]
     """
     viewer = _view(job, background)
-    job.start(tasks)
-    if background:
-        if viewer is not None:
-            viewer.start_thread()
-        return job
     try:
+        job.start(tasks)  # packing the function and sending the first chunks can take a while
+        if background:
+            if viewer is not None:
+                viewer.start_thread()
+            return job
         if viewer is not None:
             viewer.run()
         else:

@@ -30,7 +30,9 @@ TICK = 0.1
 
 _lock = threading.Lock()
 _watched: dict[int, JobLike] = {}
-_flagged: dict[tuple[int, int], float] = {}  # (job, chunk) -> when its interrupt was sent
+#: (job, chunk, when that run of the chunk started) -> when its interrupt was sent.  A run, not a chunk:
+#: a chunk that runs again (``retries=``, ``retry_failed``) is a new run with a timeout of its own.
+_flagged: dict[tuple[int, int, float], float] = {}
 _thread: threading.Thread | None = None
 
 
@@ -75,7 +77,7 @@ def _look_at(job: JobLike) -> None:
     timeout = job.options.timeout
     now = time.monotonic()
     for row in board.running(job.id):
-        key = (job.id, row.chunk)
+        key = (job.id, row.chunk, row.started)
         flagged = _flagged.get(key)
         if flagged is None:
             if job.cancel_requested:

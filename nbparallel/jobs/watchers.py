@@ -35,9 +35,12 @@ class Watchers:
             self._observers.append(observer)
 
     def notify(self, event: Any) -> None:
-        """Tell every observer (``None``: the run ended)."""
+        """Tell every observer (``None``: the run ended); an observer's bug never stops the job."""
         for observer in list(self._observers):
-            observer(event)
+            try:
+                observer(event)
+            except Exception as exc:  # it runs where chunks end: raising there would leave the job running
+                print(f"nbparallel: observer {observer!r} raised {exc!r}", file=sys.stderr)
 
     def on_success(self, fn: Callable[[Any], Any]) -> None:
         """Call ``fn(result)`` when a run ends done, before anyone waiting on the job wakes up."""
