@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .api import plan
-from .data.groups import group_bounds, group_layout
+from .data.groups import applied_object, group_bounds, group_layout
 from .data.merge import MergeHow, check_merge
 from .data.merge import merge as merge_parts
 from .jobs import runtime
@@ -95,7 +95,7 @@ class _ApplyGroups:
         groups = chunk.groupby(key, sort=False, dropna=True)  # groups in layout order, missing keys left out
         if self.per_group:
             return order, [func(_named(g, name)) for name, g in groups], False
-        values, mutated = groups._grouper.apply_groupwise(func, groups._obj_with_exclusions)
+        values, mutated = groups._grouper.apply_groupwise(func, applied_object(groups))
         return order, values, bool(mutated)
 
 
@@ -218,7 +218,7 @@ def pmap_groups(
             return pl.concat(results) if results else data.clear()
         gb = data.groupby(by if columns is not None else keys if listed else keys[0])
         mutated = any(m for _, _, m in parts)
-        return gb._wrap_applied_output(gb._obj_with_exclusions, results, not_indexed_same=mutated, is_transform=False)
+        return gb._wrap_applied_output(applied_object(gb), results, not_indexed_same=mutated, is_transform=False)
 
     key = columns[0] if columns is not None and isinstance(by, str) else columns
     job = plan(

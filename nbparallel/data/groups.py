@@ -129,3 +129,26 @@ def group_bounds(sizes: Sequence[int] | np.ndarray, n_workers: int) -> list[tupl
     if stop > start:
         out.append((start, stop))
     return out
+
+
+def include_groups_parameter(gb: Any) -> inspect.Parameter | None:
+    """The ``include_groups`` parameter of ``gb.apply`` (or of the ``apply`` it hands its arguments to).
+
+    Its default is ``True`` on pandas 2.2 (the grouping columns are handed to the
+    function, deprecated) and ``False`` on pandas 3; ``None`` where pandas has no
+    such parameter.  Found by the signature, not the version number.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> include_groups_parameter(pd.DataFrame({"k": [1]}).groupby("k")).default in (True, False)
+    True
+    """
+    applies = (vars(cls)["apply"] for cls in type(gb).__mro__ if "apply" in vars(cls))
+    return next(filter(None, (inspect.signature(a).parameters.get("include_groups") for a in applies)), None)
+
+
+def applied_object(gb: Any) -> Any:
+    """What ``gb.apply(func)`` hands ``func`` its groups of, by this pandas' default (see above)."""
+    parameter = include_groups_parameter(gb)
+    return gb._selected_obj if parameter is None or parameter.default is True else gb._obj_with_exclusions

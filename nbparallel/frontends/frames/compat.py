@@ -9,11 +9,12 @@ compares every method with the installed pandas' own (``make test`` on pandas 3,
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ...data.groups import include_groups_parameter
 
 __all__ = ["window_and_groupby_classes", "group_ids", "includes_groups"]
 
@@ -84,8 +85,7 @@ def includes_groups(gb: Any, kwargs: dict[str, Any]) -> bool:
     >>> includes_groups(gb, {"include_groups": False})
     False
     """
-    applies = (vars(cls)["apply"] for cls in type(gb).__mro__ if "apply" in vars(cls))
-    parameter = next(filter(None, (inspect.signature(a).parameters.get("include_groups") for a in applies)), None)
+    parameter = include_groups_parameter(gb)
     if parameter is None:
         return True
     include = bool(kwargs.pop("include_groups", parameter.default))
