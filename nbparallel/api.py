@@ -279,7 +279,7 @@ def pmap(
         call's own (guided, or as ``chunks``/``chunk_size`` say), whatever ran
         before: a timeout, ``retries``, ``cache``, ``background`` or a progress
         display asked for keep earlier calls' costs out of the split (see
-        :mod:`nbparallel.data.pace`).
+        ``nbparallel.data.pace``).
     cache : str, path or joblib.Memory, optional
         Folder where each finished chunk's result is stored, keyed by the
         function's code, the chunk's data and the seed. A re-run (after a

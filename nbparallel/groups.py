@@ -53,7 +53,7 @@ class _SeedPerGroup:
 
     The number is the group's place in the library's own group order, so a seeded
     call gives the same numbers whatever ``n_jobs`` and however groups are packed
-    into chunks (as :func:`~nbparallel.worker.run.seed_item` does for items).
+    into chunks (as ``nbparallel.seed_item`` does for items).
     """
 
     def __init__(self, func: Callable[[Any], Any], seed: int | None, ids: list[int]) -> None:
@@ -162,7 +162,7 @@ def pmap_groups(
     seed : int, optional
         Seed ``random`` and ``numpy.random`` for each group: group ``i`` of
         the library's own group order draws from
-        :func:`~nbparallel.worker.run.seed_item` ``(seed, i)``, so the numbers
+        ``nbparallel.seed_item`` ``(seed, i)``, so the numbers
         do not depend on ``n_jobs`` or on how groups are packed into chunks.
     errors : {"raise", "collect"}, default="raise"
         As for :func:`~nbparallel.pmap_chunks`: with ``"collect"`` a failing

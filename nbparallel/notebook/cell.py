@@ -225,7 +225,7 @@ def run_cell(
         variables are assigned when it finishes.  The last run started wins:
         a newer run that assigns the same ``out`` variables (re-running the
         cell) cancels an older run still going, and an older run never
-        overwrites what a newer one assigns (see :mod:`nbparallel.notebook.owners`).
+        overwrites what a newer one assigns (see ``nbparallel.notebook.owners``).
     **options
         Any option of :class:`~nbparallel.RunOptions` (``n_jobs``, ``chunks``,
         ``backend``, ``progress``, ``background``, ``retries``, ``retry_delay``,
