@@ -70,16 +70,19 @@ elbow.plot()
 # largest gap) clusters uniform reference sets, one task each; prediction strength
 # (Tibshirani & Walther 2005) clusters random halves.
 #
-# `best_k` is a majority vote, as R's NbClust takes over its indices, in which
-# criteria that fail alike share one vote. The families are the mixture (BIC and
-# ICL), k-means' partition (Calinski-Harabasz, silhouette, Davies-Bouldin), the
-# knee, the gap and prediction strength; each has one vote, split between its
-# members' picks. "No structure" (1) is one more candidate, backed by the
-# criteria that can say so (ICL, gap, prediction strength). So no family outvotes
-# all the others: a mixture that splits stretched clusters into many Gaussians,
-# or a gap that sees nothing in overlapping clusters, is outvoted. A pick of the
-# largest k tried says "at least this many": when it wins, it is reported as a
-# bound. `confidence`, `reason` and `split` (which criterion picked what) say when
+# `best_k`:
+#
+# - **no structure** (1) when most of the criteria that can say "one cluster"
+#   (ICL, gap, prediction strength) do;
+# - otherwise **a vote** of five criteria: a Gaussian model's likelihood counted
+#   as components (BIC) and as clusters (ICL), compactness against separation
+#   (Calinski-Harabasz, the best of 30 rules in Milligan & Cooper 1985), a null
+#   reference (gap) and stability (prediction strength). A pick of 1, or of the
+#   largest k tried (a curve still improving there has not found its k), does not
+#   vote. Ties go to the BIC, then the ICL, then Calinski-Harabasz.
+#
+# Silhouette and Davies-Bouldin lean to small k and the knee is the weakest
+# criterion, so they are shown but do not vote. `confidence` and `reason` say when
 # the answer is weak.
 
 # %%
@@ -98,8 +101,8 @@ res.to_frame()[columns].round(3)
 # On a uniform cube there are no clusters: `best_k` is 1 and `reason` says so,
 # instead of the top of the range. One stretched Gaussian is one cluster too:
 # criteria built on sums of squares cut it along its long axis, the BIC's shared
-# covariance does not. An answer at an end of the range is a bound, not an
-# answer: `edge` says which end, and `reason` gives a wider range to try.
+# covariance does not. When the answer is at an end of the range, `reason` says to
+# widen it.
 
 # %%
 rng = np.random.default_rng(0)

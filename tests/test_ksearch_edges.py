@@ -38,19 +38,3 @@ def test_prediction_strength_with_no_k_computable_has_no_pick_and_says_why():
 def test_fewer_samples_than_the_smallest_k_is_a_clear_error_up_front():
     with pytest.raises(ValueError, match="X has 4 samples, fewer than the smallest k \\(5\\) needs"):
         nbp.choose_k(np.random.default_rng(0).normal(size=(4, 2)), k=range(5, 9), progress=False)
-
-
-def test_iris_is_not_handed_to_the_mixture_and_the_split_is_one_line():
-    # issue 38: the BIC, the ICL and the gap say 5 on raw iris; the knee, Calinski-Harabasz and
-    # prediction strength say 3 (its three species), silhouette and Davies-Bouldin 2
-    res = nbp.choose_k(load_iris().data, k=range(2, 15), n_jobs=2, progress=False)
-    assert res.best_k == 3 and res.edge is None
-    assert res.split is not None and res.split.count("(") == len(set(res.picks.values()))
-    for text in (repr(res), res._repr_html_()):
-        assert f"the criteria split: {res.split}" in text.replace("&#x27;", "'")
-        assert text.count(res.split) == 1  # one line, said once
-
-
-def test_a_note_is_said_once_when_it_is_also_why_a_criterion_has_no_pick():
-    res = nbp.choose_k(load_iris().data[:6], k=range(3, 6), metrics=("prediction_strength",), n_jobs=1, progress=False)
-    assert res.best_k is None and res.reason.count("prediction strength was not computed") == 1

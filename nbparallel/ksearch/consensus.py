@@ -1,129 +1,51 @@
-"""How ``choose_k`` turns the criteria's picks into one answer (see :func:`decide`).
-
-The rule is a majority over the criteria, as R's NbClust reports one over its
-30 indices (Charrad et al. 2014), with one change: criteria that share a
-failure mode share one vote.  Milligan & Cooper (1985) found that the best of
-their 30 stopping rules still failed on some data, each in its own way; a vote
-helps only when the voters fail independently.  Ours come in families:
-
-* **mixture** (BIC, ICL): a Gaussian model's likelihood.  It sees clusters past
-  wide noise features, and splits a cluster that is not Gaussian (stretched,
-  flat-topped, or a class of real data) into several components;
-* **partition** (Calinski-Harabasz, silhouette, Davies-Bouldin): compactness
-  against separation of k-means' own partition.  Calinski-Harabasz was the best
-  rule in Milligan & Cooper; the three follow k-means when it cuts along noise
-  features, and silhouette and Davies-Bouldin lean to k = 2;
-* **knee** of the inertia curve: where adding a cluster stops paying;
-* **reference** (the gap statistic) and **stability** (prediction strength):
-  the criteria that can say "no structure"; both under-call clusters that
-  overlap (the gap says 1, prediction strength a small k).
-
-Each family has one vote, split evenly between the picks of its members.  So
-one family cannot outvote all the others: a mixture that over-splits stretched
-clusters, or a gap and prediction strength that see no structure in
-overlapping ones, is outvoted when the other families agree.
-"""
+"""How ``choose_k`` turns the criteria's picks into one answer (see :func:`decide`)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["Decision", "decide", "support", "FAMILIES", "TIE_ORDER", "NULL_TESTS", "split_line"]
+__all__ = ["Decision", "decide", "VOTERS"]
 
-#: Families of criteria (by pick name): criteria that fail alike share one vote.
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "mixture": ("bic", "icl"),
-    "partition": ("calinski_harabasz", "silhouette", "davies_bouldin"),
-    "knee": ("inertia_knee",),
-    "reference": ("gap",),
-    "stability": ("prediction_strength",),
-}
+#: The criteria that vote, in the order that breaks ties: a Gaussian model's
+#: likelihood (the BIC with a shared covariance: model-based clustering, Fraley &
+#: Raftery 2002, with the determinant criterion of Friedman & Rubin 1967 and
+#: Marriott 1971, unaffected by a feature's scale) and the same model's ICL
+#: (Biernacki, Celeux & Govaert 2000), compactness against separation
+#: (Calinski-Harabasz, the best of 30 rules in Milligan & Cooper 1985), a null
+#: reference (the gap statistic, Tibshirani, Walther & Hastie 2001) and stability
+#: over resamples (prediction strength, Tibshirani & Walther 2005).  The BIC
+#: counts a mixture's components and the ICL its well-separated clusters: when
+#: they agree, the model's two votes outweigh one other criterion; when a
+#: cluster is not Gaussian (a wide or uniform one, which the BIC fits with
+#: several components) they split.  Silhouette and Davies-Bouldin move together
+#: and lean to small k, and the knee is the weakest criterion in the benchmark:
+#: they are reported but do not vote.
+VOTERS = ("bic", "icl", "calinski_harabasz", "gap", "prediction_strength")
 
-#: The order that breaks a tie between k backed by as many criteria: Calinski-Harabasz
-#: first (the best of 30 rules in Milligan & Cooper 1985 and on our design sets), then
-#: the mixture (not misled by wide noise features), then the others.
-TIE_ORDER = (
-    "calinski_harabasz",
-    "bic",
-    "icl",
-    "gap",
-    "prediction_strength",
-    "inertia_knee",
-    "silhouette",
-    "davies_bouldin",
-)
-
-#: The criteria that can say "one cluster" (the BIC only when the ICL is missing:
-#: several Gaussians side by side fit a uniform cube better than one).
+#: The criteria that can say "one cluster"; no structure is reported when most of
+#: them do.  The mixture's test is the ICL (the BIC when the ICL was not
+#: computed): several Gaussians side by side fit a uniform cube better than one,
+#: so the BIC seldom says 1 there, while the points they share charge the ICL.
 NULL_TESTS = ("icl", "gap", "prediction_strength")
+
+
+def _null_tests(made: dict[str, int]) -> list[str]:
+    """The null tests among the criteria with a pick (the BIC standing in for a missing ICL)."""
+    names = [name for name in NULL_TESTS if name in made]
+    if "icl" not in made and "bic" in made and "bic" not in names:
+        names.insert(0, "bic")
+    return names
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The answer of a k-search, how many criteria back it, and why it may be weak.
-
-    ``edge`` is ``"top"`` or ``"bottom"`` when the answer is at that end of the
-    range tried (and the range could go further): it is then a bound, not an answer.
-    """
+    """The answer of a k-search, how many criteria back it, and why it may be weak."""
 
     best_k: int | None
     agreement: float
     confidence: str
     reason: str | None
-    edge: str | None = None
-    split: str | None = None
-
-
-def _family_of(name: str) -> str:
-    return next((family for family, members in FAMILIES.items() if name in members), name)
-
-
-def support(picks: dict[str, int]) -> dict[int, float]:
-    """Votes per k: each family's one vote split evenly over its members' picks.
-
-    A criterion in no family (unknown to this rule) is a family of its own.
-
-    Examples
-    --------
-    >>> support({"bic": 12, "icl": 12, "calinski_harabasz": 4, "silhouette": 4, "inertia_knee": 4})
-    {12: 1.0, 4: 2.0}
-    """
-    members: dict[str, list[int]] = defaultdict(list)
-    for name, k in picks.items():
-        members[_family_of(name)].append(k)
-    votes: dict[int, float] = defaultdict(float)
-    for ks in members.values():
-        for k in ks:
-            votes[k] += 1.0 / len(ks)
-    return dict(votes)
-
-
-def split_line(picks: dict[str, int | None]) -> str:
-    """Which criteria picked which k, in one line, the k with most criteria first.
-
-    Examples
-    --------
-    >>> split_line({"bic": 12, "icl": 12, "calinski_harabasz": 4, "gap": None})
-    '12 (bic, icl), 4 (calinski_harabasz)'
-    """
-    by_k: dict[int, list[str]] = defaultdict(list)
-    for name, k in picks.items():
-        if k is not None:
-            by_k[k].append(name)
-    ordered = sorted(by_k.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    return ", ".join(f"{k} ({', '.join(names)})" for k, names in ordered)
-
-
-def _null_tests(made: dict[str, int]) -> list[str]:
-    names = [name for name in NULL_TESTS if name in made]
-    if "icl" not in made and "bic" in made:
-        names.insert(0, "bic")
-    return names
-
-
-def _order(name: str) -> int:
-    return TIE_ORDER.index(name) if name in TIE_ORDER else len(TIE_ORDER)
 
 
 def decide(
@@ -134,27 +56,23 @@ def decide(
     constant: bool = False,
     capped: bool = False,
 ) -> Decision:
-    """One k from the criteria's picks, by a vote of families (see the module docstring).
+    """One k from the criteria's picks.
 
-    1. Each family (mixture, partition, knee, reference, stability) has one
-       vote, split evenly over its members' picks.  A pick of the largest k
-       tried says "at least this many" (a curve still improving at the end of
-       the range): it votes for that k, and when that k wins it is reported as
-       a bound (``edge``), unless the range was cut at the number of distinct
-       points (``capped``).
-    2. "No structure" (1) is one more candidate, with the votes of the
-       criteria that pick 1 (the null tests: ICL, gap, prediction strength;
-       the BIC within the mixture's vote).
-    3. The k with most votes wins.  A tie goes to the k that more criteria
-       picked; then to 1 if it is among them and most null tests pick it; then to the k backed by the
-       criterion first in :data:`TIE_ORDER` (Calinski-Harabasz, then the mixture).
-    4. ``agreement`` is the share of the criteria with a pick that chose
-       ``best_k``; ``confidence`` is ``"high"`` when they all did, ``"medium"``
-       when the winner has a majority of the votes cast, ``"low"`` otherwise
-       or at an end of the range.  An answer at the largest k tried (or at the
-       smallest, above 2) is a bound, not an answer: ``edge`` says which, and
-       ``reason`` suggests the range to try.  When the criteria disagree,
-       ``split`` says which picked what.
+    1. No structure: when most of the criteria able to say "one cluster" (the
+       ICL, or the BIC without it, the gap statistic and prediction strength,
+       of those computed) pick 1, ``best_k`` is 1.
+    2. Otherwise each voter (BIC, ICL, Calinski-Harabasz, gap, prediction
+       strength, of those computed; every computed criterion when none of them is) gives
+       one vote to its k, unless it picked 1 or the largest k tried: a curve
+       still improving at the end of the range has not found its k, it only says
+       "at least this many".  The k with most votes wins; a tie goes to the
+       first voter in that order that backs one of the tied k.  When no voter
+       is left and some picked the largest k, that k is the answer, with a
+       suggestion to widen the range.
+    3. ``agreement`` is the share of all criteria with a pick that chose
+       ``best_k``; ``confidence`` is ``"high"`` when the voters are unanimous,
+       ``"medium"`` on a majority, ``"low"`` otherwise or at an end of the range
+       (``reason`` then says what to do).
 
     Parameters
     ----------
@@ -178,11 +96,10 @@ def decide(
     --------
     >>> decide({"bic": 3, "icl": 3, "gap": 3, "calinski_harabasz": 3, "prediction_strength": 2}, [2, 3, 4, 5]).best_k
     3
-    >>> decide({"bic": 4, "icl": 1, "gap": 1, "calinski_harabasz": 14, "prediction_strength": 1}, list(range(2, 15))).best_k
+    >>> decide({"bic": 4, "icl": 1, "gap": 1, "calinski_harabasz": 14, "prediction_strength": 3}, list(range(2, 15))).best_k
     1
-    >>> picks = {"bic": 13, "icl": 13, "calinski_harabasz": 6, "silhouette": 6, "inertia_knee": 6, "gap": 6}
-    >>> decide(picks, list(range(2, 15))).best_k
-    6
+    >>> decide({"bic": 4, "icl": 4, "gap": 3, "calinski_harabasz": 3, "prediction_strength": 5}, list(range(2, 15))).best_k
+    4
     """
     if constant:
         return Decision(1, 1.0, "high", "X is constant: every point is the same, so there is one cluster")
@@ -190,45 +107,44 @@ def decide(
     if not made:
         why = "; ".join(sorted(set((pick_reasons or {}).values()))) or "no criterion picked a k"
         return Decision(None, 0.0, "low", why)
+    null_tests = _null_tests(made)
+    tests = [made[name] for name in null_tests]
+    voters = {name: made[name] for name in VOTERS if name in made} or made
     top = ks[-1] if len(ks) > 1 and not capped else None
-    votes = support(made)
-    cast = sum(votes.values())
-    tests = _null_tests(made)
-    most_votes = max(votes.values())
-    tied = [k for k, v in votes.items() if v == most_votes]
-    count = {k: sum(v == k for v in made.values()) for k in tied}
-    most = max(count.values())
-    ones = sum(made[name] == 1 for name in tests)
-    if count.get(1) == most and (len(tied) == 1 or 2 * ones > len(tests)):  # most null tests: no structure
-        best = 1
+    ones = sum(k == 1 for k in tests)
+    if tests and 2 * ones > len(tests):
+        best, unanimous, majority = 1, ones == len(tests), True
     else:
-        most = max(c for k, c in count.items() if k != 1)
-        backers = sorted((name for name, k in made.items() if k != 1 and count.get(k) == most), key=_order)
-        best = made[backers[0]]
+        votes = [k for k in voters.values() if k != 1 and k != top]
+        if not votes:
+            if top is None or top not in voters.values():  # only null tests voted, and they split
+                return Decision(None, 0.0, "low", f"the criteria found no k above 1: {made}")
+            votes = [top]
+        counted = Counter(votes)
+        most = max(counted.values())
+        best = next(k for k in voters.values() if counted.get(k) == most)
+        unanimous, majority = (
+            all(k == best for k in voters.values()),
+            2 * sum(k == best for k in voters.values()) > len(voters),
+        )
     agreement = sum(k == best for k in made.values()) / len(made)
-    unanimous = all(k == best for k in made.values())
-    confidence = "high" if unanimous else "medium" if 2 * votes.get(best, 0.0) > cast else "low"
-    notes, edge = [], None
+    confidence = "high" if unanimous else "medium" if majority else "low"
+    notes = []
     if best == 1:
-        said = [n for n in tests if made.get(n) == 1]
         notes.append(
-            f"no cluster structure: {' and '.join(said)} find{'s' * (len(said) == 1)} no k better than one cluster"
+            "no cluster structure: "
+            + " and ".join(n for n in null_tests if made.get(n) == 1)
+            + " find no k better than one cluster"
         )
-    elif top is not None and best == top:
-        edge = "top"
+    elif len(ks) > 1 and best == ks[-1] and not capped:
         notes.append(
-            f"the best k is at the edge of the range you gave: k = {best} is the largest k tried, so it is a "
-            f"lower bound, not an answer; try k=range({ks[0]}, {2 * best + 1})"
+            f"k = {best} is the largest k tried: widen the range upwards, e.g. k=range({ks[0]}, {2 * best + 1})"
         )
-    elif len(ks) > 1 and best == ks[0] and best > 2:
-        edge = "bottom"
-        notes.append(
-            f"the best k is at the edge of the range you gave: k = {best} is the smallest k tried, so it is an "
-            f"upper bound, not an answer; try k=range(2, {ks[-1] + 1})"
-        )
-    if edge:
         confidence = "low"
-    split = None if unanimous else split_line(picks)
-    if split:
-        notes.append(f"the criteria split: {split}")
-    return Decision(best, agreement, confidence, "; ".join(notes) or None, edge, split)
+    elif len(ks) > 1 and best == ks[0] and best > 2:
+        notes.append(f"k = {best} is the smallest k tried: widen the range downwards, e.g. k=range(2, {ks[-1] + 1})")
+        confidence = "low"
+    if confidence != "high":
+        others = ", ".join(f"{name}={k}" for name, k in made.items() if k != best)
+        notes.append(f"the criteria disagree ({others})")
+    return Decision(best, agreement, confidence, "; ".join(notes) or None)

@@ -191,7 +191,6 @@ def search(
     mixture = {"bic", "icl"} & set(metrics)
     space = mixture_space(arr, _subsample(n, BIC_SAMPLE, random_state, 0xB1C)) if mixture and tss > 0 else None
     bic_space = space if not isinstance(space, str) else None
-    stability_rows = _subsample(n, STABILITY_SAMPLE, random_state, 0x57AB)
     ctx = {
         "bic_space": bic_space,
         "metrics": metrics,
@@ -201,7 +200,7 @@ def search(
         "gap_k": gap_k,
         "token": uuid.uuid4().hex,  # names this search's cached silhouette distances in the workers
         "seed_rows": _subsample(n, SEED_SAMPLE, random_state, 0x5EED),
-        "stability_rows": stability_rows,
+        "stability_rows": _subsample(n, STABILITY_SAMPLE, random_state, 0x57AB),
         "stability_splits": STABILITY_SPLITS,
     }
 
@@ -211,7 +210,7 @@ def search(
     if gap_k:
         tasks += [GapTask(b, _seed(random_state, 0x6A9, b + 1)) for b in range(-1, GAP_REFS)]
     notes = [note] if note else []
-    stability_ks, stability_note = _stability_limit(stability_rows, n, fit_ks)
+    stability_ks, stability_note = _stability_limit(ctx["stability_rows"], n, fit_ks)
     if "prediction_strength" in metrics:
         tasks += [StabilityTask(kk, 0, _seed(random_state, 0x57AB, kk)) for kk in reversed(stability_ks)]
         if stability_note:
@@ -304,10 +303,7 @@ def search(
     if picks.get("prediction_strength", 0) is None and stability_note:
         pick_reasons["prediction_strength"] = stability_note
     decision = decide(picks, ks, pick_reasons=pick_reasons, constant=tss <= 0, capped=note is not None)
-    said = decision.reason or ""
-    reason = (
-        "; ".join([said] * bool(said) + [n for n in notes if n not in said]) or None
-    )  # a pick's reason may be a note
+    reason = "; ".join([decision.reason] * bool(decision.reason) + notes) or None
     return KSearchResult(
         method=method,
         k=ks,
@@ -318,8 +314,6 @@ def search(
         reason=reason,
         agreement=decision.agreement,
         confidence=decision.confidence,
-        edge=decision.edge,
-        split=decision.split,
         n_repeats=n_repeats,
         fit_time=fit.mean(axis=1),
         score_time=score.mean(axis=1),
