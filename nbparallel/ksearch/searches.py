@@ -210,7 +210,8 @@ def search(
     if gap_k:
         tasks += [GapTask(b, _seed(random_state, 0x6A9, b + 1)) for b in range(-1, GAP_REFS)]
     notes = [note] if note else []
-    stability_ks, stability_note = _stability_limit(ctx["stability_rows"], n, fit_ks)
+    sampled = ctx["stability_rows"]
+    stability_ks, stability_note = _stability_limit(sampled if isinstance(sampled, np.ndarray) else None, n, fit_ks)
     if "prediction_strength" in metrics:
         tasks += [StabilityTask(kk, 0, _seed(random_state, 0x57AB, kk)) for kk in reversed(stability_ks)]
         if stability_note:
@@ -303,7 +304,7 @@ def search(
     if picks.get("prediction_strength", 0) is None and stability_note:
         pick_reasons["prediction_strength"] = stability_note
     decision = decide(picks, ks, pick_reasons=pick_reasons, constant=tss <= 0, capped=note is not None)
-    reason = "; ".join([decision.reason] * bool(decision.reason) + notes) or None
+    reason = "; ".join(([decision.reason] if decision.reason else []) + notes) or None
     return KSearchResult(
         method=method,
         k=ks,
