@@ -19,6 +19,8 @@ TIERS = {
     "tests/joblib_suite/": "slow",
     "tests/test_bench": "slow",
     "tests/test_kernel": "kernel",
+    "tests/test_pool_shutdown": "kernel",
+    "tests/pandarallel_suite/": "slow",
     "tests/test_dask": "dask",
     "tests/test_bench_dask": "dask",
 }

@@ -320,6 +320,7 @@ def test_an_exception_whose_str_raises_still_ends_the_job(backend):
     assert type(out[1].exception) is Mute and "Mute object at" in repr(out[1])
 
 
+@pytest.mark.kernel
 def test_a_notebook_s_exception_class_is_caught_by_its_class_in_a_real_kernel():
     from jupyter_client.manager import start_new_kernel
 
