@@ -178,12 +178,6 @@ def dense_rows(X: Any, rows: np.ndarray | None) -> np.ndarray:
     return part.toarray() if is_sparse(part) else np.asarray(part, dtype=np.float64)
 
 
-def _nbytes(X: Any) -> int:
-    if is_sparse(X):
-        return int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
-    return int(getattr(X, "nbytes", 0))
-
-
 def principal_axes(Z: np.ndarray, at_most: int) -> tuple[np.ndarray, np.ndarray]:
     """The leading principal axes of the centred rows ``Z``, the most variance first.
 
