@@ -209,10 +209,6 @@ def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, .
     return datas, None
 
 
-def _chain(parts: list[list[Any]]) -> list[Any]:
-    return list(itertools.chain.from_iterable(parts))
-
-
 @user_frames
 def pmap(
     func: Callable[..., T],
@@ -332,7 +328,7 @@ def pmap(
     for d in datas:
         if kind_of(d).pmap_refusal:  # tables iterate columns, not rows (the message says what to do)
             raise TypeError(kind_of(d).pmap_refusal)
-    job = plan(func, datas, options, mode="items", finalize=_chain)
+    job = plan(func, datas, options, mode="items", finalize=lambda parts: list(itertools.chain.from_iterable(parts)))
     if job.n_items == 0 and not background:
         return []
     return runtime.run(job, background=background)

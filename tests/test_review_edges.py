@@ -6,55 +6,9 @@ loop, or ``joblib.Parallel`` on loky).
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
 import nbparallel as nbp
-
-MAIN_ERROR_SCRIPT = textwrap.dedent(
-    """
-    import joblib, nbparallel as nbp
-
-    class MyErr(Exception):
-        pass
-
-    def f(x):
-        if x == 3:
-            raise MyErr(f"bad {x}")
-        return x
-
-    def caught(run):
-        try:
-            run()
-        except Exception as exc:
-            return type(exc) is MyErr, str(exc)
-
-    print(caught(lambda: joblib.Parallel(n_jobs=2, backend="loky")(joblib.delayed(f)(x) for x in range(6))))
-    print(caught(lambda: nbp.pmap(f, range(6), n_jobs=2, progress=False)))
-    def collected():
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            raise nbp.pmap(f, range(6), n_jobs=2, progress=False, errors="collect")[3].exception
-
-    print(caught(collected))
-    """
-)
-
-
-def test_an_exception_class_of_a_scripts_main_comes_back_as_itself(tmp_path):
-    # joblib on loky sends it back as itself (cloudpickle, by value); nbparallel said
-    # WorkerError "could not be pickled", as it did for a class made in a notebook.
-    script = tmp_path / "main_error.py"
-    script.write_text(MAIN_ERROR_SCRIPT)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.split("\n")[:3]
-    assert lines == ["(True, 'bad 3')"] * 3, done.stdout + done.stderr
 
 
 def _slow(x):
