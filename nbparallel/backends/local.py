@@ -191,13 +191,41 @@ class LocalProcesses(Backend):
         with self._lock:
             ex, self._executor = self._executor, None
         if ex is not None:
-            ex.shutdown(wait=True, kill_workers=True)
+            _stop_pool(ex, wait=True)
 
     def abandon(self) -> None:
         with self._lock:
             ex, self._executor = self._executor, None
         if ex is not None:
-            ex.shutdown(wait=False, kill_workers=True)
+            _stop_pool(ex, wait=False)
+
+
+#: Seconds to wait for a stopped pool's queue threads to end.
+FEEDER_WAIT = 5.0
+
+_kept_queues: list[Any] = []  # the queues of pools abandoned at exit (see _stop_pool)
+
+
+def _stop_pool(ex: Any, *, wait: bool) -> None:
+    """Stop a pool, killing its workers; its queues' locks are released in this thread.
+
+    A queue's last reference is held by its feeder thread, a daemon thread that
+    ends a moment after the pool: its semaphores would be unlinked there, and at
+    interpreter exit (or once :func:`nbparallel.backends.close` let the resource
+    trackers go) their unregistering can be cut off: the tracker says "leaked".  So the queues
+    are held here: with ``wait``, until their feeder threads have ended, then
+    dropped in this thread; without (at exit), until multiprocessing's exit
+    finalizers release their locks in the main thread.
+    """
+    queues = [q for q in (ex._call_queue, ex._result_queue) if q is not None]
+    ex.shutdown(wait=wait, kill_workers=True)
+    if not wait:
+        _kept_queues.extend(queues)
+        return
+    for queue in queues:
+        thread = getattr(queue, "_thread", None)
+        if thread is not None:
+            thread.join(FEEDER_WAIT)
 
 
 _exit_hook = False
