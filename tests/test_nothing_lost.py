@@ -85,6 +85,34 @@ def test_retries_rerun_a_failing_chunk(tmp_path):
     assert "(after 2 attempts)" in "\n".join(info.value.__notes__)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_cancel_while_a_chunk_waits_for_its_retry_keeps_its_failure(backend):
+    job = nbp.pmap(
+        tenth,
+        [1, 0, 2],
+        chunks=3,
+        n_jobs=2,
+        retries=1,
+        retry_delay=60,
+        backend=backend,
+        background=True,
+        progress=False,
+    )
+    deadline = time.monotonic() + 60
+    while job.n_retries == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert job.n_retries == 1  # chunk 1 failed once and waits a minute for its retry
+    started = time.monotonic()
+    job.cancel()
+    with pytest.raises(ZeroDivisionError):
+        job.result(timeout=30)
+    assert time.monotonic() - started < 30  # not the minute of the retry's delay
+    assert job.status == "failed"
+    assert [type(e.exception).__name__ for e in job.errors] == ["ZeroDivisionError"]
+    part = job.partial_result()
+    assert part.items[0] == (0, 1) and part.value[0] == 10  # chunk 2 may have been cancelled before it ran
+
+
 def sleepy(x):
     time.sleep(x)
     return x

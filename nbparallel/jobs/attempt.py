@@ -86,7 +86,8 @@ class Attempt:
         self._stopping = False
         self._window = backend.prefetch(n_workers)
         self.board = backend.board  # one board for the whole attempt, even if the backend makes a new one
-        self._waiting: dict[int, tuple[ChunkTask, ChunkOutcome, threading.Timer]] = {}  # retries after a delay
+        self._waiting: dict[int, tuple[ChunkTask, threading.Timer]] = {}  # retries after a delay
+        self._standing: dict[int, ChunkOutcome] = {}  # a failure whose retry is not sent yet: it stands if none is
 
     # -- control ---------------------------------------------------------------------
     def start(self) -> None:
@@ -98,8 +99,10 @@ class Attempt:
         with self._lock:
             self._stopping = True
             waiting, self._waiting = self._waiting, {}
-        for _task, outcome, timer in waiting.values():
+            standing, self._standing = self._standing, {}
+        for _task, timer in waiting.values():
             timer.cancel()
+        for outcome in standing.values():
             self.execution.record(outcome)  # its retry will not come: the failure stands
         self._maybe_finish()
 
@@ -134,6 +137,7 @@ class Attempt:
                 flight = self._in_flight[task.index] = _InFlight(
                     task, slot, self.backend.kills, time.time() if timed else 0.0
                 )
+                self._standing.pop(task.index, None)  # its retry is sent: the retry's outcome is recorded
             sent = task.but(
                 board=board if slot >= 0 else None,
                 slot=slot,
@@ -277,9 +281,15 @@ class Attempt:
             self._tries[task.index] += 1
             outcome.attempts = self._tries[task.index]
             retry = outcome.error is not None and outcome.attempts <= self.job.options.retries and not self._stopping
+            timer = None
+            if retry:  # decided and queued at once: a stop() from now on records the failure
+                self.execution.retrying(outcome)
+                timer = self._later(task, outcome)
         if retry:
-            self.execution.retrying(outcome)
-            self._later(task, outcome)
+            if timer is None:
+                self._fill()
+            else:
+                timer.start()
             return
         del task  # its data: not held while the job ends (in _fill) and its caller wakes up
         self.execution.record(outcome)
@@ -288,19 +298,17 @@ class Attempt:
         else:
             self._fill()
 
-    def _later(self, task: ChunkTask, outcome: ChunkOutcome) -> None:
-        """Run ``task`` again, after the job's ``retry_delay``."""
+    def _later(self, task: ChunkTask, outcome: ChunkOutcome) -> threading.Timer | None:
+        """Queue ``task`` to run again (under the lock); the timer to start for the job's ``retry_delay``."""
+        self._standing[task.index] = outcome
         delay = self.job.options.retry_delay
         if not delay:
-            with self._lock:
-                self._queue.appendleft(task)
-            self._fill()
-            return
+            self._queue.appendleft(task)
+            return None
         timer = threading.Timer(delay, self._again, args=(task.index,))
         timer.name, timer.daemon = f"nbparallel-retry-{self.job.id}", True
-        with self._lock:
-            self._waiting[task.index] = (task, outcome, timer)
-        timer.start()
+        self._waiting[task.index] = (task, timer)
+        return timer
 
     def _again(self, index: int) -> None:
         with self._lock:
