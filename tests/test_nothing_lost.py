@@ -140,6 +140,19 @@ def test_timeout_kills_a_chunk_that_ignores_the_interrupt():
     assert nbp.pmap(abs, [-3, -4], n_jobs=2, progress=False) == [3, 4]
 
 
+def hangs_then_dies(marker: str) -> None:
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        ignores_interrupts(30.0)  # the first try: killed for its timeout
+    os._exit(3)  # the retry: its worker dies of something else
+
+
+def test_a_retry_whose_worker_dies_is_not_blamed_on_the_earlier_timeout(tmp_path):
+    with pytest.raises(nbp.WorkerDied, match="a worker process died"):
+        nbp.pmap(hangs_then_dies, [str(tmp_path / "tried")], n_jobs=2, timeout=4, retries=1, progress=False)
+    assert nbp.last_job().n_retries == 1
+
+
 def dies(x):
     if x == 3:
         time.sleep(1.0)  # the earlier chunks' results reach the kernel first

@@ -167,9 +167,15 @@ class Execution:
             self._timed_out.add(chunk)
 
     def killed_for_timeout(self, chunk: int) -> bool:
-        """Whether ``chunk`` lost its worker to its own timeout (not to a crash)."""
+        """Whether ``chunk`` lost its worker to its own timeout (not to a crash); asked once per loss.
+
+        The answer is taken: a retry of the chunk that loses its worker later lost it to something else.
+        """
         with self._lock:
-            return chunk in self._timed_out
+            if chunk not in self._timed_out:
+                return False
+            self._timed_out.discard(chunk)
+            return True
 
     # -- chunks ending -----------------------------------------------------------------
     def record(self, outcome: ChunkOutcome) -> None:
