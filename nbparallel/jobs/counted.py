@@ -56,8 +56,8 @@ class CountedJob(Job):
             self._done[2] += outcome.ok
 
     def _cancelled(self) -> int:
-        return sum(o.cancelled for o in list(self._outcomes.values()))
+        return sum(o.cancelled for o in list(self.outcomes.values()))
 
     def counts(self) -> tuple[int, int, int, int]:
-        failed = sum(o.error is not None for o in list(self._outcomes.values()))
+        failed = sum(o.error is not None for o in list(self.outcomes.values()))
         return self._done[0], self._done[1] - self._cancelled(), failed, len(self.failed_items)

@@ -169,7 +169,7 @@ class FeedJob(CountedJob):
     def keep_outcome(self, outcome: ChunkOutcome) -> None:
         self._count(outcome)
         if not outcome.ok:
-            self._outcomes[outcome.index] = outcome
+            super().keep_outcome(outcome)
 
     def partial_result(self) -> PartialResult:
         raise TypeError(f"job {self.id} handed each batch's result to its caller ({self.label}); none are kept")

@@ -200,7 +200,7 @@ class StreamJob(CountedJob):
         self._count(outcome)
         self.sizer.observe(outcome.elapsed, outcome.stop - outcome.start)
         if self.keep or not outcome.ok:
-            self._outcomes[outcome.index] = outcome
+            super().keep_outcome(outcome)
 
     def start(self, tasks: Any = None) -> Job:
         if tasks is not None:
