@@ -50,8 +50,8 @@ lint: $(STAMP)
 	@if grep -rnE "\b(job|self\.job)\._[a-z]" nbparallel --include=*.py | grep -v "^nbparallel/jobs/job.py:"; then \
 		echo "lint: the lines above touch a job's private fields outside nbparallel/jobs/job.py"; exit 1; fi
 
-## make test-quick: the inner loop (under 2 minutes): unit and shell tests, no kernels, dask
-## clusters, browsers or long suites
+## make test-quick: the inner loop (a few minutes; 12 min at load 12): unit and shell tests,
+## no kernels, dask clusters, browsers or long suites
 test-quick: $(STAMP)
 	$(PY) -m pytest tests -m "not kernel and not dask and not browser and not slow" --ignore=tests/e2e -q
 

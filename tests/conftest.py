@@ -32,6 +32,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = item.path.as_posix()
         marks = {mark for where, mark in TIERS.items() if where in path}
         marks |= {TIER_FIXTURES[name] for name in getattr(item, "fixturenames", ()) if name in TIER_FIXTURES}
+        if "dask" in item.name.lower():  # a dask case of a test over backends, or a test named for dask
+            marks.add("dask")
         for mark in sorted(marks - {m.name for m in item.iter_markers()}):
             item.add_marker(getattr(pytest.mark, mark))
 

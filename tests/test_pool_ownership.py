@@ -118,7 +118,7 @@ def test_a_pool_shut_down_has_released_its_queues_locks_in_the_callers_thread():
     # (the script above, about one run in twenty).
     import threading
 
-    for _ in range(8):
+    for _ in range(4):
         assert nbp.pmap(abs, [-1, 2, -3], n_jobs=2, progress=False) == [1, 2, 3]
         nbp.shutdown()
         assert not [t for t in threading.enumerate() if t.name == "QueueFeederThread" and t.is_alive()]
