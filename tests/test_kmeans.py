@@ -104,14 +104,19 @@ def test_the_gap_finds_many_clusters_whose_gap_climbs_in_steps():
 def test_a_pick_at_the_top_of_the_range_says_to_widen_it():
     X, _ = make_blobs(n_samples=600, centers=6, cluster_std=0.4, center_box=(-30, 30), random_state=0)
     res = nbp.choose_k(X, k=range(2, 5), n_jobs=2, progress=False)
-    assert res.best_k == 4
-    assert res.confidence == "low" and "largest k tried: widen the range" in res.reason
+    assert res.best_k == 4 and res.edge == "top"
+    assert res.confidence == "low" and "the best k is at the edge of the range you gave" in res.reason
+    assert "k = 4 is the largest k tried, so it is a lower bound, not an answer; try k=range(2, 9)" in res.reason
+    for text in (repr(res), res._repr_html_()):
+        assert "no answer inside the range: best_k=4 is at its top edge" in text
+        assert "try k=range(2, 9)" in text
 
 
 def test_a_pick_at_the_bottom_of_the_range_says_to_widen_it():
     X, _ = make_blobs(n_samples=400, centers=3, cluster_std=0.5, center_box=(-20, 20), random_state=0)
     res = nbp.choose_k(X, k=range(5, 9), n_jobs=2, progress=False)
-    assert res.best_k == 5 and "smallest k tried: widen the range downwards" in res.reason
+    assert res.best_k == 5 and res.edge == "bottom" and res.confidence == "low"
+    assert "k = 5 is the smallest k tried, so it is an upper bound, not an answer; try k=range(2, 9)" in res.reason
 
 
 def test_constant_data_is_one_cluster():

@@ -8,7 +8,7 @@ from sklearn.datasets import make_blobs
 
 import nbparallel as nbp
 from nbparallel.ksearch.bic import MAX_FEATURES, mixture_bic, mixture_criteria, mixture_space, one_cluster_bic
-from nbparallel.ksearch.consensus import decide
+from nbparallel.ksearch.consensus import FAMILIES, decide
 from nbparallel.ksearch.criteria import kneedle
 
 KS = list(range(2, 15))
@@ -122,24 +122,67 @@ def test_bic_says_why_it_cannot_be_computed():
 @pytest.mark.parametrize(
     "picks, ks, best",
     [
-        # most of the tests that can say "one cluster" do: no structure
-        ({"bic": 1, "gap": 1, "prediction_strength": 4, "calinski_harabasz": 9}, KS, 1),
-        ({"bic": 6, "gap": 1, "prediction_strength": 4, "calinski_harabasz": 6}, KS, 6),
-        # a pick at the largest k tried does not vote; nor does 1
-        ({"bic": 4, "gap": 1, "prediction_strength": 3, "calinski_harabasz": 14}, KS, 4),
-        # ties go to the BIC, then Calinski-Harabasz
-        ({"bic": 3, "gap": 2, "prediction_strength": 2, "calinski_harabasz": 3}, KS, 3),
-        ({"bic": 14, "gap": 5, "prediction_strength": 6, "calinski_harabasz": 6}, KS, 6),
-        # every voter at the top: that k, with a suggestion to widen the range
+        # every family agrees
+        ({"bic": 3, "icl": 3, "gap": 3, "calinski_harabasz": 3, "prediction_strength": 3}, [2, 3, 4, 5], 3),
+        # the mixture over-splits stretched clusters (issue 38: anisotropic, 10 dimensions, true 6):
+        # one family, outvoted by the partition's criteria and the knee
+        (
+            {"bic": 13, "icl": 13, "calinski_harabasz": 6, "silhouette": 6, "davies_bouldin": 6, "inertia_knee": 6}
+            | {"gap": 13, "prediction_strength": 2},
+            KS,
+            6,
+        ),
+        # iris, raw: the mixture and the gap say 5, the knee, Calinski-Harabasz and prediction strength 3
+        (
+            {"inertia_knee": 3, "gap": 5, "silhouette": 2, "calinski_harabasz": 3, "davies_bouldin": 2}
+            | {"bic": 5, "icl": 5, "prediction_strength": 3},
+            KS,
+            3,
+        ),
+        # uniform noise features: k-means' partition is cut along them and its criteria say 2;
+        # the mixture and the knee see the 4 clusters
+        (
+            {"inertia_knee": 4, "gap": 13, "silhouette": 2, "calinski_harabasz": 2, "davies_bouldin": 13}
+            | {"bic": 4, "icl": 4, "prediction_strength": 2},
+            KS,
+            4,
+        ),
+        # no structure: the null tests agree, the others scatter
+        (
+            {"icl": 1, "bic": 3, "gap": 1, "prediction_strength": 1}
+            | {"calinski_harabasz": 2, "silhouette": 2, "davies_bouldin": 5, "inertia_knee": 4},
+            KS,
+            1,
+        ),
+        # gap and prediction strength under-call overlapping clusters: outvoted when the mixture,
+        # the partition's criteria and the knee agree
+        (
+            {"icl": 6, "bic": 6, "gap": 1, "prediction_strength": 1}
+            | {"calinski_harabasz": 6, "silhouette": 2, "davies_bouldin": 6, "inertia_knee": 6},
+            KS,
+            6,
+        ),
+        # a pick at the largest k tried is a bound ("at least this many"): it abstains unless most
+        # votes are bounds at that end
+        ({"bic": 4, "icl": 4, "gap": 1, "prediction_strength": 4, "calinski_harabasz": 14}, KS, 4),
+        # wide noise features: k-means cuts along them, and gap, silhouette and Davies-Bouldin
+        # run to the top of the range (test_the_bic_sees_clusters_past_wide_noise_features' picks)
+        (
+            {"inertia_knee": 5, "gap": 14, "silhouette": 14, "calinski_harabasz": 3, "davies_bouldin": 14}
+            | {"bic": 4, "icl": 4, "prediction_strength": 1},
+            KS,
+            4,
+        ),
+        # most criteria at the top of the range: that k, reported as a bound (not handed to a smaller k)
+        (
+            {"gap": 4, "silhouette": 4, "calinski_harabasz": 4, "bic": 4, "icl": 4, "prediction_strength": 4}
+            | {"inertia_knee": 2, "davies_bouldin": 2},
+            [2, 3, 4],
+            4,
+        ),
+        # every pick at the top: that k, reported as a bound with a wider range to try
         ({"bic": 4, "gap": 4, "prediction_strength": 4, "calinski_harabasz": 4}, [2, 3, 4], 4),
-        # the ICL is the mixture's null test; the BIC stands in when it is missing
-        ({"bic": 4, "icl": 1, "gap": 1, "prediction_strength": 3, "calinski_harabasz": 3}, KS, 1),
-        ({"bic": 1, "icl": 4, "gap": 1, "prediction_strength": 4, "calinski_harabasz": 4}, KS, 4),
-        # the BIC and the ICL agreeing are two votes, and win a tie against two others
-        ({"bic": 4, "icl": 4, "gap": 3, "prediction_strength": 5, "calinski_harabasz": 3}, KS, 4),
-        # the BIC alone, when the ICL sees fewer clusters, is one vote among five
-        ({"bic": 9, "icl": 4, "gap": 4, "prediction_strength": 3, "calinski_harabasz": 4}, KS, 4),
-        # only criteria that do not vote: their plurality
+        # only criteria of one family and the knee
         ({"silhouette": 5, "inertia_knee": 5, "davies_bouldin": 3}, KS, 5),
     ],
 )
@@ -147,7 +190,37 @@ def test_consensus(picks, ks, best):
     decision = decide(picks, ks)
     assert decision.best_k == best
     if best == ks[-1]:
-        assert decision.confidence == "low" and "widen the range" in decision.reason
+        assert decision.confidence == "low" and decision.edge == "top"
+        assert f"try k=range(2, {2 * best + 1})" in decision.reason
+    if len(set(picks.values())) > 1:
+        assert decision.split is not None and f"the criteria split: {decision.split}" in decision.reason
+        for name, k in picks.items():  # one line says which criterion picked what
+            assert name in decision.split.split(f"{k} (")[1].split(")")[0]
+
+
+def test_no_family_outvotes_all_the_others():
+    # whatever one family says, the others agreeing on a k carry it
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        truth, wrong = (int(v) for v in rng.choice(np.arange(2, 14), size=2, replace=False))
+        for family in FAMILIES:
+            picks = {name: (wrong if fam == family else truth) for fam, names in FAMILIES.items() for name in names}
+            assert decide(picks, KS).best_k == truth, (family, picks)
+        picks = {name: truth for names in FAMILIES.values() for name in names}
+        picks.update(gap=1, prediction_strength=1)  # both tests against chance under-call overlapping clusters
+        assert decide(picks, KS).best_k == truth
+
+
+def test_no_structure_is_for_the_criteria_that_can_say_one_cluster():
+    # Calinski-Harabasz, silhouette and Davies-Bouldin are undefined at k = 1, and k-means and the BIC
+    # split a uniform square in four: their agreement is no evidence of structure (a uniform square's
+    # picks, n=1400: tests/test_ksearch_rule.py::test_a_uniform_square_is_one_cluster)
+    square = {"inertia_knee": 4, "gap": 1, "silhouette": 4, "calinski_harabasz": 4, "davies_bouldin": 4}
+    decision = decide(square | {"bic": 4, "icl": 1, "prediction_strength": 2}, KS)
+    assert decision.best_k == 1 and decision.reason.startswith("no cluster structure: icl and gap find no k")
+    # the mixture's test and one of the tests against chance are needed: the gap alone is outvoted
+    assert decide(square | {"bic": 4, "icl": 4, "prediction_strength": 2}, KS).best_k == 4
+    assert decide(square | {"bic": 4, "icl": 1, "gap": 4, "prediction_strength": 4}, KS).best_k == 4
 
 
 def test_a_pick_at_the_largest_k_votes_when_the_range_was_cut_at_the_distinct_points():

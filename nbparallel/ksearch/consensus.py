@@ -1,51 +1,194 @@
-"""How ``choose_k`` turns the criteria's picks into one answer (see :func:`decide`)."""
+"""How ``choose_k`` turns the criteria's picks into one answer (see :func:`decide`).
+
+The rule is a majority over the criteria, as R's NbClust reports one over its
+30 indices (Charrad et al. 2014), with one change: criteria that share a
+failure mode share one vote.  Milligan & Cooper (1985) found that the best of
+their 30 stopping rules still failed on some data, each in its own way; a vote
+helps only when the voters fail independently.  Ours come in families:
+
+* **mixture** (BIC, ICL): a Gaussian model's likelihood.  It sees clusters past
+  wide noise features, and splits a cluster that is not Gaussian (stretched,
+  flat-topped, or a class of real data) into several components;
+* **partition** (Calinski-Harabasz, silhouette, Davies-Bouldin): compactness
+  against separation of k-means' own partition.  Calinski-Harabasz was the best
+  rule in Milligan & Cooper; the three follow k-means when it cuts along noise
+  features, and silhouette and Davies-Bouldin lean to k = 2;
+* **knee** of the inertia curve: where adding a cluster stops paying;
+* **reference** (the gap statistic) and **stability** (prediction strength):
+  the criteria that can say "no structure"; both under-call clusters that
+  overlap (the gap says 1, prediction strength a small k).
+
+The rule has two questions, asked in this order:
+
+1. **Is there any structure?**  Only the criteria that can say "one cluster"
+   answer it: the mixture's ICL (the BIC when the ICL is missing) and the two
+   that judge k-means' partition against chance (the gap statistic against a
+   uniform reference, prediction strength over resampled halves).  The last two
+   fail alike (overlapping clusters look like chance to both), so they share
+   one vote here too: "no structure" needs the mixture and one of them.
+   Calinski-Harabasz, silhouette and Davies-Bouldin are undefined at k = 1, and
+   the knee and the BIC find several clusters in a uniform square: their
+   agreement on a k is no evidence against "no structure" (on a uniform square
+   they agree on 4).
+2. **How many clusters?**  Each family has one vote, split evenly between the
+   picks of its members above 1.  So one family cannot outvote all the others:
+   a mixture that over-splits stretched clusters is outvoted when the other
+   families agree.  A pick at an end of the range is a bound ("at least 14"), not
+   a k: it wins only when most of the votes are bounds at that end (the range is
+   too small), and otherwise abstains (its curve found no k inside the range, as
+   k-means' criteria do when it cuts along wide noise features).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 
-__all__ = ["Decision", "decide", "VOTERS"]
+__all__ = ["Decision", "decide", "support", "FAMILIES", "TIE_ORDER", "NULL_TESTS", "split_line", "no_structure"]
 
-#: The criteria that vote, in the order that breaks ties: a Gaussian model's
-#: likelihood (the BIC with a shared covariance: model-based clustering, Fraley &
-#: Raftery 2002, with the determinant criterion of Friedman & Rubin 1967 and
-#: Marriott 1971, unaffected by a feature's scale) and the same model's ICL
-#: (Biernacki, Celeux & Govaert 2000), compactness against separation
-#: (Calinski-Harabasz, the best of 30 rules in Milligan & Cooper 1985), a null
-#: reference (the gap statistic, Tibshirani, Walther & Hastie 2001) and stability
-#: over resamples (prediction strength, Tibshirani & Walther 2005).  The BIC
-#: counts a mixture's components and the ICL its well-separated clusters: when
-#: they agree, the model's two votes outweigh one other criterion; when a
-#: cluster is not Gaussian (a wide or uniform one, which the BIC fits with
-#: several components) they split.  Silhouette and Davies-Bouldin move together
-#: and lean to small k, and the knee is the weakest criterion in the benchmark:
-#: they are reported but do not vote.
-VOTERS = ("bic", "icl", "calinski_harabasz", "gap", "prediction_strength")
+#: Families of criteria (by pick name): criteria that fail alike share one vote.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "mixture": ("bic", "icl"),
+    "partition": ("calinski_harabasz", "silhouette", "davies_bouldin"),
+    "knee": ("inertia_knee",),
+    "reference": ("gap",),
+    "stability": ("prediction_strength",),
+}
 
-#: The criteria that can say "one cluster"; no structure is reported when most of
-#: them do.  The mixture's test is the ICL (the BIC when the ICL was not
-#: computed): several Gaussians side by side fit a uniform cube better than one,
-#: so the BIC seldom says 1 there, while the points they share charge the ICL.
-NULL_TESTS = ("icl", "gap", "prediction_strength")
+#: The order that breaks a tie between k backed by as many criteria: Calinski-Harabasz
+#: first (the best of 30 rules in Milligan & Cooper 1985 and on our design sets), then
+#: the mixture (not misled by wide noise features), then the others.
+TIE_ORDER = (
+    "calinski_harabasz",
+    "bic",
+    "icl",
+    "gap",
+    "prediction_strength",
+    "inertia_knee",
+    "silhouette",
+    "davies_bouldin",
+)
 
-
-def _null_tests(made: dict[str, int]) -> list[str]:
-    """The null tests among the criteria with a pick (the BIC standing in for a missing ICL)."""
-    names = [name for name in NULL_TESTS if name in made]
-    if "icl" not in made and "bic" in made and "bic" not in names:
-        names.insert(0, "bic")
-    return names
+#: The criteria that can say "one cluster", in two families (the BIC stands in for
+#: a missing ICL: several Gaussians side by side fit a uniform cube better than one).
+NULL_TESTS: dict[str, tuple[str, ...]] = {
+    "mixture": ("icl",),
+    "chance": ("gap", "prediction_strength"),
+}
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The answer of a k-search, how many criteria back it, and why it may be weak."""
+    """The answer of a k-search, how many criteria back it, and why it may be weak.
+
+    ``edge`` is ``"top"`` or ``"bottom"`` when the answer is at that end of the
+    range tried (and the range could go further): it is then a bound, not an answer.
+    """
 
     best_k: int | None
     agreement: float
     confidence: str
     reason: str | None
+    edge: str | None = None
+    split: str | None = None
+
+
+def _family_of(name: str) -> str:
+    return next((family for family, members in FAMILIES.items() if name in members), name)
+
+
+def support(picks: dict[str, int]) -> dict[int, float]:
+    """Votes per k: each family's one vote split evenly over its members' picks.
+
+    A criterion in no family (unknown to this rule) is a family of its own.
+
+    Examples
+    --------
+    >>> support({"bic": 12, "icl": 12, "calinski_harabasz": 4, "silhouette": 4, "inertia_knee": 4})
+    {12: 1.0, 4: 2.0}
+    """
+    members: dict[str, list[int]] = defaultdict(list)
+    for name, k in picks.items():
+        members[_family_of(name)].append(k)
+    votes: dict[int, float] = defaultdict(float)
+    for ks in members.values():
+        for k in ks:
+            votes[k] += 1.0 / len(ks)
+    return dict(votes)
+
+
+def split_line(picks: dict[str, int | None]) -> str:
+    """Which criteria picked which k, in one line, the k with most criteria first.
+
+    Examples
+    --------
+    >>> split_line({"bic": 12, "icl": 12, "calinski_harabasz": 4, "gap": None})
+    '12 (bic, icl), 4 (calinski_harabasz)'
+    """
+    by_k: dict[int, list[str]] = defaultdict(list)
+    for name, k in picks.items():
+        if k is not None:
+            by_k[k].append(name)
+    ordered = sorted(by_k.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return ", ".join(f"{k} ({', '.join(names)})" for k, names in ordered)
+
+
+def _null_tests(made: dict[str, int]) -> dict[str, list[str]]:
+    """The null tests with a pick, by family (the BIC standing in for a missing ICL)."""
+    found = {family: [name for name in names if name in made] for family, names in NULL_TESTS.items()}
+    if "icl" not in made and "bic" in made:
+        found["mixture"] = ["bic"]
+    return {family: names for family, names in found.items() if names}
+
+
+def no_structure(picks: dict[str, int]) -> list[str]:
+    """The null tests that say "one cluster", when their families' votes for it are a majority; else ``[]``.
+
+    Each family of :data:`NULL_TESTS` with a pick has one vote, split over its members.
+
+    Examples
+    --------
+    >>> no_structure({"icl": 1, "gap": 1, "prediction_strength": 3, "calinski_harabasz": 4})
+    ['icl', 'gap']
+    >>> no_structure({"icl": 6, "gap": 1, "prediction_strength": 1, "calinski_harabasz": 6})
+    []
+    """
+    tests = _null_tests(picks)
+    ones = sum(sum(picks[n] == 1 for n in names) / len(names) for names in tests.values())
+    said = [name for name in _flat(tests) if picks[name] == 1]
+    return said if 2 * ones > len(tests) else []
+
+
+def _flat(tests: dict[str, list[str]]) -> list[str]:
+    return [name for names in tests.values() for name in names]
+
+
+def _order(name: str) -> int:
+    return TIE_ORDER.index(name) if name in TIE_ORDER else len(TIE_ORDER)
+
+
+def _edges(ks: list[int], capped: bool) -> tuple[int, ...]:
+    """The k whose pick is a bound: the largest tried (unless capped), the smallest when above 2."""
+    if len(ks) < 2:
+        return ()
+    return tuple(k for k, bound in ((ks[-1], not capped), (ks[0], ks[0] > 2)) if bound)
+
+
+def _vote(inner: dict[str, int], edges: tuple[int, ...]) -> tuple[int, dict[int, float]]:
+    """The family vote over picks above 1 (see :func:`decide`, step 2 and 3)."""
+    votes = support(inner)
+    cast = sum(votes.values())
+    for edge in edges:
+        if 2 * votes.get(edge, 0.0) > cast:
+            return edge, votes
+    interior = {name: k for name, k in inner.items() if k not in edges} or inner
+    votes = support(interior)
+    most_votes = max(votes.values())
+    tied = [k for k, v in votes.items() if v == most_votes]
+    count = {k: sum(v == k for v in inner.values()) for k in tied}
+    most = max(count.values())
+    backers = sorted((name for name, k in interior.items() if count.get(k) == most), key=_order)
+    return interior[backers[0]], votes
 
 
 def decide(
@@ -56,23 +199,30 @@ def decide(
     constant: bool = False,
     capped: bool = False,
 ) -> Decision:
-    """One k from the criteria's picks.
+    """One k from the criteria's picks: a test for structure, then a vote of families.
 
-    1. No structure: when most of the criteria able to say "one cluster" (the
-       ICL, or the BIC without it, the gap statistic and prediction strength,
-       of those computed) pick 1, ``best_k`` is 1.
-    2. Otherwise each voter (BIC, ICL, Calinski-Harabasz, gap, prediction
-       strength, of those computed; every computed criterion when none of them is) gives
-       one vote to its k, unless it picked 1 or the largest k tried: a curve
-       still improving at the end of the range has not found its k, it only says
-       "at least this many".  The k with most votes wins; a tie goes to the
-       first voter in that order that backs one of the tied k.  When no voter
-       is left and some picked the largest k, that k is the answer, with a
-       suggestion to widen the range.
-    3. ``agreement`` is the share of all criteria with a pick that chose
-       ``best_k``; ``confidence`` is ``"high"`` when the voters are unanimous,
-       ``"medium"`` on a majority, ``"low"`` otherwise or at an end of the range
-       (``reason`` then says what to do).
+    1. **No structure**: ``best_k`` is 1 when the null tests' families vote
+       for it (see :func:`no_structure`: the ICL, or the BIC without it, and
+       one of the gap statistic and prediction strength).  Otherwise a pick of
+       1 abstains.
+    2. **The vote**: each family (mixture, partition, knee, reference,
+       stability) has one vote, split evenly over its members' picks.  A pick
+       at the largest k tried (or at the smallest, when above 2) is a bound,
+       not a k: when such bounds hold more than half of the votes, that end of
+       the range is the answer (reported as a bound); otherwise they abstain
+       and the vote is taken again without them.  The range cut at the number
+       of distinct points (``capped``) has no top bound.
+    3. The k with most votes wins.  A tie goes to the k that more criteria
+       picked, then to the k of the criterion first in :data:`TIE_ORDER`
+       (Calinski-Harabasz, then the mixture).
+    4. ``agreement`` is the share of the criteria with a pick that chose
+       ``best_k``; ``confidence`` is ``"high"`` when they all did (for "no
+       structure": every null test) or it has three quarters of the votes,
+       ``"medium"`` when it has a majority of the votes, ``"low"``
+       otherwise or at an end of the range.
+       An answer at an end of the range is a bound: ``edge`` says which, and
+       ``reason`` suggests the range to try.  When the criteria disagree,
+       ``split`` says which picked what, in one line.
 
     Parameters
     ----------
@@ -96,10 +246,11 @@ def decide(
     --------
     >>> decide({"bic": 3, "icl": 3, "gap": 3, "calinski_harabasz": 3, "prediction_strength": 2}, [2, 3, 4, 5]).best_k
     3
-    >>> decide({"bic": 4, "icl": 1, "gap": 1, "calinski_harabasz": 14, "prediction_strength": 3}, list(range(2, 15))).best_k
+    >>> decide({"bic": 4, "icl": 1, "gap": 1, "calinski_harabasz": 14, "prediction_strength": 1}, list(range(2, 15))).best_k
     1
-    >>> decide({"bic": 4, "icl": 4, "gap": 3, "calinski_harabasz": 3, "prediction_strength": 5}, list(range(2, 15))).best_k
-    4
+    >>> picks = {"bic": 13, "icl": 13, "calinski_harabasz": 6, "silhouette": 6, "inertia_knee": 6, "gap": 6}
+    >>> decide(picks, list(range(2, 15))).best_k
+    6
     """
     if constant:
         return Decision(1, 1.0, "high", "X is constant: every point is the same, so there is one cluster")
@@ -107,44 +258,40 @@ def decide(
     if not made:
         why = "; ".join(sorted(set((pick_reasons or {}).values()))) or "no criterion picked a k"
         return Decision(None, 0.0, "low", why)
-    null_tests = _null_tests(made)
-    tests = [made[name] for name in null_tests]
-    voters = {name: made[name] for name in VOTERS if name in made} or made
-    top = ks[-1] if len(ks) > 1 and not capped else None
-    ones = sum(k == 1 for k in tests)
-    if tests and 2 * ones > len(tests):
-        best, unanimous, majority = 1, ones == len(tests), True
+    said = no_structure(made)
+    inner = {name: k for name, k in made.items() if k != 1}
+    if said:
+        best, votes = 1, {1: 1.0}
+    elif not inner:
+        return Decision(None, 0.0, "low", f"the criteria found no k above 1: {made}")
     else:
-        votes = [k for k in voters.values() if k != 1 and k != top]
-        if not votes:
-            if top is None or top not in voters.values():  # only null tests voted, and they split
-                return Decision(None, 0.0, "low", f"the criteria found no k above 1: {made}")
-            votes = [top]
-        counted = Counter(votes)
-        most = max(counted.values())
-        best = next(k for k in voters.values() if counted.get(k) == most)
-        unanimous, majority = (
-            all(k == best for k in voters.values()),
-            2 * sum(k == best for k in voters.values()) > len(voters),
-        )
+        best, votes = _vote(inner, _edges(ks, capped))
+    cast = sum(votes.values())
+    top = ks[-1] if len(ks) > 1 and not capped else None
     agreement = sum(k == best for k in made.values()) / len(made)
-    confidence = "high" if unanimous else "medium" if majority else "low"
-    notes = []
+    unanimous = all(k == best for k in made.values()) or (best == 1 and said == _flat(_null_tests(made)))
+    backing = votes.get(best, 0.0)
+    confidence = "high" if unanimous or 4 * backing >= 3 * cast else "medium" if 2 * backing > cast else "low"
+    notes, edge = [], None
     if best == 1:
         notes.append(
-            "no cluster structure: "
-            + " and ".join(n for n in null_tests if made.get(n) == 1)
-            + " find no k better than one cluster"
+            f"no cluster structure: {' and '.join(said)} find{'s' * (len(said) == 1)} no k better than one cluster"
         )
-    elif len(ks) > 1 and best == ks[-1] and not capped:
+    elif top is not None and best == top:
+        edge = "top"
         notes.append(
-            f"k = {best} is the largest k tried: widen the range upwards, e.g. k=range({ks[0]}, {2 * best + 1})"
+            f"the best k is at the edge of the range you gave: k = {best} is the largest k tried, so it is a "
+            f"lower bound, not an answer; try k=range({ks[0]}, {2 * best + 1})"
         )
-        confidence = "low"
     elif len(ks) > 1 and best == ks[0] and best > 2:
-        notes.append(f"k = {best} is the smallest k tried: widen the range downwards, e.g. k=range(2, {ks[-1] + 1})")
+        edge = "bottom"
+        notes.append(
+            f"the best k is at the edge of the range you gave: k = {best} is the smallest k tried, so it is an "
+            f"upper bound, not an answer; try k=range(2, {ks[-1] + 1})"
+        )
+    if edge:
         confidence = "low"
-    if confidence != "high":
-        others = ", ".join(f"{name}={k}" for name, k in made.items() if k != best)
-        notes.append(f"the criteria disagree ({others})")
-    return Decision(best, agreement, confidence, "; ".join(notes) or None)
+    split = None if all(k == best for k in made.values()) else split_line(picks)
+    if split:
+        notes.append(f"the criteria split: {split}")
+    return Decision(best, agreement, confidence, "; ".join(notes) or None, edge, split)

@@ -36,6 +36,12 @@ class KSearchResult:
         Share of the criteria with a pick that picked ``best_k``.
     confidence : str
         ``"high"``, ``"medium"`` or ``"low"`` (see ``nbparallel.ksearch.consensus.decide``).
+    edge : str or None
+        ``"top"`` or ``"bottom"`` when ``best_k`` is at that end of the range tried:
+        it is then a bound, not an answer (``reason`` suggests a wider range).
+    split : str or None
+        When the criteria disagree, which picked what, in one line
+        (``"6 (inertia_knee, calinski_harabasz), 13 (bic, icl)"``).
     baseline : dict of str to float
         Values at k = 1 (one cluster) when k = 1 is not in ``k``: ``inertia`` (the
         total sum of squares), ``bic`` and ``icl`` (equal for one cluster) and, with
@@ -63,6 +69,8 @@ class KSearchResult:
     estimator: str
     silhouette_sample: int | None
     confidence: str = "high"
+    edge: str | None = None
+    split: str | None = None
     baseline: dict[str, float] = field(default_factory=dict)
     pick_reasons: dict[str, str] = field(default_factory=dict)
     stability: dict[str, dict[int | None, float]] = field(default_factory=dict)
@@ -92,24 +100,30 @@ class KSearchResult:
         return cols
 
     def _summary(self) -> str:
-        picks = ", ".join(f"{name}={k}" for name, k in self.picks.items())
-        answer = f"best_k={self.best_k}"
+        """One line: the answer (or the bound at an edge) and why it may be weak."""
+        if self.edge is not None:
+            answer = f"no answer inside the range: best_k={self.best_k} is at its {self.edge} edge"
+        else:
+            answer = f"best_k={self.best_k}"
         if self.reason:
             answer += f" ({self.reason})"
-        return f"{answer}; picks: {picks}"
+        if self.split is None:
+            return f"{answer}; every criterion with a pick chose {self.best_k}" if self.best_k is not None else answer
+        return answer
+
+    def _lines(self) -> list[str]:
+        return [
+            f"{self.method}: {self._summary()}",
+            f"agreement {self.agreement:.0%}, confidence {self.confidence}; "
+            f"{self.n_repeats} repeat(s), {self.estimator}, {self.wall_time:.1f}s",
+        ]
 
     def __repr__(self) -> str:
         cols = self._columns()
         header = "     k " + " ".join(f"{name:>18}" for name in cols)
         rows = [f"{k:>6} " + " ".join(f"{cols[name][i]:>18.6g}" for name in cols) for i, k in enumerate(self.k)]
-        return "\n".join(
-            [
-                f"<{self.method}: {self._summary()}; agreement {self.agreement:.0%}, confidence {self.confidence}; "
-                f"{self.n_repeats} repeat(s), {self.estimator}, {self.wall_time:.1f}s>",
-                header,
-                *rows,
-            ]
-        )
+        first, second = self._lines()
+        return "\n".join([f"<{first}", f" {second}>", header, *rows])
 
     def _repr_html_(self) -> str:
         cols = self._columns()
@@ -123,9 +137,10 @@ class KSearchResult:
             + "</tr>"
             for i, k in enumerate(self.k)
         )
+        first, second = self._lines()
+        method, _, summary = first.partition(": ")
         return (
-            f"<div><p><b>{html.escape(self.method)}</b>: {html.escape(self._summary())}; "
-            f"agreement {self.agreement:.0%}, confidence {html.escape(self.confidence)}</p>"
+            f"<div><p><b>{html.escape(method)}</b>: {html.escape(summary)}<br>{html.escape(second)}</p>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
         )
 

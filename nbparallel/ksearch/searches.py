@@ -315,6 +315,8 @@ def search(
         reason=reason,
         agreement=decision.agreement,
         confidence=decision.confidence,
+        edge=decision.edge,
+        split=decision.split,
         n_repeats=n_repeats,
         fit_time=fit.mean(axis=1),
         score_time=score.mean(axis=1),
