@@ -72,18 +72,21 @@ elbow.plot()
 #
 # `best_k`:
 #
-# - **no structure** (1) when most of the criteria that can say "one cluster"
-#   (ICL, gap, prediction strength) do;
-# - otherwise **a vote** of five criteria: a Gaussian model's likelihood counted
-#   as components (BIC) and as clusters (ICL), compactness against separation
-#   (Calinski-Harabasz, the best of 30 rules in Milligan & Cooper 1985), a null
-#   reference (gap) and stability (prediction strength). A pick of 1, or of the
-#   largest k tried (a curve still improving there has not found its k), does not
-#   vote. Ties go to the BIC, then the ICL, then Calinski-Harabasz.
+# - **no structure** (1) when the criteria that can say "one cluster" agree: the
+#   ICL and one of gap and prediction strength (the last two judge k-means'
+#   partition against chance and fail alike, so they share one vote). The
+#   others cannot say 1: Calinski-Harabasz, silhouette and Davies-Bouldin are
+#   undefined there, and the knee and the BIC split a uniform square in four;
+# - otherwise **a vote of families**: criteria that fail alike share one vote
+#   (the mixture's BIC and ICL over-split clusters that are not Gaussian;
+#   Calinski-Harabasz, silhouette and Davies-Bouldin follow k-means along noise
+#   features; the knee; the gap; prediction strength), so no family outvotes
+#   all the others, as NbClust takes a majority over its indices. A pick at the
+#   end of the range is a bound ("at least 14"), not a k: it abstains unless most
+#   votes are bounds there.
 #
-# Silhouette and Davies-Bouldin lean to small k and the knee is the weakest
-# criterion, so they are shown but do not vote. `confidence` and `reason` say when
-# the answer is weak.
+# `confidence` and `reason` say when the answer is weak; `split` says which
+# criteria picked what, in one line, in `reason`, the `repr` and the HTML.
 
 # %%
 res = nbp.choose_k(X, k=ks, progress=False)
@@ -101,8 +104,8 @@ res.to_frame()[columns].round(3)
 # On a uniform cube there are no clusters: `best_k` is 1 and `reason` says so,
 # instead of the top of the range. One stretched Gaussian is one cluster too:
 # criteria built on sums of squares cut it along its long axis, the BIC's shared
-# covariance does not. When the answer is at an end of the range, `reason` says to
-# widen it.
+# covariance does not. When the answer is at an end of the range it is a bound
+# (`edge`), and `reason` says which range to try.
 
 # %%
 rng = np.random.default_rng(0)
@@ -113,6 +116,20 @@ stretched = nbp.choose_k(rng.normal(size=(600, 2)) @ np.array([[3.0, 2.5], [0.0,
 print(stretched.best_k, stretched.picks)
 narrow = nbp.choose_k(X, k=range(2, 6), progress=False)
 print(narrow.best_k, narrow.confidence, "-", narrow.reason)
+
+# %% [markdown]
+# ## Real data: a split decision
+#
+# The classes of real data are seldom Gaussian clusters: on iris the mixture
+# fits 5 Gaussians, while the knee, Calinski-Harabasz and prediction strength
+# say 3 (the number of species). One family is one vote, and the first line of
+# the result says who picked what.
+
+# %%
+from sklearn.datasets import load_iris
+
+iris = nbp.choose_k(load_iris().data, progress=False)
+print("\n".join(repr(iris).splitlines()[:2]))
 
 # %% [markdown]
 # ## How stable are the picks?

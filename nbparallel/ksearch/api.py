@@ -153,13 +153,14 @@ def choose_k(
     EM from the fit's centres); the gap statistic
     clusters uniform reference sets and prediction strength random halves, one
     task each.  How the picks become ``best_k`` is described in the consensus
-    rule (``nbparallel.ksearch.consensus.decide``): a majority vote in which
-    criteria that fail alike (the mixture's BIC and ICL; Calinski-Harabasz,
-    silhouette and Davies-Bouldin) share one vote, so no one family outvotes
-    all the others; 1 ("no cluster structure") is a candidate backed by the
-    criteria that can say so (ICL, gap, prediction strength).  ``reason`` says
-    when the answer is weak, ``split`` which criterion picked what, and an
-    answer at an end of the range is a bound (``edge``), with a wider range to try.
+    rule (``nbparallel.ksearch.consensus.decide``): ``best_k`` is 1 ("no cluster
+    structure") when the criteria that can say so agree (the ICL and one of gap
+    and prediction strength); otherwise a majority vote in which criteria that
+    fail alike (the mixture's BIC and ICL; Calinski-Harabasz, silhouette and
+    Davies-Bouldin) share one vote, so no one family outvotes all the others.
+    ``reason`` says when the answer is weak, ``split`` which criterion picked
+    what, and an answer at an end of the range is a bound (``edge``), with a
+    wider range to try.
 
     Parameters
     ----------
