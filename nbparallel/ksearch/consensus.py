@@ -36,7 +36,8 @@ The rule has two questions, asked in this order:
    families agree.  A pick at an end of the range is a bound ("at least 14"), not
    a k: it wins only when most of the votes are bounds at that end (the range is
    too small), and otherwise abstains (its curve found no k inside the range, as
-   k-means' criteria do when it cuts along wide noise features).
+   k-means' criteria do when it cuts along wide noise features); its share of
+   its family's vote is not handed to the members that found a k.
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ def _vote(inner: dict[str, int], edges: tuple[int, ...]) -> tuple[int, dict[int,
         if 2 * votes.get(edge, 0.0) > cast:
             return edge, votes
     interior = {name: k for name, k in inner.items() if k not in edges} or inner
-    votes = support(interior)
+    votes = {k: v for k, v in votes.items() if k in interior.values()}  # a bound's share is not handed on
     most_votes = max(votes.values())
     tied = [k for k, v in votes.items() if v == most_votes]
     count = {k: sum(v == k for v in inner.values()) for k in tied}
@@ -209,8 +210,10 @@ def decide(
        stability) has one vote, split evenly over its members' picks.  A pick
        at the largest k tried (or at the smallest, when above 2) is a bound,
        not a k: when such bounds hold more than half of the votes, that end of
-       the range is the answer (reported as a bound); otherwise they abstain
-       and the vote is taken again without them.  The range cut at the number
+       the range is the answer (reported as a bound); otherwise they abstain,
+       and their share of their family's vote is not handed to the members
+       that found a k (criteria that fail alike: one led to the edge makes the
+       others suspect).  The range cut at the number
        of distinct points (``capped``) has no top bound.
     3. The k with most votes wins.  A tie goes to the k that more criteria
        picked, then to the k of the criterion first in :data:`TIE_ORDER`
