@@ -38,3 +38,10 @@ def test_prediction_strength_with_no_k_computable_has_no_pick_and_says_why():
 def test_fewer_samples_than_the_smallest_k_is_a_clear_error_up_front():
     with pytest.raises(ValueError, match="X has 4 samples, fewer than the smallest k \\(5\\) needs"):
         nbp.choose_k(np.random.default_rng(0).normal(size=(4, 2)), k=range(5, 9), progress=False)
+
+
+def test_one_sample_is_told_to_bring_more_data_not_an_impossible_k():
+    # "pass k below 1" asked for a k that does not exist (every k is at least 1)
+    with pytest.raises(ValueError, match="X has 1 samples") as err:
+        nbp.choose_k(np.zeros((1, 2)), progress=False)
+    assert "k below 1" not in str(err.value) and "at least 2 samples" in str(err.value)

@@ -127,7 +127,8 @@ def check_k(k: Iterable[int], n_samples: int) -> list[int]:
     if ks[0] >= n_samples:
         raise ValueError(
             f"X has {n_samples} samples, fewer than the smallest k ({ks[0]}) needs: each k needs more "
-            f"samples than clusters; pass k below {n_samples} or more data"
+            f"samples than clusters; "
+            + (f"pass k below {n_samples} or more data" if n_samples > 1 else "pass at least 2 samples")
         )
     if ks[-1] >= n_samples:
         raise ValueError(
