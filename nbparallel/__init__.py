@@ -58,6 +58,8 @@ from .data.partition import partition
 # isort: split
 # -- wiring: the layers above the runtime hand themselves to it (below) ----------------
 from .backends import close as _close_backends
+from .backends.warmup import asked_by_imports as _asked_by_imports
+from .backends.warmup import want_warm_up_after as _want_warm_up_after
 from .display.call_view import make_call_view as _make_call_view
 from .display.follow import LAYER as _display_layer
 from .frontends.background import install_view as _install_call_view
@@ -173,6 +175,7 @@ def load_ipython_extension(ipython: object) -> None:
 
     ipython.register_magics(ParallelMagics)  # type: ignore[attr-defined]
     _close_with(ipython)
+    _watch_cells(ipython)
     warm()
 
 
@@ -199,6 +202,29 @@ def _close_with(ipython: object) -> None:
 _closing = False
 
 
+def _reach_for_ksearch() -> None:
+    """Ask the workers to import the k-search's modules (scikit-learn): importing it asks."""
+    from . import ksearch  # noqa: F401 -- see nbparallel.ksearch: want_warm_up(preload)
+
+
+def _watch_cells(ipython: object) -> None:
+    """After each cell, start the warm-ups that the cell's imports ask for (see :func:`_reach_for_ksearch`)."""
+    global _watching
+    events = getattr(ipython, "events", None)
+    if _watching or events is None:
+        return
+    events.register("post_run_cell", lambda *_: _asked_by_imports())
+    _watching = True
+
+
+_watching = False
+
+# A process that imported scikit-learn's clustering is about to cluster: the workers import the
+# k-search then (in the background, and as they start), not during the first choose_k.  One that
+# imported only other parts of scikit-learn keeps light workers.
+_want_warm_up_after("sklearn.cluster", _reach_for_ksearch)
+
+
 # Inside a Jupyter kernel the first import starts the workers in the background,
 # so the first pmap does not wait for them, and the kernel's shutdown stops them.
 # A kernel has imported IPython already; a worker has not, and need not (about 10 MiB each).
@@ -206,4 +232,5 @@ if "IPython" in _sys.modules and in_kernel():
     from IPython import get_ipython as _get_ipython
 
     _close_with(_get_ipython())
+    _watch_cells(_get_ipython())
     warm()

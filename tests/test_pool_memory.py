@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from nbparallel.bench.memory import TARGET, bench_idle_memory
 from tests.helpers import child_env
 
@@ -41,3 +43,61 @@ def test_the_k_search_warms_the_workers_once_it_is_looked_up():
         [sys.executable, "-c", LOOKUP], capture_output=True, text=True, timeout=300, env=child_env(), check=True
     )
     assert done.stdout.split() == ["False", "True", "True"], done.stderr
+
+
+CLUSTERING = """
+import sys, time
+MODE = sys.argv[1]
+if MODE == "script-imports-first":
+    from sklearn.cluster import KMeans  # a script that clusters imports this at its top
+import nbparallel as nbp
+
+def loaded(_):
+    return "sklearn.cluster" in sys.modules
+
+def all_loaded():  # the workers import in the background: ask until every chunk's worker has it
+    deadline = time.monotonic() + 120
+    while not all(seen := nbp.pmap(loaded, range(8), n_jobs=2, chunks=8, progress=False)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return all(seen)
+
+if MODE == "script-imports-first":
+    nbp.warm(2, wait=True)  # the workers ran the k-search's warm-up as they started
+    print(all(nbp.pmap(loaded, range(4), n_jobs=2, chunks=4, progress=False)))
+elif MODE == "script-imports-later":
+    nbp.warm(2, wait=True)
+    before = any(nbp.pmap(loaded, range(2), n_jobs=2, progress=False))
+    from sklearn.cluster import KMeans
+    print(not before and all_loaded())  # the next call asks for it
+else:  # a notebook: the cell that imports it asks, no call needed
+    from IPython.core.interactiveshell import InteractiveShell
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "nbparallel")
+    nbp.warm(2, wait=True)
+    before = any(nbp.pmap(loaded, range(2), n_jobs=2, progress=False))
+    ip.run_cell("from sklearn.cluster import KMeans")
+    workers = nbp.backends.worker_pids()
+    deadline = time.monotonic() + 120
+    import psutil
+    def imported(pid):  # read from outside: no call made
+        return any("sklearn/cluster" in m.path for m in psutil.Process(pid).memory_maps())
+    while not all(map(imported, workers)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    print(not before and all(map(imported, workers)) and workers == nbp.backends.worker_pids())
+nbp.shutdown()
+"""
+
+
+@pytest.mark.parametrize("mode", ["script-imports-first", "script-imports-later", "notebook-cell"])
+def test_a_process_that_imported_sklearn_cluster_gets_workers_ready_for_choose_k_before_calling_it(mode):
+    done = subprocess.run(
+        [sys.executable, "-c", CLUSTERING, mode],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=child_env(),
+        check=True,
+    )
+    assert done.stdout.split() == ["True"], done.stderr

@@ -14,7 +14,6 @@ runs there, in-process (see :func:`~nbparallel.worker.control.in_worker`).
 from __future__ import annotations
 
 import io
-import logging
 import os
 import signal
 import threading
@@ -27,15 +26,16 @@ from loky.process_executor import ProcessPoolExecutor
 
 from ..data.janitor import claim_semaphores
 from ..worker.board import Board, Row
-from ..worker.control import in_worker, prepare_worker
+from ..worker.control import in_worker
 from ..worker.run import run_chunk
 from ..worker.task import ChunkOutcome, ChunkTask
 from ..worker.transit import Shipped
 from .base import Backend, abandon_all, get_backend, register_backend
 from .memmaps import register_memmap_reducer
 from .shipping import pack
+from .warmup import WARM_UP, Wanted, asked_by_imports, ready, start_worker, want_warm_up, want_warm_up_after
 
-__all__ = ["LocalProcesses", "IDLE_TIMEOUT", "WARM_UP", "want_warm_up"]
+__all__ = ["LocalProcesses", "IDLE_TIMEOUT", "WARM_UP", "want_warm_up", "want_warm_up_after", "asked_by_imports"]
 
 #: Seconds an idle worker waits for work before it exits.
 IDLE_TIMEOUT = 300
@@ -92,6 +92,7 @@ class LocalProcesses(Backend):
         return self if n_workers > 1 and not in_worker() else get_backend("threading")
 
     def prepare(self, func: Any, label: str) -> Any:
+        asked_by_imports()  # a module imported since the last call may ask for a warm-up
         return pack(func, label=label, share=True)
 
     def executor(self, n_workers: int) -> Any:
@@ -99,6 +100,7 @@ class LocalProcesses(Backend):
         ex = self._executor
         if ex is not None and not ex._flags.broken and not ex._flags.shutdown and ex._max_workers >= n_workers:
             return ex
+        asked_by_imports()  # before the workers start: they run what it asks for as they start
         self.board  # noqa: B018 -- its folder starts the janitor, which must hear of the pool's semaphores
         with self._lock:
             ex = self._executor
@@ -112,8 +114,8 @@ class LocalProcesses(Backend):
                     _Pool(
                         max_workers=size,
                         timeout=IDLE_TIMEOUT,
-                        initializer=_start_worker,
-                        initargs=(os.getpid(), _Wanted()),
+                        initializer=start_worker,
+                        initargs=(os.getpid(), Wanted()),
                         env=dict.fromkeys(_THREAD_VARS, inner),
                     ),
                 )
@@ -173,7 +175,7 @@ class LocalProcesses(Backend):
         ex = self.executor(n_workers)
         self.board  # noqa: B018 -- made now (its folder, the janitor), not by the first call
         setup = tuple(WARM_UP)
-        for future in [ex.submit(_ready, setup) for _ in range(n_workers)]:
+        for future in [ex.submit(ready, setup) for _ in range(n_workers)]:
             future.result()
 
     def warm_up(self, step: Callable[[], None]) -> None:
@@ -183,7 +185,7 @@ class LocalProcesses(Backend):
             return
         try:
             for _ in range(ex._max_workers):
-                ex.submit(_ready, (step,))
+                ex.submit(ready, (step,))
         except RuntimeError:  # shut down meanwhile: the next pool runs it as its workers start
             pass
 
@@ -302,47 +304,6 @@ def _run_boxed(func: Any, box: list[ChunkTask]) -> ChunkOutcome:
     return run_chunk(func, box[0])
 
 
-#: Warm-up steps asked for in this process (say, the imports of the k-search): every worker
-#: runs them as it starts, and ``warm()`` runs them in the pool's workers.  Nothing is here until
-#: a front end asks (:func:`want_warm_up`), so an idle worker holds only what every call needs.
-WARM_UP: list[Callable[[], None]] = []
-
-
-def want_warm_up(step: Callable[[], None]) -> None:
-    """Ask every worker to run ``step`` once: those running now (in the background) and those to come.
-
-    A front end calls it when it is first reached for (the k-search when
-    ``nbparallel.choose_k`` is first looked up), so its heavy imports cost
-    memory in the workers only once the user is about to need them.
-
-    Parameters
-    ----------
-    step : callable
-        A function of no arguments, importable by name in the workers.
-
-    Examples
-    --------
-    >>> want_warm_up(os.getpid)
-    >>> os.getpid in WARM_UP
-    True
-    >>> WARM_UP.remove(os.getpid)
-    """
-    if step in WARM_UP:
-        return
-    WARM_UP.append(step)
-    backend = get_backend(LocalProcesses.name)
-    if isinstance(backend, LocalProcesses) and not in_worker():
-        backend.warm_up(step)
-
-
-class _Wanted:
-    """The warm-up steps asked for when a worker is spawned: loky pickles the initializer's
-    arguments at each spawn, so a worker that replaces an idle one runs the steps asked since."""
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (tuple, (tuple(WARM_UP),))
-
-
 @contextmanager
 def _sigint_blocked() -> Iterator[None]:
     """Block ``SIGINT`` in this thread for the block: processes started in it inherit the mask.
@@ -377,23 +338,3 @@ class _Pool(ProcessPoolExecutor):
         with _sigint_blocked():
             super()._adjust_process_count()
         claim_semaphores()  # the new workers' exit locks: the janitor's to remove if this process is killed
-
-
-def _start_worker(parent: int, setup: tuple[Callable[[], None], ...]) -> None:
-    """In a new worker (loky's ``initializer``): set it up, then run the warm-up steps asked for."""
-    prepare_worker(parent)
-    try:
-        _ready(setup)
-    except Exception:  # an optimisation only: the chunk that needs it will say what is wrong
-        logging.getLogger("nbparallel").warning("a worker's warm-up step failed", exc_info=True)
-
-
-_warmed: set[Callable[[], None]] = set()  # in a worker: the steps it has run
-
-
-def _ready(setup: tuple[Callable[[], None], ...]) -> int:
-    for step in setup:
-        if step not in _warmed:
-            step()
-            _warmed.add(step)
-    return os.getpid()
