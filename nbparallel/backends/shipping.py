@@ -20,8 +20,10 @@ import collections
 import hashlib
 import io
 import os
+import sys
 import threading
 import types
+import weakref
 from typing import Any, ClassVar
 
 import cloudpickle
@@ -131,6 +133,25 @@ def pack(func: Any, *, label: str, share: bool) -> PackedFunction:
     >>> a.key == pack(f, label="f", share=False).key  # a global it reads changed
     False
     """
+    state = _state_of(func)  # None: its pickle may depend on more than it shows; packed anew
+    if state is not None:
+        hit = _packed.get(id(func))
+        if hit is not None and hit[0]() is func and hit[1] == (label, share) and _same(hit[2], state):
+            return hit[3]
+    packed = _pack(func, label=label, share=share)
+    if state is not None and packed.blob is not None:
+        try:
+            ref = weakref.ref(func)
+        except TypeError:
+            return packed
+        with _lock:
+            _packed[id(func)] = (ref, (label, share), state, packed)
+            while len(_packed) > KEEP_PACKED:
+                _packed.pop(next(iter(_packed)))
+    return packed
+
+
+def _pack(func: Any, *, label: str, share: bool) -> PackedFunction:
     buffer = io.BytesIO()
     try:
         if share:
@@ -161,6 +182,79 @@ def pack(func: Any, *, label: str, share: bool) -> PackedFunction:
             while len(_blobs) > KEEP_GLOBALS:
                 _remove(_blobs.popitem(last=False)[1])
     return PackedFunction(key, path=path, label=label)
+
+
+#: Functions whose last pickle is kept: id -> (weak reference, (label, share), state, packed).
+_packed: dict[int, tuple[weakref.ref[Any], tuple[str, bool], list[Any], PackedFunction]] = {}
+
+#: Pickles kept for :data:`_packed` (the oldest is dropped past this).
+KEEP_PACKED = 64
+
+_SCALARS = frozenset({int, float, complex, bool, str, bytes, type(None), type(...)})
+_MISSING = object()
+
+
+def _same(old: list[Any], new: list[Any]) -> bool:
+    """Every part is the very same object, or the same ``int`` (``1`` and ``1.0`` are equal, but pickle differently)."""
+    return len(old) == len(new) and all(
+        a is b or (type(a) is int and type(b) is int and a == b) for a, b in zip(old, new, strict=True)
+    )
+
+
+def _by_reference(obj: Any) -> bool:
+    """cloudpickle pickles ``obj`` by its importable name: the pickle is the name, whatever the object holds."""
+    from cloudpickle.cloudpickle import _should_pickle_by_reference
+
+    if isinstance(obj, types.BuiltinFunctionType):  # ``abs``, ``math.sqrt``; not a bound method of some object
+        return isinstance(obj.__self__, types.ModuleType) or obj.__self__ is None
+    return isinstance(obj, (types.FunctionType, type, types.ModuleType)) and _should_pickle_by_reference(obj)
+
+
+def _frozen(value: Any, depth: int = 0) -> bool:
+    """``value`` cannot change without being rebound: a number, a string, a tuple of them, a name."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is tuple or kind is frozenset:
+        return depth < 2 and all(_frozen(v, depth + 1) for v in value)
+    return _by_reference(value)
+
+
+def _state_of(func: Any) -> list[Any] | None:
+    """Everything ``func``'s pickle is made of, when each part is frozen (else ``None``: never cached).
+
+    A function pickled by name is its name.  A function pickled by value (a
+    notebook's) is its code, defaults, closure, attributes and the globals its
+    code reads, as cloudpickle takes them; a module among them adds the state
+    of :data:`sys.modules` (cloudpickle sends the submodules imported so far).
+    """
+    try:
+        if _by_reference(func):
+            return []
+        if type(func) is not types.FunctionType:
+            return None
+        from cloudpickle.cloudpickle import _extract_code_globals
+
+        g = func.__globals__
+        parts: list[Any] = [func.__code__, func.__defaults__, func.__name__, func.__qualname__, func.__module__]
+        parts += [func.__doc__, *(g.get(k, _MISSING) for k in ("__package__", "__name__", "__path__", "__file__"))]
+        for mapping in (func.__kwdefaults__ or {}, func.__annotations__, func.__dict__):
+            parts.append(len(mapping))
+            for k, v in mapping.items():
+                parts += (k, v)
+        parts += [g.get(name, _MISSING) for name in _extract_code_globals(func.__code__)]
+        parts += [cell.cell_contents for cell in func.__closure__ or ()]
+    except (AttributeError, ValueError, ImportError):  # an empty cell, another cloudpickle
+        return None
+    values = parts[5:]
+    if not all(v is _MISSING or _frozen(v) for v in values):
+        return None
+    if func.__defaults__ is not None and not _frozen(func.__defaults__):
+        return None
+    if any(isinstance(v, types.ModuleType) for v in values):
+        last = next(reversed(sys.modules), None)
+        parts += [len(sys.modules), last, sys.modules.get(last) if last is not None else None]
+    return parts
 
 
 def _code_content(code: types.CodeType) -> tuple[Any, ...]:
