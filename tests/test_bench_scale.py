@@ -22,3 +22,13 @@ def test_each_tool_is_timed_on_the_same_sleeping_items_and_its_pool_is_stopped(c
     assert worker_pids() == []  # the 2-worker pool it started is gone
     assert main(["--workers", "1", "--repeats", "1", "--json"]) == 0
     assert '"efficiency"' in capsys.readouterr().out
+
+
+def test_the_table_says_when_new_workers_ran_a_warm_up_as_they_started():
+    from nbparallel.bench.scale import ScaleTiming
+
+    times = dict.fromkeys(TOOLS, 1.0)
+    plain = ScaleTiming(8, 128, 1, times, times)
+    warmed = ScaleTiming(8, 128, 1, times, times, ["nbparallel.ksearch.tasks.preload"])
+    assert "warm-up" not in format_scale([plain])
+    assert "nbparallel.ksearch.tasks.preload" in format_scale([warmed]).splitlines()[-1]

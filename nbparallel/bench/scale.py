@@ -11,7 +11,10 @@ once per tool, so a busy machine slows them alike.
 
 The **pool's start time** is the wall time of a first call over one item per
 worker on a cold pool (minus the item's 10 ms): the workers start, import what
-they need and answer once each.
+they need and answer once each.  In a process that reached for the k-search
+before (``python -m nbparallel bench`` runs its rows first), each new worker
+also imports scikit-learn as it starts (the k-search's warm-up); the table
+says when it did, as that dominates the start time of many workers on few cores.
 
 Target (issue 36): nbparallel's efficiency at 32 workers is at least loky's
 minus 2 points.
@@ -25,7 +28,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .workloads import nap
@@ -52,6 +55,7 @@ class ScaleTiming:
     repeats: int
     seconds: dict[str, float]
     start: dict[str, float]
+    warm_up: list[str] = field(default_factory=list)  # the warm-up steps nbparallel's new workers ran
 
     @property
     def ideal(self) -> float:
@@ -132,7 +136,10 @@ def bench_scale(workers: Sequence[int] = WORKERS, *, repeats: int = 5) -> list[S
                 for tool, run in ways.items():
                     runs[tool].append(_timed(run, items))
         seconds = {tool: statistics.median(t) for tool, t in runs.items()}
-        timings.append(ScaleTiming(n, len(items), repeats, seconds, start))
+        from ..backends.warmup import WARM_UP
+
+        steps = [f"{step.__module__}.{step.__qualname__}" for step in WARM_UP]
+        timings.append(ScaleTiming(n, len(items), repeats, seconds, start, steps))
     return timings
 
 
@@ -154,6 +161,8 @@ def format_scale(timings: list[ScaleTiming]) -> str:
         effs = "".join(f"{t.efficiency(tool):>10.1f}%" for tool in TOOLS)
         starts = " ".join(f"{t.start[tool]:>10.2f}" for tool in TOOLS)
         lines.append(f"{t.workers:>7}  {effs}   {'':>16}{starts}  {t.verdict()}")
+    if t0.warm_up:
+        lines.append(f"nbparallel's new workers ran these warm-up steps as they started: {', '.join(t0.warm_up)}")
     return "\n".join(lines)
 
 
