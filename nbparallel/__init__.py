@@ -148,8 +148,9 @@ def __getattr__(name: str) -> object:
 
     ``pandarallel`` and ``groupby_apply`` import pandas.  The k-search
     (``choose_k``, ...) asks the workers to import scikit-learn when it is
-    first looked up (see :func:`nbparallel.backends.local.want_warm_up`), so
-    workers of a kernel that never searches for k stay light.
+    first looked up, or once the process has imported ``sklearn.cluster``
+    (see :func:`nbparallel.backends.warmup.want_warm_up`), so workers of a
+    kernel that never clusters stay light.
     """
     if name in _LAZY:
         from .frontends import frames
