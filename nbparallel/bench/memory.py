@@ -42,16 +42,21 @@ time.sleep(0.5)  # idle
 ours = uss(nbp.backends.worker_pids())
 nbp.shutdown()
 
+import os
 import loky
 
-def import_numpy(_):
+def import_numpy():  # every plain worker, as it starts (a worker that ran no item imported it too)
     import numpy
-    return numpy.ones(3).sum()
+    numpy.ones(3).sum()
 
-ex = loky.get_reusable_executor(max_workers=n)
-list(ex.map(import_numpy, range(4 * n)))
+def pid(_):
+    time.sleep(0.05)  # long enough for every started worker to take one
+    return os.getpid()
+
+ex = loky.get_reusable_executor(max_workers=n, initializer=import_numpy)
+ready = set(ex.map(pid, range(4 * n)))  # workers past their initializer: numpy imported
 time.sleep(0.5)
-plain = uss(p.pid for p in ex._processes.values())
+plain = uss(sorted(ready))
 ex.shutdown(wait=True, kill_workers=True)
 print(json.dumps({"ours": ours, "plain": plain, "sklearn_in_workers": any(loaded)}))
 """
