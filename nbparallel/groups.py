@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .api import plan
-from .data.groups import applied_object, group_bounds, group_layout
+from .data.groups import applied_object, apply_empty_groups, group_bounds, group_ids, group_layout
 from .data.merge import MergeHow, check_merge
 from .data.merge import merge as merge_parts
 from .jobs import runtime
@@ -92,7 +92,9 @@ class _ApplyGroups:
         if self.polars:
             return order, [func(chunk[a:b]) for _, a, b in runs], False
         key = self.by if not keys else [np.asarray(k) for k in keys] if self.listed else np.asarray(keys[0])
-        groups = chunk.groupby(key, sort=False, dropna=True)  # groups in layout order, missing keys left out
+        # groups in layout order, missing keys left out; only the chunk's own (pandas 2.2 would add every
+        # category missing from the chunk by default): the kernel runs the groups without rows
+        groups = chunk.groupby(key, sort=False, dropna=True, observed=True)
         if self.per_group:
             return order, [func(_named(g, name)) for name, g in groups], False
         values, mutated = groups._grouper.apply_groupwise(func, applied_object(groups))
@@ -104,8 +106,18 @@ def _group_ids(data: Any, by: Any, polars: bool, layout_ranks: np.ndarray, codes
     if polars:
         return layout_ranks
     keys = by if isinstance(by, (str, list, tuple)) else np.asarray(by)
-    ngroup = data.groupby(keys, sort=True, dropna=True).ngroup()
-    return np.asarray(ngroup.fillna(-1).to_numpy(dtype=float), dtype=np.int64)[codes_order]
+    # numbered as the groups pandas' apply visits (with pandas 2.2's unobserved categories), not as ngroup()
+    return np.asarray(group_ids(data.groupby(keys, sort=True, dropna=True)._grouper), dtype=np.int64)[codes_order]
+
+
+def _empty_groups(
+    gb: Any, present: list[int], func: Callable[[Any], Any], seed: int | None, per_group: bool
+) -> tuple[list[int], list[Any], bool]:
+    """``func`` on the groups without rows, which no worker saw: ``(group ids, results, mutated)``."""
+    missing = sorted(set(range(gb._grouper.ngroups)) - set(present))
+    obj = gb._selected_obj if per_group else applied_object(gb)
+    results, mutated = apply_empty_groups(gb._grouper, obj, _SeedPerGroup(func, seed, missing), missing)
+    return missing, results, mutated
 
 
 def _check_polars_results(results: list[Any]) -> None:
@@ -206,6 +218,12 @@ def pmap_groups(
     datas: tuple[Any, ...] = (rows, ids, *(k[layout.order] for k in keys))
 
     def finalize(parts: list[tuple[list[int], list[Any], bool]]) -> Any:
+        gb = None if polars else data.groupby(by if columns is not None else keys if listed else keys[0])
+        if gb is not None:
+            parts = [
+                *parts,
+                _empty_groups(gb, [i for part, _, _ in parts for i in part], func, options.seed, per_group),
+            ]
         order = [i for part, _, _ in parts for i in part]
         values = [v for _, part, _ in parts for v in part]
         results = [values[j] for j in np.argsort(order, kind="stable")]  # in the library's group order
@@ -216,7 +234,6 @@ def pmap_groups(
             import polars as pl
 
             return pl.concat(results) if results else data.clear()
-        gb = data.groupby(by if columns is not None else keys if listed else keys[0])
         mutated = any(m for _, _, m in parts)
         return gb._wrap_applied_output(applied_object(gb), results, not_indexed_same=mutated, is_transform=False)
 

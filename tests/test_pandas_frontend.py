@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 import zlib
 
 import numpy as np
@@ -418,12 +419,15 @@ def test_groupby_categorical_and_datetime_keys(gdf):
     )
     for by in ("cat", ["day", "cat"], "day"):
         f = lambda g: g.x.mean()  # noqa: E731
-        # observed=True: pandas 3's default (pandas 2's is observed=False, refused below)
+        # observed=True: pandas 3's default (pandas 2's is observed=False, below)
         same(df.groupby(by, observed=True).parallel_apply(f), df.groupby(by, observed=True).apply(f))
         w = df[[*([by] if isinstance(by, str) else by), "x"]].groupby(by, observed=True)
         same(w.rolling(2).parallel_apply(np.sum, raw=True), w.rolling(2).apply(np.sum, raw=True))
-    with pytest.raises(NotImplementedError, match="observed=False"):
-        df.groupby("cat", observed=False).parallel_apply(len)
+    for by in ("cat", ["cat", "day"]):  # every category, "zz" without rows too: func runs on an empty frame
+        for f in (len, lambda g: g.x.mean(), lambda g: g.head(1)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # pandas 2.2: include_groups
+                same(df.groupby(by, observed=False).parallel_apply(f), df.groupby(by, observed=False).apply(f))
 
 
 @pytest.mark.parametrize(

@@ -83,3 +83,38 @@ def test_categorical_keys_of_grouped_windows_keep_pandas_categories():
     for sort in (True, False):
         w = df[["k", "x"]].groupby("k", observed=True, sort=sort).rolling(2)
         same(w.parallel_apply(np.sum, raw=True), w.apply(np.sum, raw=True))
+
+
+def _nullable(n=40):
+    """Nullable ints with one missing value: most chunks of it have none."""
+    return pd.Series([None if i == 3 else i for i in range(n)], dtype="Int64", name="v")
+
+
+@pytest.mark.parametrize("method", ["parallel_map", "parallel_apply"])
+def test_nullable_ints_reach_func_as_pandas_hands_them_over(method):
+    """pandas 2.2 maps a nullable array through ``to_numpy()`` (ints with a missing value: floats), pandas 3
+    hands over the values themselves: each chunk must see what the whole array would."""
+    s = _nullable()
+    same(getattr(s, method)(repr), getattr(s, method.removeprefix("parallel_"))(repr))
+    df = pd.DataFrame({"v": s, "w": np.arange(40)})
+    same(df.parallel_map(repr), df.map(repr))
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+@pytest.mark.parametrize("by", ["c", ["c", "k"]])
+@pytest.mark.parametrize("merge", ["auto", "list"])
+def test_categorical_keys_give_the_groups_pandas_gives(by, merge):
+    """pandas 2.2 groups by every category by default (``observed=False``), pandas 3 by those present."""
+    import nbparallel as nbp
+
+    df = _frame()
+    df["c"] = pd.Categorical(df["k"].map({"a": "x", "b": "y", "c": "y"}), categories=["w", "x", "y", "z"])
+
+    def size(g):
+        return pd.Series({"rows": len(g), "name": str(g.name)})
+
+    got = nbp.pmap_groups(size, df, by, merge=merge, n_jobs=2, progress=False)
+    if merge == "list":
+        assert [(r["rows"], r["name"]) for r in got] == [(len(g), str(name)) for name, g in df.groupby(by)]
+    else:
+        same(got, df.groupby(by).apply(size))

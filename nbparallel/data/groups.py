@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GroupLayout", "group_layout", "group_bounds"]
+__all__ = ["GroupLayout", "group_layout", "group_bounds", "group_ids", "apply_empty_groups"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,9 @@ def _codes(data: Any, by: Any) -> np.ndarray:
         return codes
     if module == "polars":
         import polars as pl
+
+        if data.height == 0:  # no rows, no groups (polars 1.0 panics joining on a column of dtype Null)
+            return np.zeros(0, dtype=np.int64)
 
         names = [by] if isinstance(by, str) else list(by) if isinstance(by, (list, tuple)) else None
         frame = data.select(names) if names is not None else pl.DataFrame({"__key": np.asarray(by)})
@@ -129,6 +132,58 @@ def group_bounds(sizes: Sequence[int] | np.ndarray, n_workers: int) -> list[tupl
     if stop > start:
         out.append((start, stop))
     return out
+
+
+def group_ids(grouper: Any) -> np.ndarray:
+    """The group number of each row (``-1``: a missing key dropped), from a pandas ``BaseGrouper``.
+
+    The numbers index ``grouper.result_index``, the groups ``apply`` visits: on
+    pandas 2.2 with a categorical key (``observed=False``) that is every
+    category, where ``ngroup()`` numbers only those present. pandas 3 has
+    ``grouper.ids``; pandas 2 has it as the first of ``grouper.group_info``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> gb = pd.DataFrame({"k": ["b", "a", None, "b"]}).groupby("k")
+    >>> group_ids(gb._grouper).tolist()
+    [1, 0, -1, 1]
+    """
+    ids = grouper.ids if hasattr(grouper, "ids") else grouper.group_info[0]
+    return np.asarray(ids)
+
+
+def _indexed_like(result: Any, group: Any) -> bool:
+    """Whether ``result`` keeps ``group``'s rows, by the rule of pandas' own group-wise apply."""
+    if getattr(result, "ndim", None) == 1 and hasattr(result, "index"):  # a Series
+        return group.ndim == 1 and result.index.equals(group.index)
+    return getattr(result, "ndim", None) == 2 and hasattr(result, "index") and result.index.equals(group.index)
+
+
+def apply_empty_groups(grouper: Any, obj: Any, func: Any, missing: Sequence[int]) -> tuple[list[Any], bool]:
+    """``func`` on each group of ``missing`` (numbers into ``grouper.result_index``), which has no rows.
+
+    pandas 2.2 groups by every category of a categorical key by default
+    (``observed=False``) and hands ``func`` an empty frame for each category
+    absent from the data, named by it; pandas 3 (``observed=True``) has none.
+    Returns ``(results, mutated)`` as pandas' group-wise apply does: whether
+    some result is not indexed like its group.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"k": pd.Categorical(["a"], categories=["a", "b"]), "x": [1]})
+    >>> apply_empty_groups(df.groupby("k", observed=False)._grouper, df, lambda g: (g.name, len(g)), [1])
+    ([('b', 0)], True)
+    """
+    empty = obj.iloc[:0]
+    names = grouper.result_index
+    results = []
+    for j in missing:
+        group = empty.copy()
+        object.__setattr__(group, "name", names[j])
+        results.append(func(group))
+    return results, not all(_indexed_like(r, empty) for r in results)
 
 
 def include_groups_parameter(gb: Any) -> inspect.Parameter | None:

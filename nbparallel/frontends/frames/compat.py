@@ -9,14 +9,14 @@ compares every method with the installed pandas' own (``make test`` on pandas 3,
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ...data.groups import include_groups_parameter
+from ...data.groups import group_ids, include_groups_parameter
 
-__all__ = ["window_and_groupby_classes", "group_ids", "includes_groups"]
+__all__ = ["window_and_groupby_classes", "group_ids", "includes_groups", "as_mapped"]
 
 
 def window_and_groupby_classes() -> dict[str, type]:
@@ -50,19 +50,42 @@ def window_and_groupby_classes() -> dict[str, type]:
     }
 
 
-def group_ids(grouper: Any) -> np.ndarray:
-    """The group number of each row (``-1``: a missing key dropped), from a pandas ``BaseGrouper``.
+@functools.cache
+def _maps_through_numpy() -> bool:
+    """Whether this pandas maps a nullable array through ``to_numpy()`` (pandas 2.2), not value by value (3)."""
+    return pd.Series(pd.array([1, None], dtype="Int64")).map(type).iloc[0] is float
 
-    pandas 3 has ``grouper.ids``; pandas 2 has it as the first of ``grouper.group_info``.
+
+def as_mapped(data: Any) -> Any:
+    """``data`` (a Series or DataFrame) with each nullable column as the values ``map`` hands a function.
+
+    pandas 2.2 maps a nullable array through its ``to_numpy()``: ints with a
+    missing value become floats (``1.0``, ``nan``), ints without one stay ints,
+    so a chunk without the missing value would see other values than the whole
+    column does.  Such columns are converted once, whole, before the split; on
+    a pandas that hands over the values themselves, ``data`` is returned as is.
 
     Examples
     --------
-    >>> gb = pd.DataFrame({"k": ["b", "a", None, "b"]}).groupby("k")
-    >>> group_ids(gb._grouper).tolist()
-    [1, 0, -1, 1]
+    >>> s = pd.Series([1, None], dtype="Int64")
+    >>> as_mapped(s)[:1].map(repr).tolist() == s.map(repr)[:1].tolist()  # a chunk, as the whole maps it
+    True
     """
-    ids = grouper.ids if hasattr(grouper, "ids") else grouper.group_info[0]
-    return np.asarray(ids)
+    if not _maps_through_numpy():
+        return data
+    if isinstance(data, pd.Series):
+        array = data.array
+        if isinstance(array, pd.arrays.IntegerArray) and array.isna().any():
+            return pd.Series(array.to_numpy(), index=data.index, name=data.name)
+        return data
+    columns = [j for j in range(data.shape[1]) if isinstance(data.iloc[:, j].array, pd.arrays.IntegerArray)]
+    columns = [j for j in columns if data.iloc[:, j].isna().any()]
+    if not columns:
+        return data
+    data = data.copy(deep=False)
+    for j in columns:
+        data.isetitem(j, as_mapped(data.iloc[:, j]))
+    return data
 
 
 def includes_groups(gb: Any, kwargs: dict[str, Any]) -> bool:

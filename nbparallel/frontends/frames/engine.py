@@ -21,6 +21,7 @@ from ...data.partition import chunk_bounds
 from ...data.shared import RESULT_ABOVE, SharedArray, materialize
 from ...options import RunOptions
 from .common import Counted, Noted, NumericRows, is_plain_function, note_where, run_chunks, share_numeric
+from .compat import as_mapped
 from .merging import MIXED, Inference, concat_columns, concat_rows, pointwise
 from .rows import apply_rows
 
@@ -231,7 +232,7 @@ def map_frame(df: pd.DataFrame, func: Any, kwargs: dict[str, Any], options: RunO
     >>> map_frame(pd.DataFrame({"a": [1, 2]}), str, {}, RunOptions(n_jobs=2, progress=False)).a.tolist()
     ['1', '2']
     """
-    datas, shared, folder = share_numeric(df)
+    datas, shared, folder = share_numeric(as_mapped(df))
     worker = _ElementMap(func, "map", shared, kwargs)
     return run_chunks(worker, datas, options, lambda parts: concat_rows(parts, "construct"), folder=folder)
 
@@ -243,7 +244,11 @@ def _run_series(s: pd.Series, method: str, func: Any, kwargs: dict[str, Any], op
         merged = _join_values(parts, cuts.cuts, s.index, s.name, pointwise(s))
         return getattr(s, method)(func, **kwargs) if merged is MIXED else merged
 
-    datas, shared, folder = share_numeric(s)
+    # value by value (map, or apply of a function by row): each chunk sees the values the whole would
+    by_value = method == "map" or (
+        callable(func) and not isinstance(func, np.ufunc) and kwargs.get("by_row", "compat") is not False
+    )
+    datas, shared, folder = share_numeric(as_mapped(s) if by_value else s)
     return run_chunks(_ElementMap(func, method, shared, kwargs, s.name), datas, options, finalize, cuts, folder)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...data.groups import group_bounds
+from ...data.groups import apply_empty_groups, group_bounds
 from ...options import RunOptions
 from .common import Noted, is_plain_function, run_chunks
 from .compat import group_ids, includes_groups, keep_key_categories
@@ -57,7 +57,6 @@ class Layout:
         by = keys if keys is not None else level
         self.single = len(grouper.groupings) == 1 and not isinstance(by, list)
         self.keys = [pd.Series(pd.Index(_key_values(g)).take(self.order)) for g in grouper.groupings]
-        self.empty_groups = bool(len(self.sizes)) and bool((self.sizes == 0).any())
 
     def rows(self, data: Any) -> Any:
         """``data``'s rows group after group: ``data`` itself (no copy) when they already are."""
@@ -108,14 +107,25 @@ class _GroupApply:
         return values, mutated
 
 
-def _check(gb: Any, func: Any) -> None:
+def _check(func: Any) -> None:
     if not callable(func):
         raise TypeError(f"apply func should be callable, not {func!r}; for a named method call it directly")
-    if any(isinstance(g.grouping_vector, pd.Categorical) for g in gb._grouper.groupings) and not gb.observed:
-        raise NotImplementedError(
-            "groupby(..., observed=False) on categorical keys: pandas calls func on every category, "
-            "observed or not; use observed=True or the pandas method"
-        )
+
+
+def _with_empty_groups(gb: Any, data: Any, values: list[Any], sizes: np.ndarray, func: Callable[..., Any]) -> tuple[list[Any], bool]:  # fmt: skip
+    """``values`` (the groups with rows, in order) with the results of the groups without rows put in place.
+
+    ``observed=False`` on a categorical key (pandas 2.2's default) makes a group
+    of every category; those absent from the data have no rows, so no worker
+    saw them: ``func`` runs on them here, on an empty frame, as pandas does.
+    """
+    empty = np.flatnonzero(sizes == 0)
+    if not len(empty):
+        return values, False
+    extra, mutated = apply_empty_groups(gb._grouper, data, func, empty.tolist())
+    by_group = dict(zip(empty.tolist(), extra, strict=True))
+    rest = iter(values)
+    return [by_group[j] if j in by_group else next(rest) for j in range(len(sizes))], mutated
 
 
 def groupby_apply(gb: Any, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], options: RunOptions) -> Any:
@@ -129,13 +139,15 @@ def groupby_apply(gb: Any, func: Any, args: tuple[Any, ...], kwargs: dict[str, A
     {'a': 2, 'b': 1}
     """
     data = gb._selected_obj if includes_groups(gb, kwargs) else gb._obj_with_exclusions
-    _check(gb, func)
+    _check(func)
     layout = Layout(gb._grouper, gb.keys, gb.level)
     rows = layout.rows(data)
 
     def finalize(parts: list[tuple[list[Any], bool]]) -> Any:
         values = [v for part, _ in parts for v in part]
-        mutated = any(m for _, m in parts)
+        f = _WithArguments(func, args, kwargs) if args or kwargs else func
+        values, mutated = _with_empty_groups(gb, data, values, layout.sizes, f)
+        mutated = mutated or any(m for _, m in parts)
         return gb._wrap_applied_output(data, values, not_indexed_same=mutated, is_transform=False)
 
     return run_chunks(_GroupApply(func, args, kwargs, layout), (rows, *layout.keys), options, finalize, layout.bounds)
