@@ -83,12 +83,13 @@ $(OLDEST_STAMP): pyproject.toml
 		-e '.[test]' pandarallel==$(PANDARALLEL_VERSION)
 	touch $(OLDEST_STAMP)
 
-OLDEST_LEFT_OUT := tests/e2e tests/test_layers.py tests/test_kernel.py tests/test_kernel_death.py tests/test_kernel_joblib.py \
-	tests/test_kernel_timeline.py tests/test_dask.py tests/test_dask_cluster.py tests/test_bench_dask.py
+# left out by their tier markers (tests/conftest.py's TIERS): kernel, dask and browser tests; and by
+# path: the import-graph test (grimp comes with the lint extra) and the dask benchmark's examples
+OLDEST_MARKERS := not kernel and not dask and not browser
 test-oldest: $(OLDEST_STAMP) $(PANDARALLEL_TESTS)
-	$(OLDEST)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(numpy|pandas|polars|pyarrow|scipy|joblib|loky|cloudpickle|scikit-learn|ipywidgets|ipython|pandarallel)=' | tr '\n' ' '; echo
-	$(OLDEST)/bin/python -m pytest tests nbparallel --doctest-modules -p no:cacheprovider \
-		$(addprefix --ignore=,$(OLDEST_LEFT_OUT)) --ignore=nbparallel/bench/dask.py
+	$(OLDEST)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(numpy|pandas|polars|pyarrow|scipy|matplotlib|joblib|loky|cloudpickle|scikit-learn|threadpoolctl|ipywidgets|ipython|tqdm|xxhash|pandarallel)=' | tr '\n' ' '; echo
+	$(OLDEST)/bin/python -m pytest tests nbparallel --doctest-modules -p no:cacheprovider -m "$(OLDEST_MARKERS)" \
+		--ignore=tests/test_layers.py --ignore=nbparallel/bench/dask.py
 
 ## make e2e: JupyterLab in headless Chromium: the widget, another cell running, worker output, Cancel
 e2e: $(STAMP) $(CHROMIUM_STAMP)

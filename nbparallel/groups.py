@@ -218,12 +218,10 @@ def pmap_groups(
     datas: tuple[Any, ...] = (rows, ids, *(k[layout.order] for k in keys))
 
     def finalize(parts: list[tuple[list[int], list[Any], bool]]) -> Any:
-        gb = None if polars else data.groupby(by if columns is not None else keys if listed else keys[0])
-        if gb is not None:
-            parts = [
-                *parts,
-                _empty_groups(gb, [i for part, _, _ in parts for i in part], func, options.seed, per_group),
-            ]
+        gb: Any = None if polars else data.groupby(by if columns is not None else keys if listed else keys[0])
+        if gb is not None:  # pandas 2.2's categories without rows (observed=False) are groups too
+            present = [i for part, _, _ in parts for i in part]
+            parts = [*parts, _empty_groups(gb, present, func, options.seed, per_group)]
         order = [i for part, _, _ in parts for i in part]
         values = [v for _, part, _ in parts for v in part]
         results = [values[j] for j in np.argsort(order, kind="stable")]  # in the library's group order
