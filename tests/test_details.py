@@ -18,20 +18,21 @@ def slow(x: float) -> float:
     return spin(x)
 
 
-def _wait_running(job, n: int, within: float = 20.0) -> None:
-    from nbparallel.insights.timeline import running_of
-
+def _wait_for(condition, within: float = 30.0) -> None:
     deadline = time.monotonic() + within
-    while len(running_of(job)) < n and time.monotonic() < deadline:
+    while not condition() and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
 def test_details_show_each_worker_process_its_chunk_cpu_and_rss():
+    from nbparallel.insights.timeline import recorder_of, running_of
+
     nbp.warm(2, wait=True)
-    job = nbp.pmap(slow, [0.05, 0.05, 1.5, 1.5], n_jobs=2, chunks=4, background=True, progress=False)
+    # the long chunks outlast any load on the machine: the job is cancelled once the view is read
+    job = nbp.pmap(slow, [0.05, 0.05, 10.0, 10.0], n_jobs=2, chunks=4, background=True, progress=False)
     try:
-        _wait_running(job, 2)
-        time.sleep(0.3)  # the two short chunks ended: one is the slowest so far
+        # the two short chunks ended (one is the slowest so far) and the long ones run: waited for, not slept
+        _wait_for(lambda: sorted(r[2] for r in running_of(job)) == [2, 3] and recorder_of(job).slowest() is not None)
         view = DetailsView(job, every=0.0)
         view.refresh()
         time.sleep(0.2)
