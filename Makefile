@@ -14,7 +14,7 @@ OLDEST_STAMP := $(OLDEST)/.installed-stamp
 PANDARALLEL_VERSION := 1.6.5
 PANDARALLEL_TESTS := .cache/pandarallel-$(PANDARALLEL_VERSION)/tests/test_pandarallel.py
 
-.PHONY: demo test test-quick test-unit test-oldest test-notebooks notebooks lint e2e bench docs clean lock fuzz
+.PHONY: demo test test-quick test-unit test-oldest test-oldest-dask test-notebooks notebooks lint e2e bench docs clean lock fuzz
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -80,16 +80,23 @@ $(OLDEST_STAMP): pyproject.toml
 	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
 	$(OLDEST)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 	$(OLDEST)/bin/uv pip install --quiet --python $(OLDEST)/bin/python --resolution lowest-direct \
-		-e '.[test]' pandarallel==$(PANDARALLEL_VERSION)
+		-e '.[test,dask]' pandarallel==$(PANDARALLEL_VERSION)
 	touch $(OLDEST_STAMP)
 
 # left out by their tier markers (tests/conftest.py's TIERS): kernel, dask and browser tests; and by
 # path: the import-graph test (grimp comes with the lint extra) and the dask benchmark's examples
 OLDEST_MARKERS := not kernel and not dask and not browser
 test-oldest: $(OLDEST_STAMP) $(PANDARALLEL_TESTS)
-	$(OLDEST)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(numpy|pandas|polars|pyarrow|scipy|matplotlib|joblib|loky|cloudpickle|scikit-learn|threadpoolctl|ipywidgets|ipython|tqdm|xxhash|pandarallel)=' | tr '\n' ' '; echo
+	$(OLDEST)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(numpy|pandas|polars|pyarrow|scipy|matplotlib|joblib|loky|cloudpickle|scikit-learn|threadpoolctl|ipywidgets|ipython|tqdm|xxhash|dask|distributed|pandarallel)=' | tr '\n' ' '; echo
 	$(OLDEST)/bin/python -m pytest tests nbparallel --doctest-modules -p no:cacheprovider -m "$(OLDEST_MARKERS)" \
 		--ignore=tests/test_layers.py --ignore=nbparallel/bench/dask.py
+
+## make test-oldest-dask: the dask tests (they start LocalClusters) in the same environment, on the
+## oldest dask the dask extra declares (about 3 to 6 minutes; kept out of make test-oldest for its time)
+test-oldest-dask: $(OLDEST_STAMP)
+	$(OLDEST)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(dask|distributed|pandas|numpy)=' | tr '\n' ' '; echo
+	$(OLDEST)/bin/python -m pytest tests nbparallel/bench/dask.py --doctest-modules -p no:cacheprovider \
+		-m "dask and not kernel and not browser" --ignore=tests/test_layers.py
 
 ## make e2e: JupyterLab in headless Chromium: the widget, another cell running, worker output, Cancel
 e2e: $(STAMP) $(CHROMIUM_STAMP)
