@@ -108,6 +108,26 @@ def check_X(X: Any) -> Any:
     return arr
 
 
+def _as_ks(k: Any) -> list[int]:
+    """``k`` as sorted distinct ints: whole numbers only, never a string or a bool.
+
+    ``int()`` alone takes "2345" as k = 2, 3, 4, 5, True as 1 and 2.5 as 2.
+    """
+    bad = ValueError(f"k must be an iterable of ints such as range(2, 15), got {k!r}")
+    if isinstance(k, (str, bytes)):
+        raise bad
+    try:
+        values = list(k)
+    except TypeError:
+        raise bad from None
+    whole = (int, float, np.integer, np.floating)
+    if any(
+        isinstance(v, (bool, np.bool_)) or not isinstance(v, whole) or not np.isfinite(v) or v != int(v) for v in values
+    ):
+        raise bad
+    return sorted({int(v) for v in values})
+
+
 def check_k(k: Iterable[int], n_samples: int) -> list[int]:
     """The cluster counts to try, sorted; 1 is allowed (the no-structure baseline).
 
@@ -116,10 +136,7 @@ def check_k(k: Iterable[int], n_samples: int) -> list[int]:
     >>> check_k(range(5, 1, -1), 100)
     [2, 3, 4, 5]
     """
-    try:
-        ks = sorted({int(v) for v in k})
-    except (TypeError, ValueError):
-        raise ValueError(f"k must be an iterable of ints such as range(2, 15), got {k!r}") from None
+    ks = _as_ks(k)
     if not ks:
         raise ValueError("k is empty; pass the cluster counts to try, e.g. range(2, 15)")
     if ks[0] < 1:

@@ -1,0 +1,36 @@
+"""choose_k as a hostile user calls it: odd k, data far from the origin or tiny, one k only.
+
+Each case is compared with what a careful user expects: the same call on the
+same clusters (shifted, scaled), or a clear error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+import nbparallel as nbp
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, _ = make_blobs(n_samples=300, centers=4, cluster_std=0.6, random_state=0)
+    return X
+
+
+@pytest.fixture(scope="module")
+def reference(blobs):
+    return nbp.choose_k(blobs, k=range(2, 8), n_jobs=1, progress=False)
+
+
+@pytest.mark.parametrize("k", ["2345", ["2", "3", "4"], [2.5, 3.9, 4.2], [True, 3, 4]])
+def test_k_as_text_fractions_or_booleans_is_a_clear_error(blobs, k):
+    # int() took each of them: "2345" became k = 2, 3, 4, 5, and 2.5 quietly became 2
+    with pytest.raises(ValueError, match="k must be an iterable of ints"):
+        nbp.choose_k(blobs, k=k, n_jobs=1, progress=False)
+
+
+def test_k_as_numpy_ints_or_whole_floats_is_taken(blobs):
+    assert nbp.elbow_search(blobs, k=np.arange(2, 5), n_jobs=1, progress=False).k == [2, 3, 4]
+    assert nbp.elbow_search(blobs, k=[2.0, 3.0], n_jobs=1, progress=False).k == [2, 3]
