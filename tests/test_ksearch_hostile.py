@@ -34,3 +34,17 @@ def test_k_as_text_fractions_or_booleans_is_a_clear_error(blobs, k):
 def test_k_as_numpy_ints_or_whole_floats_is_taken(blobs):
     assert nbp.elbow_search(blobs, k=np.arange(2, 5), n_jobs=1, progress=False).k == [2, 3, 4]
     assert nbp.elbow_search(blobs, k=[2.0, 3.0], n_jobs=1, progress=False).k == [2, 3]
+
+
+@pytest.mark.parametrize(
+    "shift",
+    [
+        pytest.param(lambda X: X + 1.7e9, id="every column near a unix time"),
+        pytest.param(lambda X: np.c_[X, np.full(len(X), 1e12)], id="a constant column of 1e12"),
+    ],
+)
+def test_data_far_from_the_origin_gets_the_same_picks(blobs, reference, shift):
+    # every criterion is unchanged by a shift; distances as |x|^2 + |y|^2 - 2 x.y lose every digit there
+    res = nbp.choose_k(shift(blobs), k=range(2, 8), n_jobs=1, progress=False)
+    assert res.picks == reference.picks
+    assert res.best_k == reference.best_k == 4

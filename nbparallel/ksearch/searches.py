@@ -27,7 +27,7 @@ from .bic import SAMPLE as BIC_SAMPLE
 from .bic import mixture_space, one_cluster_bic
 from .consensus import decide
 from .criteria import METRICS, pick
-from .data import check_k, check_X, dense_rows, n_distinct_rows, principal_axes, total_ss
+from .data import check_k, check_X, dense_rows, is_sparse, n_distinct_rows, principal_axes, total_ss
 from .result import KSearchResult
 from .tasks import FitTask, GapTask, StabilityTask, run_task
 
@@ -167,6 +167,8 @@ def search(
     began = time.perf_counter()
     metrics = _check_metrics(metrics)
     arr = check_X(X)
+    if not is_sparse(arr):  # no criterion moves with a shift; scikit-learn's distances (|x|² + |y|² - 2x·y)
+        arr = arr - arr.mean(axis=0)  # lose every digit far from the origin (unix times, a constant 1e12)
     n = arr.shape[0]
     ks = check_k(k, n)
     _check_options(n_repeats, estimator, random_state)
