@@ -48,3 +48,10 @@ def test_data_far_from_the_origin_gets_the_same_picks(blobs, reference, shift):
     res = nbp.choose_k(shift(blobs), k=range(2, 8), n_jobs=1, progress=False)
     assert res.picks == reference.picks
     assert res.best_k == reference.best_k == 4
+
+
+@pytest.mark.parametrize("scale", [1e-9, 1e-150])
+def test_tiny_units_get_the_same_picks(blobs, reference, scale):
+    # Davies-Bouldin was 0 at every k below an absolute tolerance of 1e-8, so it picked k = 2
+    res = nbp.choose_k(blobs * scale, k=range(2, 8), n_jobs=1, progress=False)
+    assert res.picks == reference.picks
