@@ -55,3 +55,20 @@ def test_tiny_units_get_the_same_picks(blobs, reference, scale):
     # Davies-Bouldin was 0 at every k below an absolute tolerance of 1e-8, so it picked k = 2
     res = nbp.choose_k(blobs * scale, k=range(2, 8), n_jobs=1, progress=False)
     assert res.picks == reference.picks
+
+
+@pytest.mark.parametrize("k, tried", [([3], "k=range(2, 7)"), ([2], "k=range(2, 5)")])
+def test_one_k_is_not_an_answer(blobs, k, tried):
+    # with one k the criteria compare it with one cluster at most: 3 on four clusters was "high"
+    res = nbp.choose_k(blobs, k=k, n_jobs=1, progress=False)
+    assert res.best_k == k[0] and res.edge == "top" and res.confidence == "low"
+    assert tried in res.reason
+    for text in (repr(res), res._repr_html_()):
+        assert f"no answer inside the range: best_k={k[0]} is at its top edge" in text
+        assert tried in text
+
+
+def test_k_of_one_alone_is_a_clear_error(blobs):
+    # the ICL "picked" the only k it was given and the result said "no cluster structure" on four blobs
+    with pytest.raises(ValueError, match="k = 1 alone"):
+        nbp.choose_k(blobs, k=[1], n_jobs=1, progress=False)

@@ -224,7 +224,8 @@ def decide(
        ``"medium"`` when it has a majority of the votes, ``"low"``
        otherwise or at an end of the range.
        An answer at an end of the range is a bound: ``edge`` says which, and
-       ``reason`` suggests the range to try.  When the criteria disagree,
+       ``reason`` suggests the range to try.  One k tried above 1 is a bound
+       too (``"top"``): the criteria compared it with one cluster at most.  When the criteria disagree,
        ``split`` says which picked what, in one line.
 
     Parameters
@@ -270,7 +271,7 @@ def decide(
     else:
         best, votes = _vote(inner, _edges(ks, capped))
     cast = sum(votes.values())
-    top = ks[-1] if len(ks) > 1 and not capped else None
+    top = ks[-1] if ks[-1] > 1 and not capped else None  # one k tried: compared with one cluster at most
     agreement = sum(k == best for k in made.values()) / len(made)
     unanimous = all(k == best for k in made.values()) or (best == 1 and said == _flat(_null_tests(made)))
     backing = votes.get(best, 0.0)
@@ -284,7 +285,7 @@ def decide(
         edge = "top"
         notes.append(
             f"the best k is at the edge of the range you gave: k = {best} is the largest k tried, so it is a "
-            f"lower bound, not an answer; try k=range({ks[0]}, {2 * best + 1})"
+            f"lower bound, not an answer; try k=range({ks[0] if len(ks) > 1 else min(ks[0], 2)}, {2 * best + 1})"
         )
     elif len(ks) > 1 and best == ks[0] and best > 2:
         edge = "bottom"

@@ -141,6 +141,11 @@ def check_k(k: Iterable[int], n_samples: int) -> list[int]:
         raise ValueError("k is empty; pass the cluster counts to try, e.g. range(2, 15)")
     if ks[0] < 1:
         raise ValueError(f"every k must be at least 1 (got {ks[0]}); pass e.g. range(2, 15)")
+    if ks == [1]:
+        raise ValueError(
+            "k = 1 alone compares one cluster with nothing: pass the k to compare it with, e.g. range(2, 15) "
+            "(one cluster is every criterion's baseline)"
+        )
     if ks[0] >= n_samples:
         raise ValueError(
             f"X has {n_samples} samples, fewer than the smallest k ({ks[0]}) needs: each k needs more "
