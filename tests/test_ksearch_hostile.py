@@ -72,3 +72,21 @@ def test_k_of_one_alone_is_a_clear_error(blobs):
     # the ICL "picked" the only k it was given and the result said "no cluster structure" on four blobs
     with pytest.raises(ValueError, match="k = 1 alone"):
         nbp.choose_k(blobs, k=[1], n_jobs=1, progress=False)
+
+
+def test_pandas_nullable_numbers_are_numbers_and_their_missing_values_are_named_as_such(blobs, reference):
+    pd = pytest.importorskip("pandas")
+    # Int64 / Float64 columns (read_csv(dtype_backend=...), convert_dtypes()) were "not numeric: encode categorical columns"
+    frame = pd.DataFrame(blobs, columns=["a", "b"]).astype("Float64")
+    assert nbp.choose_k(frame, k=range(2, 8), n_jobs=1, progress=False).picks == reference.picks
+    assert nbp.elbow_search(frame.round().astype("Int64"), k=range(2, 4), n_jobs=1, progress=False).k == [2, 3]
+    frame.loc[3, "a"] = pd.NA
+    with pytest.raises(ValueError, match=r"NaN or infinite values in 1 row\(s\) \(first: \[3\]\)"):
+        nbp.choose_k(frame, k=range(2, 4), n_jobs=1, progress=False)
+
+
+def test_a_frame_with_text_columns_names_them(blobs):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(blobs, columns=["a", "b"]).assign(city="Oslo", when=pd.Timestamp("2020-01-01"))
+    with pytest.raises(ValueError, match=r"X must be numeric; not the column\(s\) 'city' \(\w+\), 'when' \(datetime64"):
+        nbp.choose_k(frame, k=range(2, 4), n_jobs=1, progress=False)

@@ -57,6 +57,26 @@ def _check_finite(values: np.ndarray, rows: np.ndarray) -> None:
         )
 
 
+def _pandas_numeric(frame: Any) -> np.ndarray:
+    """A pandas DataFrame's values as floats, its missing values (``pd.NA`` too) as NaN.
+
+    Nullable ``Int64``/``Float64``/``boolean`` columns are numbers: ``to_numpy()`` alone
+    gives them dtype object.  Other columns are named in the error.
+    """
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    dtypes = frame.dtypes.items() if hasattr(frame.dtypes, "items") else [(frame.name, frame.dtypes)]
+    bad = [
+        f"{str(name)!r} ({dtype})" for name, dtype in dtypes if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
+    ]
+    if bad:
+        raise ValueError(
+            f"X must be numeric; not the column(s) {', '.join(bad[:5])}{', ...' * (len(bad) > 5)}: encode "
+            "categorical columns (e.g. sklearn.preprocessing.OneHotEncoder) or drop them first"
+        )
+    return np.asarray(frame.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
 def _to_dense(X: Any) -> np.ndarray:
     module = _module(X)
     if module.startswith("polars"):
@@ -68,7 +88,9 @@ def _to_dense(X: Any) -> np.ndarray:
             cols = [_numeric(np.asarray(col.to_numpy())) for col in X.columns]
             return np.column_stack(cols)
         return np.asarray(X)
-    if hasattr(X, "to_numpy") and hasattr(X, "columns"):  # pandas
+    if hasattr(X, "to_numpy") and hasattr(X, "dtypes") and module.startswith("pandas"):
+        return _pandas_numeric(X)
+    if hasattr(X, "to_numpy") and hasattr(X, "columns"):  # a frame of another library
         return _numeric(X.to_numpy())
     return _numeric(np.asarray(X))
 
