@@ -90,3 +90,9 @@ def test_a_frame_with_text_columns_names_them(blobs):
     frame = pd.DataFrame(blobs, columns=["a", "b"]).assign(city="Oslo", when=pd.Timestamp("2020-01-01"))
     with pytest.raises(ValueError, match=r"X must be numeric; not the column\(s\) 'city' \(\w+\), 'when' \(datetime64"):
         nbp.choose_k(frame, k=range(2, 4), n_jobs=1, progress=False)
+
+
+def test_one_metric_given_as_a_string_is_that_metric(blobs):
+    # metrics="gap" was "unknown metric(s) ['g', 'a', 'p']"
+    res = nbp.choose_k(blobs, k=range(2, 6), metrics="calinski_harabasz", n_jobs=1, progress=False)
+    assert list(res.picks) == ["calinski_harabasz"] and res.best_k == 4

@@ -65,8 +65,8 @@ def _seed(*parts: int) -> int:
     return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
 
-def _check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
-    metrics = tuple(metrics)
+def _check_metrics(metrics: Sequence[str] | str) -> tuple[str, ...]:
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)  # "gap" is not ("g", "a", "p")
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
         raise ValueError(
