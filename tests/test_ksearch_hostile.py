@@ -96,3 +96,26 @@ def test_one_metric_given_as_a_string_is_that_metric(blobs):
     # metrics="gap" was "unknown metric(s) ['g', 'a', 'p']"
     res = nbp.choose_k(blobs, k=range(2, 6), metrics="calinski_harabasz", n_jobs=1, progress=False)
     assert list(res.picks) == ["calinski_harabasz"] and res.best_k == 4
+
+
+def test_a_tie_of_votes_is_a_tie_whatever_the_arithmetic_and_the_order_of_the_picks():
+    from nbparallel.ksearch.consensus import decide
+
+    # 3: the knee and the whole partition family (1/3 + 1/3 + 1/3 was 0.9999999999999999 in floats),
+    # 5: the mixture and the gap; two votes each, so the k that more criteria picked wins: 3, not 5
+    picks = {
+        "inertia_knee": 3,
+        "silhouette": 3,
+        "calinski_harabasz": 3,
+        "davies_bouldin": 3,
+        "bic": 5,
+        "icl": 5,
+        "gap": 5,
+        "prediction_strength": 1,
+    }
+    ks = list(range(2, 10))
+    first = decide(picks, ks)
+    assert first.best_k == 3
+    for order in (sorted(picks), sorted(picks, reverse=True)):
+        again = decide({name: picks[name] for name in order}, ks)
+        assert (again.best_k, again.confidence, again.agreement) == (first.best_k, first.confidence, first.agreement)

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from fractions import Fraction
 
 __all__ = ["Decision", "decide", "support", "FAMILIES", "TIE_ORDER", "NULL_TESTS", "split_line", "no_structure"]
 
@@ -98,6 +99,22 @@ def _family_of(name: str) -> str:
     return next((family for family, members in FAMILIES.items() if name in members), name)
 
 
+def _votes(picks: dict[str, int]) -> dict[int, Fraction]:
+    """Votes per k as :func:`support`, in exact fractions.
+
+    In floats 1/3 + 1/3 + 1/3 is 0.9999999999999999: a tie was lost, and the
+    confidence's thresholds moved with the order of the picks.
+    """
+    members: dict[str, list[int]] = defaultdict(list)
+    for name, k in picks.items():
+        members[_family_of(name)].append(k)
+    votes: dict[int, Fraction] = defaultdict(Fraction)
+    for ks in members.values():
+        for k in ks:
+            votes[k] += Fraction(1, len(ks))
+    return dict(votes)
+
+
 def support(picks: dict[str, int]) -> dict[int, float]:
     """Votes per k: each family's one vote split evenly over its members' picks.
 
@@ -108,14 +125,7 @@ def support(picks: dict[str, int]) -> dict[int, float]:
     >>> support({"bic": 12, "icl": 12, "calinski_harabasz": 4, "silhouette": 4, "inertia_knee": 4})
     {12: 1.0, 4: 2.0}
     """
-    members: dict[str, list[int]] = defaultdict(list)
-    for name, k in picks.items():
-        members[_family_of(name)].append(k)
-    votes: dict[int, float] = defaultdict(float)
-    for ks in members.values():
-        for k in ks:
-            votes[k] += 1.0 / len(ks)
-    return dict(votes)
+    return {k: float(v) for k, v in _votes(picks).items()}
 
 
 def split_line(picks: dict[str, int | None]) -> str:
@@ -175,12 +185,12 @@ def _edges(ks: list[int], capped: bool) -> tuple[int, ...]:
     return tuple(k for k, bound in ((ks[-1], not capped), (ks[0], ks[0] > 2)) if bound)
 
 
-def _vote(inner: dict[str, int], edges: tuple[int, ...]) -> tuple[int, dict[int, float]]:
+def _vote(inner: dict[str, int], edges: tuple[int, ...]) -> tuple[int, dict[int, Fraction]]:
     """The family vote over picks above 1 (see :func:`decide`, step 2 and 3)."""
-    votes = support(inner)
+    votes = _votes(inner)
     cast = sum(votes.values())
     for edge in edges:
-        if 2 * votes.get(edge, 0.0) > cast:
+        if 2 * votes.get(edge, 0) > cast:
             return edge, votes
     interior = {name: k for name, k in inner.items() if k not in edges} or inner
     votes = {k: v for k, v in votes.items() if k in interior.values()}  # a bound's share is not handed on
@@ -265,7 +275,7 @@ def decide(
     said = no_structure(made)
     inner = {name: k for name, k in made.items() if k != 1}
     if said:
-        best, votes = 1, {1: 1.0}
+        best, votes = 1, {1: Fraction(1)}
     elif not inner:
         return Decision(None, 0.0, "low", f"the criteria found no k above 1: {made}")
     else:
@@ -274,7 +284,7 @@ def decide(
     top = ks[-1] if ks[-1] > 1 and not capped else None  # one k tried: compared with one cluster at most
     agreement = sum(k == best for k in made.values()) / len(made)
     unanimous = all(k == best for k in made.values()) or (best == 1 and said == _flat(_null_tests(made)))
-    backing = votes.get(best, 0.0)
+    backing = votes.get(best, Fraction(0))
     confidence = "high" if unanimous or 4 * backing >= 3 * cast else "medium" if 2 * backing > cast else "low"
     notes, edge = [], None
     if best == 1:
