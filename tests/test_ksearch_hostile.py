@@ -119,3 +119,25 @@ def test_a_tie_of_votes_is_a_tie_whatever_the_arithmetic_and_the_order_of_the_pi
     for order in (sorted(picks), sorted(picks, reverse=True)):
         again = decide({name: picks[name] for name in order}, ks)
         assert (again.best_k, again.confidence, again.agreement) == (first.best_k, first.confidence, first.agreement)
+
+
+def test_the_split_line_starts_with_the_answer():
+    from nbparallel.ksearch.consensus import decide
+
+    # iris (raw) with k=range(2, 10): the answer 5 came second, after the 2 that three criteria picked
+    picks = {
+        "inertia_knee": 2,
+        "silhouette": 2,
+        "davies_bouldin": 2,
+        "gap": 5,
+        "bic": 5,
+        "icl": 5,
+        "calinski_harabasz": 3,
+        "prediction_strength": 3,
+    }
+    decision = decide(picks, list(range(2, 10)))
+    assert decision.best_k == 5
+    assert (
+        decision.split
+        == "5 (gap, bic, icl), 2 (inertia_knee, silhouette, davies_bouldin), 3 (calinski_harabasz, prediction_strength)"
+    )

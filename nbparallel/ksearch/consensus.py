@@ -129,19 +129,24 @@ def support(picks: dict[str, int]) -> dict[int, float]:
     return {k: float(v) for k, v in _votes(picks).items()}
 
 
-def split_line(picks: dict[str, int | None]) -> str:
-    """Which criteria picked which k, in one line, the k with most criteria first.
+def split_line(picks: dict[str, int | None], answer: int | None = None) -> str:
+    """Which criteria picked which k, in one line: the answer first, then the k with most criteria.
+
+    The family vote can pick a k that fewer criteria chose than another; the
+    line starts with it so that it reads as the answer and its backers.
 
     Examples
     --------
     >>> split_line({"bic": 12, "icl": 12, "calinski_harabasz": 4, "gap": None})
     '12 (bic, icl), 4 (calinski_harabasz)'
+    >>> split_line({"bic": 12, "icl": 12, "calinski_harabasz": 4, "gap": None}, answer=4)
+    '4 (calinski_harabasz), 12 (bic, icl)'
     """
     by_k: dict[int, list[str]] = defaultdict(list)
     for name, k in picks.items():
         if k is not None:
             by_k[k].append(name)
-    ordered = sorted(by_k.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ordered = sorted(by_k.items(), key=lambda kv: (kv[0] != answer, -len(kv[1]), kv[0]))
     return ", ".join(f"{k} ({', '.join(names)})" for k, names in ordered)
 
 
@@ -313,7 +318,7 @@ def decide(
         notes.append(f"the best k is at the edge of the range you gave: {_widen(edge, best, ks)}")
     if edge:
         confidence = "low"
-    split = None if all(k == best for k in made.values()) else split_line(picks)
+    split = None if all(k == best for k in made.values()) else split_line(picks, best)
     if split:
         notes.append(f"the criteria split: {split}")
     return Decision(best, agreement, confidence, "; ".join(notes) or None, edge, split)
