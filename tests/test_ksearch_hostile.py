@@ -141,3 +141,12 @@ def test_the_split_line_starts_with_the_answer():
         decision.split
         == "5 (gap, bic, icl), 2 (inertia_knee, silhouette, davies_bouldin), 3 (calinski_harabasz, prediction_strength)"
     )
+
+
+@pytest.mark.parametrize("k", [[2], range(2, 4)])
+def test_a_range_that_reaches_the_number_of_distinct_points_is_not_told_to_go_further(k):
+    # three distinct points: k = 3 is the most there can be, yet the result said "try k=range(2, 7)"
+    X = np.repeat(np.eye(max(k)), 40, axis=0)  # as many distinct rows as the largest k
+    res = nbp.choose_k(X, k=k, n_jobs=1, progress=False)
+    assert res.best_k == res.k[-1] and res.edge is None
+    assert "try k=range" not in res.reason and f"X has only {res.k[-1]} distinct points" in res.reason

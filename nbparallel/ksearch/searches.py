@@ -104,12 +104,18 @@ def _gap_data(X: Any, random_state: int) -> np.ndarray:
 
 
 def _distinct_limit(X: Any, ks: list[int]) -> tuple[list[int], str | None]:
-    """Drop the k above the number of distinct points (KMeans cannot make more clusters)."""
-    distinct = n_distinct_rows(X, ks[-1])
+    """Drop the k above the number of distinct points (KMeans cannot make more clusters).
+
+    The note also marks a range that reaches that number: its top is then no bound
+    (``decide(capped=True)``), and no wider range is suggested.
+    """
+    distinct = n_distinct_rows(X, ks[-1] + 1)  # counted past the top: "as many as the top" is not "more"
     if distinct == 1:
         return [1], None
-    if distinct >= ks[-1]:
+    if distinct > ks[-1]:
         return ks, None
+    if distinct == ks[-1]:
+        return ks, f"X has only {distinct} distinct points, so no k above {distinct} can be tried"
     kept = [k for k in ks if k <= distinct]
     if not kept:
         raise ValueError(
