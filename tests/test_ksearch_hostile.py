@@ -150,3 +150,12 @@ def test_a_range_that_reaches_the_number_of_distinct_points_is_not_told_to_go_fu
     res = nbp.choose_k(X, k=k, n_jobs=1, progress=False)
     assert res.best_k == res.k[-1] and res.edge is None
     assert "try k=range" not in res.reason and f"X has only {res.k[-1]} distinct points" in res.reason
+
+
+def test_no_structure_names_its_tests_as_a_sentence_does():
+    from nbparallel.ksearch.consensus import decide
+
+    picks = {"icl": 1, "gap": 1, "prediction_strength": 1, "calinski_harabasz": 7}
+    assert (
+        "no cluster structure: icl, gap and prediction_strength find no k" in decide(picks, [2, 3, 4, 5, 6, 7]).reason
+    )

@@ -312,7 +312,8 @@ def decide(
     edge = next((end for end, k in edges.items() if k == best), None) if best != 1 else None
     if best == 1:
         notes.append(
-            f"no cluster structure: {' and '.join(said)} find{'s' * (len(said) == 1)} no k better than one cluster"
+            f"no cluster structure: {' and '.join([', '.join(said[:-1]), said[-1]] if said[:-1] else said)} "
+            f"find{'s' * (len(said) == 1)} no k better than one cluster"
         )
     elif edge:
         notes.append(f"the best k is at the edge of the range you gave: {_widen(edge, best, ks)}")
