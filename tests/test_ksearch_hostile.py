@@ -159,3 +159,10 @@ def test_no_structure_names_its_tests_as_a_sentence_does():
     assert (
         "no cluster structure: icl, gap and prediction_strength find no k" in decide(picks, [2, 3, 4, 5, 6, 7]).reason
     )
+
+
+@pytest.mark.parametrize("size", ["all", 0.5])
+def test_a_silhouette_sample_size_that_is_no_count_is_a_clear_error(blobs, size):
+    # "all" failed inside int() ("invalid literal for int() with base 10"); 0.5 read as 0 points
+    with pytest.raises(ValueError, match="sample_size must be an int, None"):
+        nbp.choose_k(blobs, k=range(2, 4), sample_size=size, n_jobs=1, progress=False)

@@ -77,7 +77,12 @@ def _check_metrics(metrics: Sequence[str] | str) -> tuple[str, ...]:
     return metrics
 
 
-def _check_options(n_repeats: int, estimator: str, random_state: int) -> None:
+def _check_options(n_repeats: int, estimator: str, random_state: int, sample_size: int | str | None) -> None:
+    whole = isinstance(sample_size, (int, np.integer)) and not isinstance(sample_size, bool)
+    if not (whole or sample_size is None or sample_size == "auto"):  # 0.5 is no fraction here: int() made it 0
+        raise ValueError(
+            f"sample_size must be an int, None (every point) or 'auto' ({SILHOUETTE_SAMPLE:,} points), got {sample_size!r}"
+        )
     if isinstance(n_repeats, bool) or not isinstance(n_repeats, int) or n_repeats < 1:
         raise ValueError(f"n_repeats must be a positive int, got {n_repeats!r}")
     if estimator not in ESTIMATORS:
@@ -177,7 +182,7 @@ def search(
         arr = arr - arr.mean(axis=0)  # lose every digit far from the origin (unix times, a constant 1e12)
     n = arr.shape[0]
     ks = check_k(k, n)
-    _check_options(n_repeats, estimator, random_state)
+    _check_options(n_repeats, estimator, random_state, sample_size)
     chosen = estimator if estimator != "auto" else ("minibatch" if n > MINIBATCH_ABOVE else "kmeans")
     tss = total_ss(arr)
     ks, note = _distinct_limit(arr, ks)
