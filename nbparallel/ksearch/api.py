@@ -167,8 +167,8 @@ def choose_k(
     X : array-like, DataFrame (pandas, polars), pyarrow Table or scipy.sparse matrix
         Numeric, finite data of shape (n_samples, n_features); sparse data stays sparse.
     k : iterable of int, default=range(2, 15)
-    metrics : sequence of str
-        Any of ``"inertia"``, ``"gap"``, ``"silhouette"``, ``"calinski_harabasz"``,
+    metrics : str or sequence of str
+        One metric, or any of ``"inertia"``, ``"gap"``, ``"silhouette"``, ``"calinski_harabasz"``,
         ``"davies_bouldin"``, ``"bic"``, ``"icl"``, ``"prediction_strength"`` (all by default).
     n_repeats : int, default=1
         Seeds per k; with more than one, ``scores_sd`` and ``stability`` (how

@@ -43,7 +43,9 @@ The rule has two questions, asked in this order:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 
 __all__ = ["Decision", "decide", "support", "FAMILIES", "TIE_ORDER", "NULL_TESTS", "split_line", "no_structure"]
 
@@ -98,6 +100,22 @@ def _family_of(name: str) -> str:
     return next((family for family, members in FAMILIES.items() if name in members), name)
 
 
+def _votes(picks: dict[str, int]) -> dict[int, Fraction]:
+    """Votes per k as :func:`support`, in exact fractions.
+
+    In floats 1/3 + 1/3 + 1/3 is 0.9999999999999999: a tie was lost, and the
+    confidence's thresholds moved with the order of the picks.
+    """
+    members: dict[str, list[int]] = defaultdict(list)
+    for name, k in picks.items():
+        members[_family_of(name)].append(k)
+    votes: dict[int, Fraction] = defaultdict(Fraction)
+    for ks in members.values():
+        for k in ks:
+            votes[k] += Fraction(1, len(ks))
+    return dict(votes)
+
+
 def support(picks: dict[str, int]) -> dict[int, float]:
     """Votes per k: each family's one vote split evenly over its members' picks.
 
@@ -108,29 +126,27 @@ def support(picks: dict[str, int]) -> dict[int, float]:
     >>> support({"bic": 12, "icl": 12, "calinski_harabasz": 4, "silhouette": 4, "inertia_knee": 4})
     {12: 1.0, 4: 2.0}
     """
-    members: dict[str, list[int]] = defaultdict(list)
-    for name, k in picks.items():
-        members[_family_of(name)].append(k)
-    votes: dict[int, float] = defaultdict(float)
-    for ks in members.values():
-        for k in ks:
-            votes[k] += 1.0 / len(ks)
-    return dict(votes)
+    return {k: float(v) for k, v in _votes(picks).items()}
 
 
-def split_line(picks: dict[str, int | None]) -> str:
-    """Which criteria picked which k, in one line, the k with most criteria first.
+def split_line(picks: dict[str, int | None], answer: int | None = None) -> str:
+    """Which criteria picked which k, in one line: the answer first, then the k with most criteria.
+
+    The family vote can pick a k that fewer criteria chose than another; the
+    line starts with it so that it reads as the answer and its backers.
 
     Examples
     --------
     >>> split_line({"bic": 12, "icl": 12, "calinski_harabasz": 4, "gap": None})
     '12 (bic, icl), 4 (calinski_harabasz)'
+    >>> split_line({"bic": 12, "icl": 12, "calinski_harabasz": 4, "gap": None}, answer=4)
+    '4 (calinski_harabasz), 12 (bic, icl)'
     """
     by_k: dict[int, list[str]] = defaultdict(list)
     for name, k in picks.items():
         if k is not None:
             by_k[k].append(name)
-    ordered = sorted(by_k.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ordered = sorted(by_k.items(), key=lambda kv: (kv[0] != answer, -len(kv[1]), kv[0]))
     return ", ".join(f"{k} ({', '.join(names)})" for k, names in ordered)
 
 
@@ -168,19 +184,34 @@ def _order(name: str) -> int:
     return TIE_ORDER.index(name) if name in TIE_ORDER else len(TIE_ORDER)
 
 
-def _edges(ks: list[int], capped: bool) -> tuple[int, ...]:
-    """The k whose pick is a bound: the largest tried (unless capped), the smallest when above 2."""
-    if len(ks) < 2:
-        return ()
-    return tuple(k for k, bound in ((ks[-1], not capped), (ks[0], ks[0] > 2)) if bound)
+def _edges(ks: list[int], capped: bool) -> dict[str, int]:
+    """The k whose pick is a bound, by end: the largest tried (unless ``capped``; one k tried
+    above 1 too, as it was compared with one cluster at most), the smallest when above 2."""
+    edges = {"top": ks[-1]} if ks[-1] > 1 and not capped else {}
+    if len(ks) > 1 and ks[0] > 2:
+        edges["bottom"] = ks[0]
+    return edges
 
 
-def _vote(inner: dict[str, int], edges: tuple[int, ...]) -> tuple[int, dict[int, float]]:
+def _widen(edge: str, best: int, ks: list[int]) -> str:
+    """Why an answer at an end is a bound, and the range to try instead.
+
+    Past the top: up to twice the bound (from 2 when one k was tried), a sweep
+    as wide again; a convention, not a measured choice.  Below the bottom: from 2.
+    """
+    if edge == "top":
+        start = ks[0] if len(ks) > 1 else min(ks[0], 2)
+        return f"k = {best} is the largest k tried, so it is a lower bound, not an answer; try k=range({start}, {2 * best + 1})"
+    return f"k = {best} is the smallest k tried, so it is an upper bound, not an answer; try k=range(2, {ks[-1] + 1})"
+
+
+def _vote(inner: dict[str, int], edges: Iterable[int]) -> tuple[int, dict[int, Fraction]]:
     """The family vote over picks above 1 (see :func:`decide`, step 2 and 3)."""
-    votes = support(inner)
+    edges = tuple(edges)
+    votes = _votes(inner)
     cast = sum(votes.values())
     for edge in edges:
-        if 2 * votes.get(edge, 0.0) > cast:
+        if 2 * votes.get(edge, 0) > cast:
             return edge, votes
     interior = {name: k for name, k in inner.items() if k not in edges} or inner
     votes = {k: v for k, v in votes.items() if k in interior.values()}  # a bound's share is not handed on
@@ -224,7 +255,9 @@ def decide(
        ``"medium"`` when it has a majority of the votes, ``"low"``
        otherwise or at an end of the range.
        An answer at an end of the range is a bound: ``edge`` says which, and
-       ``reason`` suggests the range to try.  When the criteria disagree,
+       ``reason`` suggests the range to try.  One k tried above 1 is a bound
+       too (``"top"``): the criteria compared it with one cluster at most.
+       When the criteria disagree,
        ``split`` says which picked what, in one line.
 
     Parameters
@@ -263,38 +296,30 @@ def decide(
         return Decision(None, 0.0, "low", why)
     said = no_structure(made)
     inner = {name: k for name, k in made.items() if k != 1}
+    edges = _edges(ks, capped)
     if said:
-        best, votes = 1, {1: 1.0}
+        best, votes = 1, {1: Fraction(1)}
     elif not inner:
         return Decision(None, 0.0, "low", f"the criteria found no k above 1: {made}")
     else:
-        best, votes = _vote(inner, _edges(ks, capped))
+        best, votes = _vote(inner, edges.values())
     cast = sum(votes.values())
-    top = ks[-1] if len(ks) > 1 and not capped else None
     agreement = sum(k == best for k in made.values()) / len(made)
     unanimous = all(k == best for k in made.values()) or (best == 1 and said == _flat(_null_tests(made)))
-    backing = votes.get(best, 0.0)
+    backing = votes.get(best, Fraction(0))
     confidence = "high" if unanimous or 4 * backing >= 3 * cast else "medium" if 2 * backing > cast else "low"
-    notes, edge = [], None
+    notes = []
+    edge = next((end for end, k in edges.items() if k == best), None) if best != 1 else None
     if best == 1:
         notes.append(
-            f"no cluster structure: {' and '.join(said)} find{'s' * (len(said) == 1)} no k better than one cluster"
+            f"no cluster structure: {' and '.join([', '.join(said[:-1]), said[-1]] if said[:-1] else said)} "
+            f"find{'s' * (len(said) == 1)} no k better than one cluster"
         )
-    elif top is not None and best == top:
-        edge = "top"
-        notes.append(
-            f"the best k is at the edge of the range you gave: k = {best} is the largest k tried, so it is a "
-            f"lower bound, not an answer; try k=range({ks[0]}, {2 * best + 1})"
-        )
-    elif len(ks) > 1 and best == ks[0] and best > 2:
-        edge = "bottom"
-        notes.append(
-            f"the best k is at the edge of the range you gave: k = {best} is the smallest k tried, so it is an "
-            f"upper bound, not an answer; try k=range(2, {ks[-1] + 1})"
-        )
+    elif edge:
+        notes.append(f"the best k is at the edge of the range you gave: {_widen(edge, best, ks)}")
     if edge:
         confidence = "low"
-    split = None if all(k == best for k in made.values()) else split_line(picks)
+    split = None if all(k == best for k in made.values()) else split_line(picks, best)
     if split:
         notes.append(f"the criteria split: {split}")
     return Decision(best, agreement, confidence, "; ".join(notes) or None, edge, split)

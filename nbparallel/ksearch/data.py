@@ -57,6 +57,26 @@ def _check_finite(values: np.ndarray, rows: np.ndarray) -> None:
         )
 
 
+def _pandas_numeric(frame: Any) -> np.ndarray:
+    """A pandas DataFrame's values as floats, its missing values (``pd.NA`` too) as NaN.
+
+    Nullable ``Int64``/``Float64``/``boolean`` columns are numbers: ``to_numpy()`` alone
+    gives them dtype object.  Other columns are named in the error.
+    """
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    dtypes = frame.dtypes.items() if hasattr(frame.dtypes, "items") else [(frame.name, frame.dtypes)]
+    bad = [
+        f"{str(name)!r} ({dtype})" for name, dtype in dtypes if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
+    ]
+    if bad:
+        raise ValueError(
+            f"X must be numeric; not the column(s) {', '.join(bad[:5])}{', ...' * (len(bad) > 5)}: encode "
+            "categorical columns (e.g. sklearn.preprocessing.OneHotEncoder) or drop them first"
+        )
+    return np.asarray(frame.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
 def _to_dense(X: Any) -> np.ndarray:
     module = _module(X)
     if module.startswith("polars"):
@@ -68,7 +88,9 @@ def _to_dense(X: Any) -> np.ndarray:
             cols = [_numeric(np.asarray(col.to_numpy())) for col in X.columns]
             return np.column_stack(cols)
         return np.asarray(X)
-    if hasattr(X, "to_numpy") and hasattr(X, "columns"):  # pandas
+    if hasattr(X, "to_numpy") and hasattr(X, "dtypes") and module.startswith("pandas"):
+        return _pandas_numeric(X)
+    if hasattr(X, "to_numpy") and hasattr(X, "columns"):  # a frame of another library
         return _numeric(X.to_numpy())
     return _numeric(np.asarray(X))
 
@@ -108,6 +130,26 @@ def check_X(X: Any) -> Any:
     return arr
 
 
+def _as_ks(k: Any) -> list[int]:
+    """``k`` as sorted distinct ints: whole numbers only, never a string or a bool.
+
+    ``int()`` alone takes "2345" as k = 2, 3, 4, 5, True as 1 and 2.5 as 2.
+    """
+    bad = ValueError(f"k must be an iterable of ints such as range(2, 15), got {k!r}")
+    if isinstance(k, (str, bytes)):
+        raise bad
+    try:
+        values = list(k)
+    except TypeError:
+        raise bad from None
+    whole = (int, float, np.integer, np.floating)
+    if any(
+        isinstance(v, (bool, np.bool_)) or not isinstance(v, whole) or not np.isfinite(v) or v != int(v) for v in values
+    ):
+        raise bad
+    return sorted({int(v) for v in values})
+
+
 def check_k(k: Iterable[int], n_samples: int) -> list[int]:
     """The cluster counts to try, sorted; 1 is allowed (the no-structure baseline).
 
@@ -116,14 +158,16 @@ def check_k(k: Iterable[int], n_samples: int) -> list[int]:
     >>> check_k(range(5, 1, -1), 100)
     [2, 3, 4, 5]
     """
-    try:
-        ks = sorted({int(v) for v in k})
-    except (TypeError, ValueError):
-        raise ValueError(f"k must be an iterable of ints such as range(2, 15), got {k!r}") from None
+    ks = _as_ks(k)
     if not ks:
         raise ValueError("k is empty; pass the cluster counts to try, e.g. range(2, 15)")
     if ks[0] < 1:
         raise ValueError(f"every k must be at least 1 (got {ks[0]}); pass e.g. range(2, 15)")
+    if ks == [1]:
+        raise ValueError(
+            "k = 1 alone compares one cluster with nothing: pass the k to compare it with, e.g. range(2, 15) "
+            "(one cluster is every criterion's baseline)"
+        )
     if ks[0] >= n_samples:
         raise ValueError(
             f"X has {n_samples} samples, fewer than the smallest k ({ks[0]}) needs: each k needs more "

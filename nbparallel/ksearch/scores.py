@@ -93,8 +93,8 @@ def calinski_davies(X: Any, labels: np.ndarray, counts: np.ndarray, means: np.nd
     ch = 1.0 if intra == 0 else extra * (n - k) / (intra * (k - 1))
     spread = np.bincount(labels, weights=distances, minlength=k) / counts
     between = np.linalg.norm(means[:, None, :] - means[None, :, :], axis=-1)
-    if np.allclose(spread, 0) or np.allclose(between, 0):
-        return ch, 0.0
+    # scikit-learn returns 0 when the spreads or the distances are all within 1e-8 of 0 (np.allclose):
+    # data in tiny units (1e-9) scored 0 at every k.  Exact zeros need no guard: they give 0 below.
     between[between == 0] = np.inf
     db = float(np.mean(np.max((spread[:, None] + spread[None, :]) / between, axis=1)))
     return ch, db

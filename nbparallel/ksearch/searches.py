@@ -27,7 +27,7 @@ from .bic import SAMPLE as BIC_SAMPLE
 from .bic import mixture_space, one_cluster_bic
 from .consensus import decide
 from .criteria import METRICS, pick
-from .data import check_k, check_X, dense_rows, n_distinct_rows, principal_axes, total_ss
+from .data import check_k, check_X, dense_rows, is_sparse, n_distinct_rows, principal_axes, total_ss
 from .result import KSearchResult
 from .tasks import FitTask, GapTask, StabilityTask, run_task
 
@@ -65,8 +65,8 @@ def _seed(*parts: int) -> int:
     return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
 
-def _check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
-    metrics = tuple(metrics)
+def _check_metrics(metrics: Sequence[str] | str) -> tuple[str, ...]:
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)  # "gap" is not ("g", "a", "p")
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
         raise ValueError(
@@ -77,7 +77,12 @@ def _check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
     return metrics
 
 
-def _check_options(n_repeats: int, estimator: str, random_state: int) -> None:
+def _check_options(n_repeats: int, estimator: str, random_state: int, sample_size: int | str | None) -> None:
+    whole = isinstance(sample_size, (int, np.integer)) and not isinstance(sample_size, bool)
+    if not (whole or sample_size is None or sample_size == "auto"):  # 0.5 is no fraction here: int() made it 0
+        raise ValueError(
+            f"sample_size must be an int, None (every point) or 'auto' ({SILHOUETTE_SAMPLE:,} points), got {sample_size!r}"
+        )
     if isinstance(n_repeats, bool) or not isinstance(n_repeats, int) or n_repeats < 1:
         raise ValueError(f"n_repeats must be a positive int, got {n_repeats!r}")
     if estimator not in ESTIMATORS:
@@ -104,12 +109,18 @@ def _gap_data(X: Any, random_state: int) -> np.ndarray:
 
 
 def _distinct_limit(X: Any, ks: list[int]) -> tuple[list[int], str | None]:
-    """Drop the k above the number of distinct points (KMeans cannot make more clusters)."""
-    distinct = n_distinct_rows(X, ks[-1])
+    """Drop the k above the number of distinct points (KMeans cannot make more clusters).
+
+    The note also marks a range that reaches that number: its top is then no bound
+    (``decide(capped=True)``), and no wider range is suggested.
+    """
+    distinct = n_distinct_rows(X, ks[-1] + 1)  # counted past the top: "as many as the top" is not "more"
     if distinct == 1:
         return [1], None
-    if distinct >= ks[-1]:
+    if distinct > ks[-1]:
         return ks, None
+    if distinct == ks[-1]:
+        return ks, f"X has only {distinct} distinct points, so no k above {distinct} can be tried"
     kept = [k for k in ks if k <= distinct]
     if not kept:
         raise ValueError(
@@ -167,9 +178,11 @@ def search(
     began = time.perf_counter()
     metrics = _check_metrics(metrics)
     arr = check_X(X)
+    if not is_sparse(arr):  # no criterion moves with a shift; scikit-learn's distances (|x|² + |y|² - 2x·y)
+        arr = arr - arr.mean(axis=0)  # lose every digit far from the origin (unix times, a constant 1e12)
     n = arr.shape[0]
     ks = check_k(k, n)
-    _check_options(n_repeats, estimator, random_state)
+    _check_options(n_repeats, estimator, random_state, sample_size)
     chosen = estimator if estimator != "auto" else ("minibatch" if n > MINIBATCH_ABOVE else "kmeans")
     tss = total_ss(arr)
     ks, note = _distinct_limit(arr, ks)
