@@ -88,3 +88,15 @@ def local_cluster() -> Iterator[Any]:
                 break
             time.sleep(0.2)
         assert not left, f"cluster processes left: {left}"
+
+
+def same(got: Any, expected: Any) -> None:
+    """pandas' ``.equals`` plus what it does not look at: the kind, the names, the dtypes."""
+    import pandas as pd
+
+    assert type(got) is type(expected), (type(got), type(expected))
+    if isinstance(expected, pd.DataFrame):
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    elif isinstance(expected, pd.Series):
+        pd.testing.assert_series_equal(got, expected, check_exact=True)
+    assert got.equals(expected)

@@ -16,21 +16,12 @@ from hypothesis import strategies as st
 
 import nbparallel as nbp
 from nbparallel import pandarallel
+from tests.helpers import same
 
 
 @pytest.fixture(scope="module", autouse=True)
 def drop_in():
     pandarallel.initialize(nb_workers=2, verbose=0)
-
-
-def same(got, expected):
-    """``.equals`` plus what it does not look at: the kind, the names, the dtypes."""
-    assert type(got) is type(expected), (type(got), type(expected))
-    if isinstance(expected, pd.DataFrame):
-        pd.testing.assert_frame_equal(got, expected, check_exact=True)
-    elif isinstance(expected, pd.Series):
-        pd.testing.assert_series_equal(got, expected, check_exact=True)
-    assert got.equals(expected)
 
 
 def _frames():

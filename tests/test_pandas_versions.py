@@ -14,20 +14,12 @@ import pytest
 
 from nbparallel import pandarallel
 from nbparallel.frontends.frames.compat import window_and_groupby_classes
+from tests.helpers import same
 
 
 @pytest.fixture(scope="module", autouse=True)
 def drop_in():
     pandarallel.initialize(nb_workers=2, verbose=0)
-
-
-def same(got, expected):
-    assert type(got) is type(expected), (type(got), type(expected))
-    if isinstance(expected, pd.DataFrame):
-        pd.testing.assert_frame_equal(got, expected, check_exact=True)
-    else:
-        pd.testing.assert_series_equal(got, expected, check_exact=True)
-    assert got.equals(expected)
 
 
 def _frame():

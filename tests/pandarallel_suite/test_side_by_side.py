@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from nbparallel import pandarallel as drop_in
+from tests.helpers import same
 
 real = pytest.importorskip("pandarallel", reason="pandarallel is not installed here (make test-oldest installs it)")
 
@@ -68,15 +69,6 @@ PANDARALLEL_DIFFERS = {
     ("empty-apply", 1): "raises ZeroDivisionError in its progress bars on an empty frame",
     ("empty-apply", 300): "raises ZeroDivisionError in its progress bars on an empty frame",
 }
-
-
-def same(got, expected):
-    assert type(got) is type(expected), (type(got), type(expected))
-    if isinstance(expected, pd.DataFrame):
-        pd.testing.assert_frame_equal(got, expected, check_exact=True)
-    else:
-        pd.testing.assert_series_equal(got, expected, check_exact=True)
-    assert got.equals(expected)
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
