@@ -178,11 +178,11 @@ def search(
     began = time.perf_counter()
     metrics = _check_metrics(metrics)
     arr = check_X(X)
-    if not is_sparse(arr):  # no criterion moves with a shift; scikit-learn's distances (|x|² + |y|² - 2x·y)
-        arr = arr - arr.mean(axis=0)  # lose every digit far from the origin (unix times, a constant 1e12)
     n = arr.shape[0]
     ks = check_k(k, n)
-    _check_options(n_repeats, estimator, random_state, sample_size)
+    _check_options(n_repeats, estimator, random_state, sample_size)  # every argument checked before any copy
+    if not is_sparse(arr):  # no criterion moves with a shift; scikit-learn's distances (|x|² + |y|² - 2x·y)
+        arr = arr - arr.mean(axis=0)  # lose every digit far from the origin (unix times, a constant 1e12)
     chosen = estimator if estimator != "auto" else ("minibatch" if n > MINIBATCH_ABOVE else "kmeans")
     tss = total_ss(arr)
     ks, note = _distinct_limit(arr, ks)
