@@ -147,7 +147,7 @@ def plan(
         datas, shared_folder = _share_large_arrays(datas, mode)
 
     def payload(a: int, b: int) -> Any:
-        pieces = tuple(k.take(d, a, b) for k, d in zip(kinds, datas, strict=True))
+        pieces = tuple([k.take(d, a, b) for k, d in zip(kinds, datas, strict=True)])
         return pieces if star else pieces[0]
 
     result_folder = shared_folder if mode == "chunk" else None
@@ -316,8 +316,8 @@ def pmap(
     [1, 2]
     """
     options = RunOptions.from_arguments(locals())
-    datas = tuple(rows_of(d) for d in (data, *more_data))  # any iterable, read as a loop reads it
-    if any(isinstance(d, Iterator) for d in datas):
+    datas = tuple([rows_of(d) for d in (data, *more_data)])  # any iterable, read as a loop reads it
+    if any([isinstance(d, Iterator) for d in datas]):
         if chunks is None and cache is None:  # read lazily: memory goes to the results only
             from .streaming import plan_stream
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import numbers
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -160,20 +161,45 @@ class RunOptions:
         >>> RunOptions.from_arguments({"func": print, "n_jobs": 2, "seed": None}, skip_none=True)
         RunOptions(n_jobs=2, chunks=None, chunk_size=None, backend=None, progress=None, background=False, retries=0, retry_delay=0.0, timeout=None, cache=None, seed=None, errors='raise')
         """
-        return cls(**{n: arguments[n] for n in _NAMES if n in arguments and not (skip_none and arguments[n] is None)})
+        given = {n: arguments[n] for n in _NAMES if n in arguments and not (skip_none and arguments[n] is None)}
+        # Options are checked once per distinct set of arguments: a call repeated with the same
+        # ones gets the same (frozen) options.  Keyed with each value's type, as 1, 1.0 and True
+        # are equal keys but not the same option (an error message shows the value as given).
+        key = (cls, *[(name, type(value), value) for name, value in given.items()])
+        try:
+            known = _checked.get(key)
+        except TypeError:  # an unhashable value (a cache given as a list, say): checked, and fails there
+            return cls(**given)
+        if known is None:
+            known = cls(**given)
+            with _checked_lock:
+                while len(_checked) >= _CHECKED_KEEP:
+                    _checked.pop(next(iter(_checked)))
+                _checked[key] = known
+        return known
 
     def resolved(self) -> RunOptions:
         """These options with the configured defaults filled in (``backend``, ``progress``)."""
         if self.backend is not None and self.progress is not None:
             return self
-        cfg = get_config()  # validated when it was set: not checked again
+        cfg = get_config()  # validated when it was set, and replaced (never changed) by config()
+        last = self.__dict__.get("_resolved")
+        if last is not None and last[0] is cfg:
+            return last[1]
         filled = copy.copy(self)
+        filled.__dict__.pop("_resolved", None)
         object.__setattr__(filled, "backend", self.backend if self.backend is not None else cfg.backend)
         object.__setattr__(filled, "progress", self.progress if self.progress is not None else cfg.progress)
+        object.__setattr__(self, "_resolved", (cfg, filled))  # not a field: not compared, not shown
         return filled
 
 
 _NAMES = tuple(f.name for f in fields(RunOptions))
+
+#: The options of the latest distinct argument sets (see :meth:`RunOptions.from_arguments`).
+_checked: dict[tuple[Any, ...], RunOptions] = {}
+_checked_lock = threading.Lock()
+_CHECKED_KEEP = 64
 
 
 def magic_arguments(func: Callable[..., Any]) -> Callable[..., Any]:

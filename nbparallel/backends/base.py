@@ -73,6 +73,10 @@ class Backend(ABC):
     def submit(self, func: Any, task: ChunkTask, n_workers: int) -> Future[ChunkOutcome]:
         """Start one chunk; its future gives the :class:`~nbparallel.worker.task.ChunkOutcome`."""
 
+    def received(self, result: Any) -> ChunkOutcome:
+        """The :class:`~nbparallel.worker.task.ChunkOutcome` in what a submitted chunk's future gave."""
+        return result
+
     def prefetch(self, n_workers: int) -> int:
         """Chunks of one job in flight at once."""
         return n_workers

@@ -27,9 +27,9 @@ from loky.process_executor import ProcessPoolExecutor
 from ..data.janitor import claim_semaphores
 from ..worker.board import Board, Row
 from ..worker.control import in_worker
-from ..worker.run import run_chunk
+from ..worker.run import run_message
 from ..worker.task import ChunkOutcome, ChunkTask
-from ..worker.transit import Shipped
+from ..worker.transit import arrived_outcome, chunk_message
 from .base import Backend, abandon_all, get_backend, register_backend
 from .memmaps import register_memmap_reducer
 from .shipping import pack
@@ -125,19 +125,18 @@ class LocalProcesses(Backend):
             return ex
 
     def submit(self, func: Any, task: ChunkTask, n_workers: int) -> Future[ChunkOutcome]:
-        # loky keeps a chunk's arguments until the callbacks of its future have returned, and the
-        # job ends inside them: the chunk goes in a box emptied first, so its slices of a shared
-        # copy (mapped memory) are not held a moment after the job's result is out.
-        if task.timed and task.payload is not None:  # its transfer is timed when loky pickles it
-            # The task is this submission's own copy (the attempt made it): wrapped in place, as
-            # dataclasses.replace would cost more than the rest of the timeline's recording.
-            object.__setattr__(task, "payload", Shipped(task.payload, _loky_dumps))
-        box = [task]
-        future: Future[ChunkOutcome] = self.executor(n_workers).submit(_run_boxed, func, box)
+        # One message a chunk, plain data pickled here (worker.transit.chunk_message); loky keeps a
+        # chunk's arguments until the callbacks of its future have returned, and the job ends inside
+        # them: the message goes in a box emptied first, not held a moment longer.
+        box = [chunk_message(func, task, _loky_dumps)]
+        future: Future[ChunkOutcome] = self.executor(n_workers).submit(run_message, box)
         future.add_done_callback(lambda _f: box.clear())
         if not _exit_hook:
             _abandon_at_exit()  # after loky's own hook, which it registers on its first submit
         return future
+
+    def received(self, result: Any) -> ChunkOutcome:
+        return arrived_outcome(result)
 
     def prefetch(self, n_workers: int) -> int:
         ex = self._executor
@@ -297,11 +296,6 @@ def _loky_dumps(obj: Any) -> bytes:
 
 #: Pickle buffers up to this size are kept for the next chunk.
 _KEEP_BUFFER = 1 * 2**20
-
-
-def _run_boxed(func: Any, box: list[ChunkTask]) -> ChunkOutcome:
-    """In a worker: run the chunk sent in ``box`` (see :meth:`LocalProcesses.submit`)."""
-    return run_chunk(func, box[0])
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import operator
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -139,20 +139,33 @@ def _concat_pandas(parts: list[Any], source: Any = None) -> Any:
 _notes = threading.local()
 
 
-@contextlib.contextmanager
-def collect_notes() -> Iterator[list[str]]:
+class _Collecting:
+    """The block of :func:`collect_notes` (a class: it runs for every job that ends)."""
+
+    def __enter__(self) -> list[str]:
+        self.previous = getattr(_notes, "items", None)
+        items: list[str] = []
+        _notes.items = items
+        return items
+
+    def __exit__(self, *exc: object) -> None:
+        _notes.items = self.previous
+
+
+def collect_notes() -> _Collecting:
     """Collect what merging has to warn about, instead of warning in this thread.
 
     A job merges in whichever thread finished its last chunk; the job warns in the
     caller's thread when its result is read (:meth:`nbparallel.Job.result`).
+
+    Examples
+    --------
+    >>> with collect_notes() as notes:
+    ...     _note("split")
+    >>> notes
+    ['split']
     """
-    previous = getattr(_notes, "items", None)
-    items: list[str] = []
-    _notes.items = items
-    try:
-        yield items
-    finally:
-        _notes.items = previous
+    return _Collecting()
 
 
 def _note(message: str) -> None:

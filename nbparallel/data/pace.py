@@ -183,7 +183,10 @@ def cheap_call(func: Callable[..., Any], n_items: int, n_workers: int) -> bool:
     >>> cheap_call(inc, 10_000, 2), cheap_call(inc, 10**9, 2)
     (True, False)
     """
-    cost = item_cost(func)
+    return _cheap(item_cost(func), n_items, n_workers)
+
+
+def _cheap(cost: float | None, n_items: int, n_workers: int) -> bool:
     return cost is not None and cost * n_items < CHEAP_PER_WORKER * max(1, n_workers)
 
 
@@ -231,9 +234,11 @@ def learned_bounds(
     >>> learned_bounds(halve, 10, 2, RunOptions(progress=False, timeout=1.0)) is None
     True
     """
-    if not split_is_free(options) or not cheap_call(func, n_items, n_workers):
+    if not split_is_free(options):
         return None
     cost = item_cost(func)
+    if not _cheap(cost, n_items, n_workers):
+        return None
     if cost is not None and cost * n_items < ONE_CHUNK_BELOW:  # parallel would save less than a round trip
         return chunk_bounds(n_items, 1)
     return chunk_bounds(n_items, max(1, n_workers))

@@ -15,6 +15,7 @@ class Observed(Protocol):
     n_jobs: int
     backend: Any
     size_option: str  # the call's knob for chunk sizes ("chunk_size", joblib's "batch_size")
+    recorder: Any  # its timeline's records (made by the timeline)
 
     @property
     def total_items(self) -> int | None: ...

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ChunkTimeout, WorkerDied
@@ -184,8 +183,7 @@ class Recorder:
         return began, self.ended if self.ended is not None else time.time()
 
 
-_recorders: weakref.WeakKeyDictionary[JobLike, Recorder] = weakref.WeakKeyDictionary()
-_recorders_lock = threading.Lock()
+_recorders_lock = threading.Lock()  # a job's recorder is made once (kept on the job: it lives as long)
 
 
 def recorder_of(job: JobLike) -> Recorder:
@@ -198,12 +196,12 @@ def recorder_of(job: JobLike) -> Recorder:
     >>> job.wait() and len(recorder_of(job).snapshot())
     2
     """
-    recorder = _recorders.get(job)
+    recorder: Recorder | None = job.recorder
     if recorder is None:
         with _recorders_lock:
-            recorder = _recorders.get(job)
+            recorder = job.recorder
             if recorder is None:
-                recorder = _recorders[job] = Recorder()
+                recorder = job.recorder = Recorder()
     return recorder
 
 
@@ -247,7 +245,7 @@ def end(job: JobLike) -> None:
     >>> began <= ended
     True
     """
-    recorder = _recorders.get(job)
+    recorder = job.recorder
     if recorder is not None:
         recorder.end()
 
@@ -289,7 +287,7 @@ def timeline_of(job: JobLike) -> Any:
         import pandas as pd
     except ImportError as err:  # pragma: no cover - pandas is in the test extra
         raise ImportError("job.timeline() returns a pandas DataFrame: pip install pandas") from err
-    recorder = _recorders.get(job)
+    recorder = job.recorder
     records = sorted(recorder.snapshot() if recorder is not None else [], key=lambda r: (r.chunk, r.attempt))
     frame = pd.DataFrame(records, columns=COLUMNS)
     frame.insert(frame.columns.get_loc("stop_item") + 1, "items", frame["stop_item"] - frame["start_item"])

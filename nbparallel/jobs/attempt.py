@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError, Future
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ChunkTimeout, WorkerDied
+from ..errors import ChunkTimeout, UnpicklableResult, WorkerDied
 from ..insights import timeline
 from ..worker.board import CANCEL
 from ..worker.task import ChunkOutcome, ChunkTask
@@ -51,8 +51,8 @@ class _InFlight:
 class Attempt:
     """Run ``tasks`` of ``job`` on ``backend`` with ``n_workers`` workers.
 
-    ``finished`` is a future resolved once every chunk has its outcome, or once
-    the attempt was stopped and the chunks in flight have ended.
+    ``on_finished()`` is called once, when every chunk has its outcome, or
+    once the attempt was stopped and the chunks in flight have ended.
     """
 
     def __init__(
@@ -63,6 +63,7 @@ class Attempt:
         backend: Backend,
         n_workers: int,
         func: Any,
+        on_finished: Callable[[], None],
         *,
         gate: Callable[[], bool] | None = None,
     ) -> None:
@@ -71,7 +72,7 @@ class Attempt:
         self.backend = backend
         self.n_workers = n_workers
         self.func = func
-        self.finished: Future[None] = Future()
+        self._on_finished: Callable[[], None] | None = on_finished  # called once (then None)
         lazy = isinstance(tasks, Iterator)
         self._queue: collections.deque[ChunkTask] = collections.deque(() if lazy else tasks)
         self._source: Iterator[ChunkTask] | None = tasks if lazy else None  # type: ignore[assignment]
@@ -80,8 +81,8 @@ class Attempt:
         self._gate = gate
         self._fail_fast = job.options.errors == "raise"
         self._in_flight: dict[int, _InFlight] = {}
-        self._tries: collections.Counter[int] = collections.Counter()
-        self._resubmits: collections.Counter[int] = collections.Counter()
+        self._tries: dict[int, int] = {}
+        self._resubmits: dict[int, int] = {}
         self._lock = threading.RLock()
         self._stopping = False
         self._window = backend.prefetch(n_workers)
@@ -91,7 +92,6 @@ class Attempt:
 
     # -- control ---------------------------------------------------------------------
     def start(self) -> None:
-        self.finished.set_running_or_notify_cancel()
         self._fill()
 
     def stop(self) -> None:
@@ -214,7 +214,7 @@ class Attempt:
         board = self.board
         was_running = board is not None and board.is_running(flight.slot)
         try:
-            outcome = future.result()
+            result = future.result()
         except CancelledError:
             outcome = ChunkOutcome(flight.task.index, flight.task.start, flight.task.stop, cancelled=True)
         except BaseException as exc:
@@ -226,6 +226,17 @@ class Attempt:
                 if lost is None:
                     return
                 outcome = lost
+        else:
+            try:
+                outcome = self.backend.received(result)
+            except Exception as exc:  # what the worker sent cannot be rebuilt here (not the chunk's data)
+                outcome = ChunkOutcome(flight.task.index, flight.task.start, flight.task.stop)
+                outcome.fail(
+                    UnpicklableResult(
+                        f"the outcome of chunk {flight.task.index} (items {flight.task.start}-"
+                        f"{flight.task.stop - 1}) cannot be read in the kernel: {type(exc).__name__}: {exc}"
+                    )
+                )
         self._ended(flight, outcome)
 
     def _lost_worker(self, flight: _InFlight, cause: str, was_running: bool) -> ChunkOutcome | None:
@@ -244,8 +255,8 @@ class Attempt:
             )
             return outcome
         innocent = not was_running or self.backend.kills != flight.kills
-        if innocent and self._resubmits[task.index] < MAX_RESUBMITS and not self._stopping:
-            self._resubmits[task.index] += 1
+        if innocent and self._resubmits.get(task.index, 0) < MAX_RESUBMITS and not self._stopping:
+            self._resubmits[task.index] = self._resubmits.get(task.index, 0) + 1
             log.info("job %s: chunk %d lost its worker (%s); running it again", self.job.id, task.index, cause)
             with self._lock:
                 self._release(flight)
@@ -278,8 +289,7 @@ class Attempt:
             self._release(flight)
             # The future's callback keeps the flight alive a while: not the chunk's data with it.
             flight.task = task.but(payload=None)
-            self._tries[task.index] += 1
-            outcome.attempts = self._tries[task.index]
+            outcome.attempts = self._tries[task.index] = self._tries.get(task.index, 0) + 1
             retry = outcome.error is not None and outcome.attempts <= self.job.options.retries and not self._stopping
             timer = None
             if retry:  # decided and queued at once: a stop() from now on records the failure
@@ -326,6 +336,7 @@ class Attempt:
                 and not self._pulling
                 and (self._stopping or (not self._queue and self._source is None))
             )
-            if not done or self.finished.done():
+            if not done or self._on_finished is None:
                 return
-            self.finished.set_result(None)
+            on_finished, self._on_finished = self._on_finished, None
+        on_finished()

@@ -33,6 +33,7 @@ from ..data.shared import holds_inputs, remove_folder
 from ..errors import Failed, SplitGroupWarning, annotate, exception_text
 from ..insights import timeline
 from ..tracebacks import render_traceback
+from ..worker.setup import new_call
 from ..worker.task import ChunkOutcome, ChunkTask
 from . import supervisor
 from .attempt import Attempt
@@ -68,7 +69,8 @@ class Execution:
         self.job = job
         self.finished: Future[None] = Future()
         self.finished.set_running_or_notify_cancel()
-        self.settled: Future[None] = Future()
+        self._settled: Future[None] | None = None  # made when someone waits for it (few do)
+        self._has_settled = False
         self.status = "running"
         self.result: Any = None
         self.error: BaseException | None = None
@@ -90,8 +92,6 @@ class Execution:
         ``todo`` is a list, or a lazy iterator of chunks (a stream; ``gate`` says
         when the stream's consumer has room for more).
         """
-        from ..worker.setup import new_call
-
         job = self.job
         new_call()  # per-worker setups in this process look at their code again
         timeline.begin(job)  # the wall-clock span, for the timeline (``elapsed`` keeps perf_counter)
@@ -100,7 +100,7 @@ class Execution:
                 self.cache = ChunkCache(job.options.cache, job.func, (todo[0].mode if todo else "", job.options.seed))
                 todo = self._read_cache(todo)
             func = job.backend.prepare(job.func, job.label)
-            attempt = Attempt(job, self, todo, job.backend, job.n_jobs, func, gate=gate)
+            attempt = Attempt(job, self, todo, job.backend, job.n_jobs, func, self.conclude, gate=gate)
             with self._lock:  # a cancel from now on reaches the attempt; one before it is read below
                 self.attempt = attempt
         except BaseException as exc:  # nothing ran: the run ends failed, with the cause (cancelled: Ctrl-C)
@@ -110,16 +110,16 @@ class Execution:
                 self.error = exc
             self.conclude()
             raise
-        log.info(
-            "job %s (%s) started: %s items in %s chunks on %d %s worker(s)",
-            job.id,
-            job.label,
-            job.total_items if job.total_items is not None else "a stream of",
-            len(todo) if isinstance(todo, list) else "growing",
-            job.n_jobs,
-            job.backend.name,
-        )
-        attempt.finished.add_done_callback(lambda _f: self.conclude())
+        if log.isEnabledFor(logging.INFO):  # its arguments cost more than the rest of a small call's start
+            log.info(
+                "job %s (%s) started: %s items in %s chunks on %d %s worker(s)",
+                job.id,
+                job.label,
+                job.total_items if job.total_items is not None else "a stream of",
+                len(todo) if isinstance(todo, list) else "growing",
+                job.n_jobs,
+                job.backend.name,
+            )
         try:
             if job.options.timeout is not None:
                 supervisor.watch(job)
@@ -238,21 +238,26 @@ class Execution:
             self.finished_at = time.perf_counter()
         timeline.end(job)
         outcomes = job.outcomes
-        failures = [o for _, o in sorted(outcomes.items()) if o.error is not None]
+        failures = []
+        cancelled = False
+        for outcome in outcomes.values():
+            if outcome.error is not None:
+                failures.append(outcome)
+            cancelled = cancelled or outcome.cancelled
         if self.error is None and failures:
+            failures.sort(key=_chunk_index)
             self.error = annotate([failure_of(o, job.func) for o in failures], job.n_total, job)
         failed_items = job.failed_items
         if self.error is not None:
             status = "failed"
-        elif self.cancel_requested or len(outcomes) < len(job.tasks) or any(o.cancelled for o in outcomes.values()):
+        elif self.cancel_requested or cancelled or len(outcomes) < len(job.tasks):
             status = "cancelled"
         else:
             try:
                 with collect_notes() as notes:
                     self.result = job.finalize([outcomes[i].value for i in range(len(job.tasks))])
-                self._notes = [
-                    (SplitGroupWarning, note) for note in notes
-                ]  # warned by result(), in the caller's thread
+                if notes:  # warned by result(), in the caller's thread
+                    self._notes = [(SplitGroupWarning, note) for note in notes]
                 status = "done"
             except Exception as exc:  # merging failed: keep the parts, report why
                 self.error, status = exc, "failed"
@@ -269,23 +274,24 @@ class Execution:
         if status == "done" and not failed_items:
             self._learn_pace(outcomes)
             release_inputs(job)
-        log.info(
-            "job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache",
-            job.id,
-            job.label,
-            status,
-            self.finished_at - self.started_at,
-            job.n_ok,
-            job.n_total,
-            job.n_retries,
-            job.n_cached,
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "job %s (%s) %s in %.2f s: %d/%d chunks ok, %d retries, %d from cache",
+                job.id,
+                job.label,
+                status,
+                self.finished_at - self.started_at,
+                job.n_ok,
+                job.n_total,
+                job.n_retries,
+                job.n_cached,
+            )
         if status == "done":
             job.watchers.succeeded(self.result, job.id)  # before anyone waiting on the job wakes up
         job.watchers.notify(None)
         callbacks = job.watchers.resolve(self.finished)
         if not callbacks:
-            self.settled.set_result(None)
+            self._settle()
             return
         # Not here: this is the thread that delivers the backend's results, and a callback may
         # wait on nbparallel (a retry, another call), which would then wait on itself.
@@ -298,7 +304,24 @@ class Execution:
             for callback in callbacks:
                 call_safely(callback, self.job)
         finally:
-            self.settled.set_result(None)
+            self._settle()
+
+    @property
+    def settled(self) -> Future[None]:
+        """Resolved after the job's done-callbacks ran (what ``await job`` waits for)."""
+        with self._lock:
+            if self._settled is None:
+                self._settled = Future()
+                if self._has_settled:
+                    self._settled.set_result(None)
+            return self._settled
+
+    def _settle(self) -> None:
+        with self._lock:
+            self._has_settled = True
+            settled = self._settled
+        if settled is not None:
+            settled.set_result(None)
 
     def take_notes(self) -> list[tuple[type[Warning], str]]:
         """The warnings for whoever reads the result, handed out once."""
@@ -311,8 +334,15 @@ class Execution:
         job = self.job
         if not job.learns_pace or job.n_cached:
             return
-        values = outcomes.values()
-        pace.remember(job.func, sum(o.elapsed for o in values), sum(o.stop - o.start for o in values))
+        seconds, items = 0.0, 0
+        for outcome in outcomes.values():
+            seconds += outcome.elapsed
+            items += outcome.stop - outcome.start
+        pace.remember(job.func, seconds, items)
+
+
+def _chunk_index(outcome: ChunkOutcome) -> int:
+    return outcome.index
 
 
 def call_safely(fn: Callable[[Any], Any], job: JobLike) -> None:

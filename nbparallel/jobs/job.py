@@ -121,6 +121,7 @@ class Job:
         self.watchers = Watchers()  # observers, success hooks, done-callbacks
         self._lock = threading.RLock()
         self.display: Any = None  # what shows the job (the runtime sets it before the job starts)
+        self.recorder: Any = None  # its timeline's records (nbparallel.insights.timeline makes them)
         registry.register(self)
 
     def runnable(self, func: Callable[..., Any]) -> Callable[..., Any]:

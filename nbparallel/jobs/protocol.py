@@ -26,7 +26,6 @@ class Running(Protocol):
     """What runs one execution's chunks (an :class:`~.attempt.Attempt`)."""
 
     board: Board | None
-    finished: Future[None]
 
     def in_flight(self) -> list[tuple[int, int]]: ...
 
@@ -83,6 +82,7 @@ class JobLike(Protocol):
     size_option: str
     failed_items: list[Failed]
     display: Any
+    recorder: Any  # its timeline's records (made by nbparallel.insights.timeline)
     watchers: Watchers
 
     @property

@@ -25,9 +25,9 @@ from .capture import Capture
 from .control import ChunkCancelled, ChunkTimedOut, Running, check, flag_exception
 from .functions import resolve
 from .task import ChunkOutcome, ChunkTask
-from .transit import Arrived, Shipped, sendable, unwrap
+from .transit import Arrived, Shipped, open_chunk_message, outcome_message, sendable, unwrap
 
-__all__ = ["run_chunk", "seed_item"]
+__all__ = ["run_chunk", "run_message", "seed_item"]
 
 _SEEDED_IN_PROCESS = threading.Lock()
 _NO_LOCK = contextlib.nullcontext()
@@ -298,6 +298,20 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
         outcome.send_s = outcome.ended - packing if task.serialize else 0.0
         outcome.bytes_out = len(outcome.value_bytes) if outcome.value_bytes is not None else 0
     return outcome
+
+
+def run_message(box: list[bytes]) -> bytes:
+    """In a worker process: run the chunk of a :func:`~.transit.chunk_message`; its outcome as a message.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> from nbparallel.worker.transit import arrived_outcome, chunk_message
+    >>> arrived_outcome(run_message([chunk_message(abs, ChunkTask(0, 0, 2, [-1, -2]), pickle.dumps)])).value
+    [1, 2]
+    """
+    func, task = open_chunk_message(box[0])
+    return outcome_message(run_chunk(func, task))
 
 
 def _serialize_value(outcome: ChunkOutcome) -> None:

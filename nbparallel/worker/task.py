@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import os
+import pickle
 import time
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,25 @@ class ChunkTask:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Its fields in order: pickled with every chunk, a tuple costs less than the default's dict.
-        return ChunkTask, _TASK_FIELDS(self)
+        return ChunkTask, self.values()
+
+    def values(self) -> tuple[Any, ...]:
+        """Its fields in order (``ChunkTask.of(task.values())`` is a copy)."""
+        return _TASK_FIELDS(self)
+
+    @classmethod
+    def of(cls, values: tuple[Any, ...]) -> ChunkTask:
+        """The task of ``values``, its fields in order, as they were checked when it was first made.
+
+        Examples
+        --------
+        >>> task = ChunkTask(0, 0, 2, [1, 2])
+        >>> ChunkTask.of(task.values()) == task
+        True
+        """
+        task = object.__new__(cls)
+        task.__dict__.update(zip(_TASK_NAMES, values, strict=True))
+        return task
 
     def but(self, **changes: Any) -> ChunkTask:
         """A copy with ``changes``: ``dataclasses.replace`` without checking every field again (once per chunk).
@@ -55,15 +74,18 @@ class ChunkTask:
         >>> ChunkTask(0, 0, 2, [1, 2]).but(payload=None, slot=3)
         ChunkTask(index=0, start=0, stop=2, payload=None, mode='items', star=False, seed=None, share_folder=None, serialize=False, serial_seeds=False, timeout=None, collect=False, board=None, slot=3, timed=False)
         """
-        unknown = changes.keys() - self.__dict__.keys()
-        if unknown:
-            raise TypeError(f"ChunkTask has no field {', '.join(sorted(unknown))}")
         copy = object.__new__(ChunkTask)
-        copy.__dict__.update(self.__dict__, **changes)
+        values = copy.__dict__
+        values.update(self.__dict__)
+        values.update(changes)
+        if len(values) != len(self.__dict__):
+            unknown = changes.keys() - self.__dict__.keys()
+            raise TypeError(f"ChunkTask has no field {', '.join(sorted(unknown))}")
         return copy
 
 
-_TASK_FIELDS = operator.attrgetter(*(f.name for f in fields(ChunkTask)))
+_TASK_NAMES = tuple(f.name for f in fields(ChunkTask))
+_TASK_FIELDS = operator.attrgetter(*_TASK_NAMES)
 
 
 @dataclass
@@ -105,7 +127,11 @@ class ChunkOutcome:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Its fields in order: pickled with every chunk, a tuple costs less than the default's dict.
-        return ChunkOutcome, _OUTCOME_FIELDS(self)
+        return ChunkOutcome, self.values()
+
+    def values(self) -> tuple[Any, ...]:
+        """Its fields in order (``ChunkOutcome(*outcome.values())`` is a copy)."""
+        return _OUTCOME_FIELDS(self)
 
     @property
     def ok(self) -> bool:
@@ -119,14 +145,12 @@ class ChunkOutcome:
     def load(self) -> None:
         """Unpickle a value the worker pickled itself (in the kernel)."""
         if self.value_bytes is not None:
-            import cloudpickle
-
             from ..errors import UnpicklableResult
 
             data, self.value_bytes = self.value_bytes, None
             began = time.time()
             try:
-                self.value = cloudpickle.loads(data)
+                self.value = pickle.loads(data)  # cloudpickle's pickles too
                 if self.ended:
                     self.send_s += time.time() - began
             except Exception as exc:

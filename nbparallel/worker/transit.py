@@ -26,8 +26,20 @@ from typing import Any
 import cloudpickle
 
 from ..errors import WorkerError, exception_text
+from .board import attach
+from .functions import PackedFunction
+from .task import ChunkOutcome, ChunkTask
 
-__all__ = ["Shipped", "Arrived", "unwrap", "sendable"]
+__all__ = [
+    "Shipped",
+    "Arrived",
+    "unwrap",
+    "sendable",
+    "chunk_message",
+    "open_chunk_message",
+    "outcome_message",
+    "arrived_outcome",
+]
 
 
 class Shipped:
@@ -97,6 +109,72 @@ def unwrap(payload: Any) -> tuple[Any, Arrived | None]:
     if isinstance(payload, Shipped):
         return payload.payload, None
     return payload, None
+
+
+def chunk_message(func: Any, task: ChunkTask, dumps: Callable[[Any], bytes]) -> bytes:
+    """A chunk and its function as one message for a worker process (:func:`open_chunk_message` reads it).
+
+    The message is plain data (numbers, strings, bytes), pickled by the C
+    pickler: the executor's own pickler (cloudpickle's) would reduce each class
+    and function of a task in Python, and the worker would look each one up
+    again.  The payload is pickled by ``dumps`` (loky's pickler for local
+    workers: shared arrays travel as references), and timed.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> func, task = open_chunk_message(chunk_message(abs, ChunkTask(0, 0, 2, [-1, -2]), pickle.dumps))
+    >>> func, task.payload.payload, task.stop
+    (<built-in function abs>, [-1, -2], 2)
+    """
+    began = time.time()
+    data = dumps(task.payload)
+    pickled_s = time.time() - began
+    board = task.board
+    fields = task.but(payload=None, board=None).values()
+    function = (func.key, func.blob, func.path, func.label) if type(func) is PackedFunction else func
+    message = (function, data, pickled_s, board.path if board is not None else None, fields)
+    try:
+        return pickle.dumps(message, protocol=5)
+    except Exception:  # a function plain pickle cannot take (not a packed one): cloudpickle does
+        return cloudpickle.dumps(message, protocol=5)
+
+
+def open_chunk_message(message: bytes) -> tuple[Any, ChunkTask]:
+    """In a worker: the function and the task of a :func:`chunk_message`, its payload :class:`Arrived`."""
+    function, data, pickled_s, board, fields = pickle.loads(message)
+    func = PackedFunction(*function) if type(function) is tuple else function
+    began = time.time()
+    payload = pickle.loads(data)
+    unpickle_s = time.time() - began
+    task = ChunkTask.of(fields).but(
+        payload=Arrived(payload, pickled_s + unpickle_s, len(data), unpickle_s),
+        board=attach(board) if board is not None else None,
+    )
+    return func, task
+
+
+def outcome_message(outcome: ChunkOutcome) -> bytes:
+    """A chunk's outcome as a worker sends it back: its fields, plain data (:func:`arrived_outcome` reads it).
+
+    Its exception was made to travel (:func:`sendable`) and its value is
+    pickled already (``value_bytes``).
+
+    Examples
+    --------
+    >>> arrived_outcome(outcome_message(ChunkOutcome(0, 0, 2, output="hi"))).output
+    'hi'
+    """
+    fields = outcome.values()
+    try:
+        return pickle.dumps(fields, protocol=5)
+    except Exception:  # an exception that only cloudpickle takes (sendable tried plain pickle first)
+        return cloudpickle.dumps(fields, protocol=5)
+
+
+def arrived_outcome(message: bytes) -> ChunkOutcome:
+    """In the kernel: the outcome of an :func:`outcome_message`."""
+    return ChunkOutcome(*pickle.loads(message))
 
 
 class _Packed(BaseException):
