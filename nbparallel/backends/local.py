@@ -125,12 +125,12 @@ class LocalProcesses(Backend):
             return ex
 
     def submit(self, func: Any, task: ChunkTask, n_workers: int) -> Future[ChunkOutcome]:
-        # One message a chunk, plain data pickled here (worker.transit.chunk_message); loky keeps a
-        # chunk's arguments until the callbacks of its future have returned, and the job ends inside
-        # them: the message goes in a box emptied first, not held a moment longer.
-        box = [chunk_message(func, task, _loky_dumps)]
-        future: Future[ChunkOutcome] = self.executor(n_workers).submit(run_message, box)
-        future.add_done_callback(lambda _f: box.clear())
+        # One message a chunk, plain data pickled here (worker.transit.chunk_message): shared
+        # arrays are references to their file in it, so loky holding it until the future's
+        # callbacks have returned holds no mapping of a shared copy.
+        future: Future[ChunkOutcome] = self.executor(n_workers).submit(
+            run_message, chunk_message(func, task, _loky_dumps)
+        )
         if not _exit_hook:
             _abandon_at_exit()  # after loky's own hook, which it registers on its first submit
         return future

@@ -88,9 +88,6 @@ ONE_CHUNK_BELOW = 0.0002
 #: Functions remembered (the least recently used is forgotten past this).
 KEEP = 256
 
-#: Progress settings under which no display is asked for (``"auto"``: only foreground work past a second).
-_NO_DISPLAY_ASKED = (False, "auto")
-
 _lock = threading.Lock()
 _costs: collections.OrderedDict[Hashable, float] = collections.OrderedDict()
 
@@ -206,7 +203,7 @@ def split_is_free(options: RunOptions) -> bool:
         and not options.retries
         and options.cache is None
         and not options.background
-        and any(options.progress is p for p in _NO_DISPLAY_ASKED)
+        and (options.progress is False or options.progress == "auto")  # no display asked for (auto: past a second)
     )
 
 

@@ -63,7 +63,10 @@ class Display:
         mode = job.options.progress
         self._quiet = mode is False
         self._delay = show_after(mode, background)
-        self._ended = threading.Event()  # the job's end event arrived (wakes run())
+        # Held until the job's end event arrives (wakes run()): a lock, as waiting on it costs no
+        # Python code (an Event's wait does, in the caller's thread of every call).
+        self._ended = threading.Lock()
+        self._ended.acquire()
         self._shown_end = False  # the end was shown: a state, read by every caller, never consumed
         job.subscribe(self._on_event)
         if self._delay == 0 and not self._quiet:
@@ -71,8 +74,8 @@ class Display:
 
     def _on_event(self, event: ChunkOutcome | None) -> None:
         self.events.put(event)
-        if event is None:
-            self._ended.set()
+        if event is None and self._ended.locked():  # once: a retry's end may come again
+            self._ended.release()
 
     @property
     def widget(self) -> Any:
@@ -137,7 +140,7 @@ class Display:
         when the end was already shown (by :meth:`pump` or :meth:`drain`).
         """
         while not self.drain():
-            self._ended.wait(TICK)
+            self._ended.acquire(timeout=TICK)  # kept once taken: the end is in the queue, and drained next
 
     def drain(self) -> bool:
         """Show everything that has arrived; ``True`` once the job has ended (now or before)."""

@@ -300,17 +300,17 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
     return outcome
 
 
-def run_message(box: list[bytes]) -> bytes:
+def run_message(message: bytes) -> bytes:
     """In a worker process: run the chunk of a :func:`~.transit.chunk_message`; its outcome as a message.
 
     Examples
     --------
     >>> import pickle
     >>> from nbparallel.worker.transit import arrived_outcome, chunk_message
-    >>> arrived_outcome(run_message([chunk_message(abs, ChunkTask(0, 0, 2, [-1, -2]), pickle.dumps)])).value
+    >>> arrived_outcome(run_message(chunk_message(abs, ChunkTask(0, 0, 2, [-1, -2]), pickle.dumps))).value
     [1, 2]
     """
-    func, task = open_chunk_message(box[0])
+    func, task = open_chunk_message(message)
     return outcome_message(run_chunk(func, task))
 
 
