@@ -14,6 +14,7 @@ from .data.inputs import lockstep, rows_of
 from .data.merge import MergeHow, check_merge
 from .data.merge import merge as merge_parts
 from .data.partition import aligned_length, chunk_bounds, guided_bounds, kind_of
+from .data.shared import SHARE_ABOVE, new_folder, remove_folder, share_input
 from .jobs import runtime
 from .jobs.job import Job
 from .options import RunOptions
@@ -186,8 +187,6 @@ def _share_large_arrays(datas: tuple[Any, ...], mode: str) -> tuple[tuple[Any, .
     The folder is in shared memory when it has room, else on disk in the
     temporary folder; with no room anywhere the arrays are pickled per chunk.
     """
-    from .data.shared import SHARE_ABOVE, new_folder, remove_folder, share_input
-
     big = [
         type(d) is np.ndarray  # not a subclass: a masked array written to the memmap would lose its mask
         and d.nbytes >= SHARE_ABOVE

@@ -60,6 +60,8 @@ def whole_number(value: object) -> int | None:
     >>> whole_number(np.int64(3)), whole_number(True), whole_number(2.0)
     (3, None, None)
     """
+    if type(value) is int:  # the usual case, without the ABC check below
+        return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return operator.index(value)
     return None

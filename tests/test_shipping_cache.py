@@ -60,3 +60,27 @@ def test_a_mutable_global_is_sent_as_it_is_now():
     before = _key(ns["f"])
     ns["items"][0] = 2  # changed in place: same object, other content
     assert _key(ns["f"]) != before
+
+
+def test_a_module_function_replaced_in_its_module_is_sent_by_value(monkeypatch):
+    # Sent by its name while the module's attribute is the function; once the name means another
+    # function (a reload, an assignment), the old one must travel as itself, or a worker would run
+    # the new one.
+    import types
+
+    import cloudpickle
+
+    module = types.ModuleType("nbp_named_probe")
+    exec("def f(x):\n    return x + 1\n", module.__dict__)
+    monkeypatch.setitem(sys.modules, "nbp_named_probe", module)
+    old = module.f
+    for _ in range(2):  # the second look is the kept answer
+        assert cloudpickle.loads(pack(old, label="f", share=True).blob)(1) == 2
+    exec("def f(x):\n    return x * 100\n", module.__dict__)  # what a reload does
+    assert cloudpickle.loads(pack(old, label="f", share=True).blob)(1) == 2
+    assert cloudpickle.loads(pack(module.f, label="f", share=True).blob)(1) == 100
+    cloudpickle.register_pickle_by_value(module)
+    try:  # asked to travel by value: not its name any more
+        assert cloudpickle.loads(pack(module.f, label="f", share=True).blob) is not module.f
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)

@@ -80,8 +80,11 @@ class LocalProcesses(Backend):
 
     @property
     def board(self) -> Board:
+        board = self._board
+        if board is not None and os.access(board.path or "", os.F_OK):  # not removed by a clean-up script
+            return board
         with self._lock:
-            if self._board is None or not os.path.exists(self._board.path or ""):
+            if self._board is None or not os.access(self._board.path or "", os.F_OK):
                 self._board = _new_board()
             return self._board
 

@@ -203,11 +203,33 @@ def _same(old: list[Any], new: list[Any]) -> bool:
 
 def _by_reference(obj: Any) -> bool:
     """cloudpickle pickles ``obj`` by its importable name: the pickle is the name, whatever the object holds."""
-    from cloudpickle.cloudpickle import _should_pickle_by_reference
+    from cloudpickle.cloudpickle import _is_registered_pickle_by_value, _should_pickle_by_reference
 
     if isinstance(obj, types.BuiltinFunctionType):  # ``abs``, ``math.sqrt``; not a bound method of some object
         return isinstance(obj.__self__, types.ModuleType) or obj.__self__ is None
-    return isinstance(obj, (types.FunctionType, type, types.ModuleType)) and _should_pickle_by_reference(obj)
+    if type(obj) is types.FunctionType:  # asked once per call: what made cloudpickle say so, checked again
+        named = _named.get(id(obj))
+        if named is not None and named[0]() is obj:
+            module = sys.modules.get(named[1])
+            name: str = getattr(obj, "__qualname__", "")
+            if (
+                module is not None
+                and obj.__module__ == named[1]
+                and vars(module).get(name) is obj
+                and not _is_registered_pickle_by_value(module)
+            ):
+                return True
+    by_reference = isinstance(obj, (types.FunctionType, type, types.ModuleType)) and _should_pickle_by_reference(obj)
+    if by_reference and type(obj) is types.FunctionType and "." not in obj.__qualname__:
+        with _lock:
+            _named[id(obj)] = (weakref.ref(obj), obj.__module__)
+            while len(_named) > KEEP_PACKED:
+                _named.pop(next(iter(_named)))
+    return by_reference
+
+
+#: Functions cloudpickle pickles by name: id -> (weak reference, the module it is named in).
+_named: dict[int, tuple[weakref.ref[Any], str]] = {}
 
 
 def _frozen(value: Any, depth: int = 0) -> bool:

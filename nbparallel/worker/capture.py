@@ -49,6 +49,8 @@ class _ThreadRoutedStream(io.TextIOBase):
 
 
 def _install_routing() -> None:
+    if isinstance(sys.stdout, _ThreadRoutedStream) and isinstance(sys.stderr, _ThreadRoutedStream):
+        return  # installed (the usual case: once per process)
     with _install_lock:
         if not isinstance(sys.stdout, _ThreadRoutedStream):
             sys.stdout = _ThreadRoutedStream(sys.stdout)

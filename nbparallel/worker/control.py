@@ -19,6 +19,16 @@ from .board import CANCEL, TIMEOUT, Board
 
 __all__ = ["ChunkCancelled", "ChunkTimedOut", "Running", "check", "prepare_worker", "flag_exception", "in_worker"]
 
+_MAIN_THREAD = threading.main_thread().ident  # read per chunk: kept, and read again in a forked child
+
+
+def _forked() -> None:
+    global _MAIN_THREAD
+    _MAIN_THREAD = threading.main_thread().ident
+
+
+os.register_at_fork(after_in_child=_forked)
+
 
 class ChunkCancelled(BaseException):
     """Raised inside a worker to stop a chunk of a cancelled job.
@@ -111,7 +121,7 @@ class Running:
     def __init__(self, board: Board | None, slot: int) -> None:
         self.board = board if slot >= 0 else None
         self.slot = slot
-        self.main = threading.current_thread() is threading.main_thread()
+        self.main = threading.get_ident() == _MAIN_THREAD  # where the process's signals arrive
 
     def __enter__(self) -> None:
         global _process_current

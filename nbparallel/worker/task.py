@@ -145,8 +145,6 @@ class ChunkOutcome:
     def load(self) -> None:
         """Unpickle a value the worker pickled itself (in the kernel)."""
         if self.value_bytes is not None:
-            from ..errors import UnpicklableResult
-
             data, self.value_bytes = self.value_bytes, None
             began = time.time()
             try:
@@ -154,6 +152,8 @@ class ChunkOutcome:
                 if self.ended:
                     self.send_s += time.time() - began
             except Exception as exc:
+                from ..errors import UnpicklableResult
+
                 self.fail(
                     UnpicklableResult(
                         f"the result of chunk {self.index} (items {self.start}-{self.stop - 1}) "
