@@ -129,11 +129,19 @@ class LocalProcesses(Backend):
 
     def submit(self, func: Any, task: ChunkTask, n_workers: int) -> Future[ChunkOutcome]:
         # One message a chunk, plain data pickled here (worker.transit.chunk_message): shared
-        # arrays are references to their file in it, so loky holding it until the future's
-        # callbacks have returned holds no mapping of a shared copy.
-        future: Future[ChunkOutcome] = self.executor(n_workers).submit(
-            run_message, chunk_message(func, task, _loky_dumps)
-        )
+        # arrays are references to their file in it.  A payload that is not surely small goes
+        # beside it, pickled by loky's feeder as it is sent; loky keeps a chunk's arguments until
+        # the callbacks of its future have returned, and the job ends inside them: that payload
+        # goes in a box emptied first, so its slices of a shared copy (mapped memory) are not
+        # held a moment after the job's result is out.
+        message, beside = chunk_message(func, task, _loky_dumps)
+        ex = self.executor(n_workers)
+        if beside is None:
+            future: Future[ChunkOutcome] = ex.submit(run_message, message)
+        else:
+            box = [beside]
+            future = ex.submit(run_message, message, box)
+            future.add_done_callback(lambda _f: box.clear())
         if not _exit_hook:
             _abandon_at_exit()  # after loky's own hook, which it registers on its first submit
         return future

@@ -211,13 +211,13 @@ class Attempt:
     def _on_done(self, flight: _InFlight, future: Future[ChunkOutcome]) -> None:
         # No local holds the chunk's task: the job may end inside _ended below, and its data
         # (slices of a shared copy) must not outlive that for as long as this frame does.
-        board = self.board
-        was_running = board is not None and board.is_running(flight.slot)
         try:
             result = future.result()
         except CancelledError:
             outcome = ChunkOutcome(flight.task.index, flight.task.start, flight.task.stop, cancelled=True)
         except BaseException as exc:
+            board = self.board  # its row still tells whether the chunk had started (released below)
+            was_running = board is not None and board.is_running(flight.slot)
             cause = self.backend.lost_worker(exc)
             if cause is None:
                 outcome = self._not_sent(flight.task, exc)

@@ -53,7 +53,10 @@ def flag_exception(flags: int) -> type[BaseException] | None:
 
 def check(board: Board, slot: int) -> None:
     """Raise if the chunk of row ``slot`` was cancelled or timed out."""
-    exc = flag_exception(board.flags(slot))
+    flags = board.flags(slot)
+    if not flags:  # the usual case: looked at between items
+        return
+    exc = flag_exception(flags)
     if exc is not None:
         raise exc()
 

@@ -300,17 +300,20 @@ def run_chunk(func: Any, task: ChunkTask) -> ChunkOutcome:
     return outcome
 
 
-def run_message(message: bytes) -> bytes:
+def run_message(message: bytes, box: list[Arrived] | None = None) -> bytes:
     """In a worker process: run the chunk of a :func:`~.transit.chunk_message`; its outcome as a message.
+
+    ``box`` holds the payload that travelled beside the message, if any.
 
     Examples
     --------
     >>> import pickle
     >>> from nbparallel.worker.transit import arrived_outcome, chunk_message
-    >>> arrived_outcome(run_message(chunk_message(abs, ChunkTask(0, 0, 2, [-1, -2]), pickle.dumps))).value
+    >>> message, beside = chunk_message(abs, ChunkTask(0, 0, 2, [-1, -2]), pickle.dumps)
+    >>> arrived_outcome(run_message(message)).value
     [1, 2]
     """
-    func, task = open_chunk_message(message)
+    func, task = open_chunk_message(message, box[0] if box else None)
     return outcome_message(run_chunk(func, task))
 
 

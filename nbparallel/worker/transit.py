@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import cloudpickle
+import numpy as np
 
 from ..errors import WorkerError, exception_text
 from .board import attach
@@ -31,6 +32,7 @@ from .functions import PackedFunction
 from .task import ChunkOutcome, ChunkTask
 
 __all__ = [
+    "small",
     "Shipped",
     "Arrived",
     "unwrap",
@@ -111,47 +113,94 @@ def unwrap(payload: Any) -> tuple[Any, Arrived | None]:
     return payload, None
 
 
-def chunk_message(func: Any, task: ChunkTask, dumps: Callable[[Any], bytes]) -> bytes:
+def chunk_message(func: Any, task: ChunkTask, dumps: Callable[[Any], bytes]) -> tuple[bytes, Shipped | None]:
     """A chunk and its function as one message for a worker process (:func:`open_chunk_message` reads it).
 
-    The message is plain data (numbers, strings, bytes), pickled by the C
+    The message is plain data (numbers, strings, bytes), pickled here by the C
     pickler: the executor's own pickler (cloudpickle's) would reduce each class
     and function of a task in Python, and the worker would look each one up
-    again.  The payload is pickled by ``dumps`` (loky's pickler for local
-    workers: shared arrays travel as references), and timed.
+    again.  A small payload (:func:`small`) is in it, pickled by ``dumps``
+    (loky's pickler for local workers) and timed; any other travels beside it
+    as a :class:`Shipped`, pickled only as the executor sends it, so that the
+    chunks waiting to be sent hold no pickled copy of their data.
+
+    Returns
+    -------
+    (bytes, Shipped or None)
+        The message, and the payload to send with it when it is not in it.
 
     Examples
     --------
     >>> import pickle
-    >>> func, task = open_chunk_message(chunk_message(abs, ChunkTask(0, 0, 2, [-1, -2]), pickle.dumps))
-    >>> func, task.payload.payload, task.stop
-    (<built-in function abs>, [-1, -2], 2)
+    >>> message, beside = chunk_message(abs, ChunkTask(0, 0, 2, [-1, -2]), pickle.dumps)
+    >>> func, task = open_chunk_message(message)
+    >>> beside, func, task.payload.payload, task.stop
+    (None, <built-in function abs>, [-1, -2], 2)
+    >>> chunk_message(abs, ChunkTask(0, 0, 2, [[-1], [-2]]), pickle.dumps)[1] is not None  # not all scalars
+    True
     """
+    payload = task.payload
+    beside = None
     began = time.time()
-    data = dumps(task.payload)
+    if small(payload):
+        data: bytes | None = dumps(payload)
+    else:
+        data, beside = None, Shipped(payload, dumps)
     pickled_s = time.time() - began
     board = task.board
     fields = task.but(payload=None, board=None).values()
     function = (func.key, func.blob, func.path, func.label) if type(func) is PackedFunction else func
     message = (function, data, pickled_s, board.path if board is not None else None, fields)
     try:
-        return pickle.dumps(message, protocol=5)
+        return pickle.dumps(message, protocol=5), beside
     except Exception:  # a function plain pickle cannot take (not a packed one): cloudpickle does
-        return cloudpickle.dumps(message, protocol=5)
+        return cloudpickle.dumps(message, protocol=5), beside
 
 
-def open_chunk_message(message: bytes) -> tuple[Any, ChunkTask]:
+def open_chunk_message(message: bytes, beside: Arrived | None = None) -> tuple[Any, ChunkTask]:
     """In a worker: the function and the task of a :func:`chunk_message`, its payload :class:`Arrived`."""
     function, data, pickled_s, board, fields = pickle.loads(message)
     func = PackedFunction(*function) if type(function) is tuple else function
-    began = time.time()
-    payload = pickle.loads(data)
-    unpickle_s = time.time() - began
-    task = ChunkTask.of(fields).but(
-        payload=Arrived(payload, pickled_s + unpickle_s, len(data), unpickle_s),
-        board=attach(board) if board is not None else None,
-    )
+    if beside is None:
+        began = time.time()
+        payload = pickle.loads(data)
+        unpickle_s = time.time() - began
+        beside = Arrived(payload, pickled_s + unpickle_s, len(data), unpickle_s)
+    task = ChunkTask.of(fields).but(payload=beside, board=attach(board) if board is not None else None)
     return func, task
+
+
+#: Items of a payload pickled with its message, at most (see :func:`small`).
+SMALL_ITEMS = 256
+#: Bytes of an array, a string or bytes pickled with its message, at most.
+SMALL_BYTES = 1 << 16
+_NUMBERS = frozenset({int, float, bool, complex, type(None)})
+
+
+def small(payload: Any) -> bool:
+    """Whether a chunk's payload is surely small: a few numbers or short strings, or a small array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> small([1, 2.5, "a", None]), small(np.zeros(10)), small([np.zeros(10)]), small(range(10**6))
+    (True, True, False, False)
+    """
+    kind = type(payload)
+    if kind is list or kind is tuple or kind is range:
+        if len(payload) > SMALL_ITEMS:
+            return False
+        for item in payload:
+            item_kind = type(item)
+            if item_kind in _NUMBERS:
+                continue
+            if (item_kind is str or item_kind is bytes) and len(item) <= SMALL_BYTES:
+                continue
+            return False
+        return True
+    if kind is np.ndarray:
+        return payload.nbytes <= SMALL_BYTES and not payload.dtype.hasobject
+    return False
 
 
 def outcome_message(outcome: ChunkOutcome) -> bytes:
