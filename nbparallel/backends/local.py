@@ -13,6 +13,7 @@ runs there, in-process (see :func:`~nbparallel.worker.control.in_worker`).
 
 from __future__ import annotations
 
+import copyreg
 import io
 import os
 import signal
@@ -22,6 +23,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
+from loky.backend import reduction as loky_reduction
 from loky.process_executor import ProcessPoolExecutor
 
 from ..data.janitor import claim_semaphores
@@ -285,12 +287,10 @@ _dumpers = threading.local()  # a pickler per thread (loky's feeder), reused: ma
 def _loky_dumps(obj: Any) -> bytes:
     """Pickle as loky does (shared arrays travel as references to their file)."""
     state = getattr(_dumpers, "state", None)
-    if state is None:
-        from loky.backend.reduction import _LokyPickler
-
+    if state is None or not _same_reductions(state[2]):  # a pickler copies them when it is made
         buffer = io.BytesIO()
-        state = _dumpers.state = (buffer, _LokyPickler(buffer))
-    buffer, pickler = state
+        state = _dumpers.state = (buffer, loky_reduction._LokyPickler(buffer), _reductions())
+    buffer, pickler, _ = state
     try:
         pickler.dump(obj)
         data = buffer.getvalue()
@@ -307,6 +307,16 @@ def _loky_dumps(obj: Any) -> bytes:
 
 #: Pickle buffers up to this size are kept for the next chunk.
 _KEEP_BUFFER = 1 * 2**20
+
+
+def _reductions() -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """The reductions registered now (``copyreg``'s and loky's): what a loky pickler copies when it is made."""
+    return dict(copyreg.dispatch_table), dict(loky_reduction._dispatch_table)
+
+
+def _same_reductions(made: tuple[dict[Any, Any], dict[Any, Any]]) -> bool:
+    """No reduction was registered (or replaced) since ``made``: a kept pickler still pickles as a new one would."""
+    return copyreg.dispatch_table == made[0] and loky_reduction._dispatch_table == made[1]
 
 
 @contextmanager
