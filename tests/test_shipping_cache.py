@@ -62,25 +62,28 @@ def test_a_mutable_global_is_sent_as_it_is_now():
     assert _key(ns["f"]) != before
 
 
-def test_a_module_function_replaced_in_its_module_is_sent_by_value(monkeypatch):
+def test_a_module_function_replaced_in_its_module_is_sent_by_value(tmp_path, monkeypatch):
     # Sent by its name while the module's attribute is the function; once the name means another
     # function (a reload, an assignment), the old one must travel as itself, or a worker would run
-    # the new one.
-    import types
+    # the new one.  A module from a file: cloudpickle sends functions of made-up modules by value.
+    import importlib
 
     import cloudpickle
 
-    module = types.ModuleType("nbp_named_probe")
-    exec("def f(x):\n    return x + 1\n", module.__dict__)
-    monkeypatch.setitem(sys.modules, "nbp_named_probe", module)
+    (tmp_path / "nbp_named_probe.py").write_text("def f(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "nbp_named_probe", raising=False)
+    module = importlib.import_module("nbp_named_probe")
     old = module.f
-    for _ in range(2):  # the second look is the kept answer
-        assert cloudpickle.loads(pack(old, label="f", share=True).blob)(1) == 2
-    exec("def f(x):\n    return x * 100\n", module.__dict__)  # what a reload does
+    for _ in range(2):  # the second look is the kept answer: by name
+        blob = pack(old, label="f", share=True).blob
+        assert blob is not None and len(blob) < 100 and cloudpickle.loads(blob) is old
+    exec("def f(x):\n    return x * 100\n", module.__dict__)  # the name now means another function
     assert cloudpickle.loads(pack(old, label="f", share=True).blob)(1) == 2
-    assert cloudpickle.loads(pack(module.f, label="f", share=True).blob)(1) == 100
+    assert cloudpickle.loads(pack(module.f, label="f", share=True).blob) is module.f
     cloudpickle.register_pickle_by_value(module)
-    try:  # asked to travel by value: not its name any more
+    try:  # asked to travel by value: not by its name any more
         assert cloudpickle.loads(pack(module.f, label="f", share=True).blob) is not module.f
     finally:
         cloudpickle.unregister_pickle_by_value(module)
+        monkeypatch.delitem(sys.modules, "nbp_named_probe", raising=False)

@@ -172,7 +172,7 @@ def open_chunk_message(message: bytes, beside: Arrived | None = None) -> tuple[A
 
 #: Items of a payload pickled with its message, at most (see :func:`small`).
 SMALL_ITEMS = 256
-#: Bytes of an array, a string or bytes pickled with its message, at most.
+#: Bytes of an array, or of a payload's strings and bytes in all, pickled with its message, at most.
 SMALL_BYTES = 1 << 16
 _NUMBERS = frozenset({int, float, bool, complex, type(None)})
 
@@ -185,17 +185,22 @@ def small(payload: Any) -> bool:
     >>> import numpy as np
     >>> small([1, 2.5, "a", None]), small(np.zeros(10)), small([np.zeros(10)]), small(range(10**6))
     (True, True, False, False)
+    >>> small(["x" * 60_000]), small(["x" * 60_000] * 2)  # its strings count together
+    (True, False)
     """
     kind = type(payload)
     if kind is list or kind is tuple or kind is range:
         if len(payload) > SMALL_ITEMS:
             return False
+        text = 0  # characters and bytes of its strings, in all
         for item in payload:
             item_kind = type(item)
             if item_kind in _NUMBERS:
                 continue
-            if (item_kind is str or item_kind is bytes) and len(item) <= SMALL_BYTES:
-                continue
+            if item_kind is str or item_kind is bytes:
+                text += len(item)
+                if text <= SMALL_BYTES:
+                    continue
             return False
         return True
     if kind is np.ndarray:
