@@ -140,13 +140,13 @@ def chunk_message(func: Any, task: ChunkTask, dumps: Callable[[Any], bytes]) -> 
     True
     """
     payload = task.payload
-    beside = None
-    began = time.time()
+    beside, data, pickled_s = None, None, 0.0
     if small(payload):
-        data: bytes | None = dumps(payload)
-    else:
-        data, beside = None, Shipped(payload, dumps)
-    pickled_s = time.time() - began
+        began = time.time()
+        data = dumps(payload)
+        pickled_s = time.time() - began
+    else:  # timed by the Shipped as the executor pickles it
+        beside = Shipped(payload, dumps)
     board = task.board
     fields = task.but(payload=None, board=None).values()
     function = (func.key, func.blob, func.path, func.label) if type(func) is PackedFunction else func
