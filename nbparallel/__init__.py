@@ -7,65 +7,16 @@
 
 from __future__ import annotations
 
+import importlib as _importlib
 import logging as _logging
+import os as _os
 import sys as _sys
-from typing import TYPE_CHECKING
+import threading as _threading
+from typing import TYPE_CHECKING, Any
 
-# The import block is in sections (``isort: split`` keeps each one sorted on its own).
-# -- the plain API ------------------------------------------------------------------
-from .api import pmap, pmap_chunks
-from .groups import pmap_groups
-from .streaming import imap
-from .worker.setup import per_worker
-
-# isort: split
-# -- joblib (scikit-learn's n_jobs), background calls, notebook cells -----------------
-from .frontends.background import background
-from .notebook.cell import run_cell
-
-# isort: split
-# -- configuration and the pool -----------------------------------------------------
-from .backends import shutdown, warm
-from .config import config
-from .options import RunOptions
-from .settings import get_config, in_kernel
-
-# isort: split
-# -- jobs and errors ----------------------------------------------------------------
-from .errors import (
-    ChunkFailure,
-    ChunkTimeout,
-    Failed,
-    JobCancelled,
-    JobInterrupted,
-    RemoteTraceback,
-    SplitGroupWarning,
-    UnpicklableResult,
-    WorkerDied,
-    WorkerError,
-)
-from .insights.report import Report
-from .insights.timeline import record_timelines
-from .jobs.handles import jobs, last_job
-from .jobs.job import Job, PartialResult
-from .worker.run import seed_item
-
-# isort: split
-# -- building blocks ----------------------------------------------------------------
-from .data.merge import merge
-from .data.partition import partition
-
-# isort: split
-# -- wiring: the layers above the runtime hand themselves to it (below) ----------------
-from .backends import close as _close_backends
-from .backends.warmup import asked_by_imports as _asked_by_imports
-from .backends.warmup import want_warm_up_after as _want_warm_up_after
-from .display.call_view import make_call_view as _make_call_view
-from .display.follow import LAYER as _display_layer
-from .frontends.background import install_view as _install_call_view
 from .frontends.frames import hook as _pandas_hook
-from .frontends.joblib_backend import register as _register_joblib_backend
-from .jobs import runtime as _runtime
+from .frontends.on_import import when_imported as _when_imported
+from .worker.start import LIGHT_IMPORT as _LIGHT_IMPORT
 
 __version__ = "0.1.0"
 
@@ -73,17 +24,115 @@ __version__ = "0.1.0"
 # failures, retries, timeouts): logging.getLogger("nbparallel").
 _logging.getLogger("nbparallel").addHandler(_logging.NullHandler())
 
-# The runtime shows every job through the display layer, which sits above it
-# and so is handed to it here, once (see nbparallel.jobs.runtime).
-_runtime.install_display(_display_layer)
-_install_call_view(_make_call_view)  # and every background call's widget (nbp.background)
-
-# joblib.parallel_config(backend="nbparallel") sends joblib's Parallel calls
-# (scikit-learn's n_jobs) to nbparallel's pool.
-_register_joblib_backend()
-
 # df.parallel and s.parallel: registered now if pandas is imported, else when it is.
 _pandas_hook.install()
+
+
+def _register_joblib_backend_lazily() -> None:
+    """In a worker: joblib's "nbparallel" backend, without importing it until joblib makes one."""
+    from joblib import register_parallel_backend
+
+    def make(**kwargs: Any) -> object:
+        from .frontends.joblib_backend import NbparallelBackend
+
+        return NbparallelBackend(**kwargs)
+
+    register_parallel_backend("nbparallel", make)
+
+
+def _reach_for_ksearch() -> None:
+    """Ask the workers to import the k-search's modules (scikit-learn): importing it asks."""
+    from . import ksearch  # noqa: F401 -- see nbparallel.ksearch: want_warm_up(preload)
+
+
+#: One of nbparallel's own workers, starting: it imports only what running chunks needs, and the
+#: names below load on first use (see nbparallel.worker.start and __getattr__).
+_light = _os.environ.get(_LIGHT_IMPORT) == "1"
+
+if not _light:
+    # The import block is in sections (``isort: split`` keeps each one sorted on its own).
+    # -- the plain API ------------------------------------------------------------------
+    from .api import pmap, pmap_chunks
+    from .groups import pmap_groups
+    from .streaming import imap
+    from .worker.setup import per_worker
+
+    # isort: split
+    # -- joblib (scikit-learn's n_jobs), background calls, notebook cells -----------------
+    from .frontends.background import background
+    from .notebook.cell import run_cell
+
+    # isort: split
+    # -- configuration and the pool -----------------------------------------------------
+    from .backends import shutdown, warm
+    from .config import config
+    from .options import RunOptions
+    from .settings import get_config, in_kernel
+
+    # isort: split
+    # -- jobs and errors ----------------------------------------------------------------
+    from .errors import (
+        ChunkFailure,
+        ChunkTimeout,
+        Failed,
+        JobCancelled,
+        JobInterrupted,
+        RemoteTraceback,
+        SplitGroupWarning,
+        UnpicklableResult,
+        WorkerDied,
+        WorkerError,
+    )
+    from .insights.report import Report
+    from .insights.timeline import record_timelines
+    from .jobs.handles import jobs, last_job
+    from .jobs.job import Job, PartialResult
+    from .worker.run import seed_item
+
+    # isort: split
+    # -- Jupyter ------------------------------------------------------------------------
+    from .notebook.extension import load_ipython_extension
+    from .notebook.extension import started_in_kernel as _started_in_kernel
+
+    # isort: split
+    # -- building blocks ----------------------------------------------------------------
+    from .data.merge import merge
+    from .data.partition import partition
+
+    # isort: split
+    # -- wiring: the layers above the runtime hand themselves to it (below) ----------------
+    from .backends.warmup import want_warm_up_after as _want_warm_up_after
+    from .display.call_view import make_call_view as _make_call_view
+    from .display.follow import LAYER as _display_layer
+    from .frontends.background import install_view as _install_call_view
+    from .frontends.joblib_backend import register as _register_joblib_backend
+    from .jobs import runtime as _runtime
+
+    # The runtime shows every job through the display layer, which sits above it
+    # and so is handed to it here, once (see nbparallel.jobs.runtime).
+    _runtime.install_display(_display_layer)
+    _install_call_view(_make_call_view)  # and every background call's widget (nbp.background)
+
+    # joblib.parallel_config(backend="nbparallel") sends joblib's Parallel calls
+    # (scikit-learn's n_jobs) to nbparallel's pool.
+    _register_joblib_backend()
+
+    # A process that imported scikit-learn's clustering is about to cluster: the workers import
+    # the k-search then (in the background, and as they start), not during the first choose_k.
+    # One that imported only other parts of scikit-learn keeps light workers.
+    _want_warm_up_after("sklearn.cluster", _reach_for_ksearch)
+
+    # Inside a Jupyter kernel the first import starts the workers in the background, and the
+    # kernel's shutdown stops them.  A kernel has imported IPython already; a worker has not,
+    # and need not (about 10 MiB each).
+    if "IPython" in _sys.modules and in_kernel():
+        from IPython import get_ipython as _get_ipython
+
+        _started_in_kernel(_get_ipython())
+else:
+    # A chunk may ask joblib for the "nbparallel" backend without touching nbparallel's names:
+    # registered as soon as joblib is imported here, loaded when it is first used.
+    _when_imported("joblib", _register_joblib_backend_lazily)
 
 __all__ = [
     # plain API
@@ -150,7 +199,9 @@ def __getattr__(name: str) -> object:
     (``choose_k``, ...) asks the workers to import scikit-learn when it is
     first looked up, or once the process has imported ``sklearn.cluster``
     (see :func:`nbparallel.backends.warmup.want_warm_up`), so workers of a
-    kernel that never clusters stay light.
+    kernel that never clusters stay light.  In a worker, every name loads on
+    first use (a ``pmap`` inside a chunk, say): the package is imported
+    again, as a kernel imports it.
     """
     if name in _LAZY:
         from .frontends import frames
@@ -161,77 +212,18 @@ def __getattr__(name: str) -> object:
 
         value = globals()[name] = getattr(ksearch, name)
         return value
+    if _light and name in __all__:
+        _load_all()
+        return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def load_ipython_extension(ipython: object) -> None:
-    """``%load_ext nbparallel``: register ``%%parallel`` and ``%nbparallel``, warm the workers.
-
-    Parameters
-    ----------
-    ipython : IPython.core.interactiveshell.InteractiveShell
-        The shell loading the extension.
-    """
-    from .notebook.magics import ParallelMagics
-
-    ipython.register_magics(ParallelMagics)  # type: ignore[attr-defined]
-    _close_with(ipython)
-    _watch_cells(ipython)
-    warm()
+_loading = _threading.Lock()
 
 
-def _close_with(ipython: object) -> None:
-    """Stop the workers and the resource trackers as soon as ``ipython`` is asked to exit.
-
-    ipykernel sets the shell's ``exit_now`` on a shutdown or restart request,
-    then signals the children of its process group until they are gone: done
-    first, that finds nothing left (see :func:`nbparallel.backends.close`).
-    """
-    global _closing
-    observe = getattr(ipython, "observe", None)
-    if _closing or observe is None:
-        return
-
-    def _on_exit(change: dict[str, object]) -> None:
-        if change.get("new"):
-            _close_backends()
-
-    observe(_on_exit, names="exit_now")
-    _closing = True
-
-
-_closing = False
-
-
-def _reach_for_ksearch() -> None:
-    """Ask the workers to import the k-search's modules (scikit-learn): importing it asks."""
-    from . import ksearch  # noqa: F401 -- see nbparallel.ksearch: want_warm_up(preload)
-
-
-def _watch_cells(ipython: object) -> None:
-    """After each cell, start the warm-ups that the cell's imports ask for (see :func:`_reach_for_ksearch`)."""
-    global _watching
-    events = getattr(ipython, "events", None)
-    if _watching or events is None:
-        return
-    events.register("post_run_cell", lambda *_: _asked_by_imports())
-    _watching = True
-
-
-_watching = False
-
-# A process that imported scikit-learn's clustering is about to cluster: the workers import the
-# k-search then (in the background, and as they start), not during the first choose_k.  One that
-# imported only other parts of scikit-learn keeps light workers.
-_want_warm_up_after("sklearn.cluster", _reach_for_ksearch)
-
-
-# Inside a Jupyter kernel the first import starts the workers in the background,
-# so the first pmap does not wait for them, and the kernel's shutdown stops them.
-# A kernel has imported IPython already; a worker has not, and need not (about 10 MiB each).
-if "IPython" in _sys.modules and in_kernel():
-    from IPython import get_ipython as _get_ipython
-
-    _close_with(_get_ipython())
-    _watch_cells(_get_ipython())
-    warm()
+def _load_all() -> None:
+    """In a worker: import the whole package now (its names, the joblib backend, the display)."""
+    with _loading:
+        if _light:  # not loaded by another thread meanwhile
+            _os.environ.pop(_LIGHT_IMPORT, None)
+            _importlib.reload(_sys.modules[__name__])

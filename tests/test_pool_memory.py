@@ -101,3 +101,41 @@ def test_a_process_that_imported_sklearn_cluster_gets_workers_ready_for_choose_k
         check=True,
     )
     assert done.stdout.split() == ["True"], done.stderr
+
+
+LIGHT = """
+import os, sys
+import nbparallel as nbp
+
+KERNEL_SIDE = ("nbparallel.api", "nbparallel.jobs.runtime", "nbparallel.display.follow", "nbparallel.notebook.extension")
+
+def loaded(_):
+    return [m for m in KERNEL_SIDE if m in sys.modules], os.environ.get("NBPARALLEL_LIGHT_IMPORT")
+
+def nested(x):  # the API used inside a chunk loads there, as a kernel's import loads it
+    return nbp.pmap(abs, [-x, x], progress=False), [m for m in KERNEL_SIDE if m in sys.modules]
+
+def on_joblib(n):  # joblib's "nbparallel" backend, asked for in a chunk that never named nbparallel
+    import joblib
+    with joblib.parallel_config(backend="nbparallel"):
+        return joblib.Parallel(n_jobs=2)(joblib.delayed(abs)(-i) for i in range(n))
+
+nbp.warm(2, wait=True)
+print(repr(nbp.pmap(loaded, range(2), n_jobs=2, chunks=2, progress=False)))
+print(repr(nbp.pmap(nested, [1, 2], n_jobs=2, chunks=2, progress=False)))
+nbp.shutdown()
+nbp.warm(2, wait=True)
+print(repr(nbp.pmap(on_joblib, [3, 4], n_jobs=2, chunks=2, progress=False)))
+nbp.shutdown()
+"""
+
+
+def test_a_worker_imports_only_what_running_chunks_needs_and_the_rest_on_first_use():
+    done = subprocess.run(
+        [sys.executable, "-c", LIGHT], capture_output=True, text=True, timeout=300, env=child_env(), check=True
+    )
+    light, nested, on_joblib = (eval(line) for line in done.stdout.splitlines())
+    assert light == [([], None), ([], None)], done.stderr  # not the API, runtime, display; nothing passed on
+    full = ["nbparallel.api", "nbparallel.jobs.runtime", "nbparallel.display.follow", "nbparallel.notebook.extension"]
+    assert nested == [([1, 1], full), ([2, 2], full)], done.stderr
+    assert on_joblib == [[0, 1, 2], [0, 1, 2, 3]], done.stderr

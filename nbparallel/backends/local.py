@@ -30,12 +30,13 @@ from ..data.janitor import claim_semaphores
 from ..worker.board import Board, Row
 from ..worker.control import in_worker
 from ..worker.run import run_message
+from ..worker.start import LIGHT_IMPORT, ready, start_worker
 from ..worker.task import ChunkOutcome, ChunkTask
 from ..worker.transit import arrived_outcome, chunk_message
 from .base import Backend, abandon_all, get_backend, register_backend
 from .memmaps import register_memmap_reducer
 from .shipping import pack
-from .warmup import WARM_UP, Wanted, asked_by_imports, ready, start_worker, want_warm_up, want_warm_up_after
+from .warmup import WARM_UP, Wanted, asked_by_imports, want_warm_up, want_warm_up_after
 
 __all__ = ["LocalProcesses", "IDLE_TIMEOUT", "WARM_UP", "want_warm_up", "want_warm_up_after", "asked_by_imports"]
 
@@ -121,7 +122,7 @@ class LocalProcesses(Backend):
                         timeout=IDLE_TIMEOUT,
                         initializer=start_worker,
                         initargs=(os.getpid(), Wanted()),
-                        env=dict.fromkeys(_THREAD_VARS, inner),
+                        env={**dict.fromkeys(_THREAD_VARS, inner), LIGHT_IMPORT: "1"},
                     ),
                 )
                 self._executor = ex

@@ -18,24 +18,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["register_memmap_reducer", "open_rows"]
+from ..data.shared import FOLDER_PREFIX, open_rows
+
+__all__ = ["register_memmap_reducer"]
 
 _registered = False
 
 
-def open_rows(filename: str, dtype: np.dtype, offset: int, shape: tuple[int, ...]) -> np.memmap:
-    """In a worker: map the rows a reference names, copy-on-write.
-
-    A chunk sent by value is a private, writable copy; so is this one: the
-    worker may write to it, and neither the file nor the caller's array sees it.
-    """
-    return np.memmap(filename, dtype=dtype, mode="c", offset=offset, shape=shape)
-
-
 def _ours(filename: str) -> bool:
     """A file in one of nbparallel's own shared folders: written once, never changed."""
-    from ..data.shared import FOLDER_PREFIX
-
     return os.path.basename(os.path.dirname(filename)).startswith(FOLDER_PREFIX)
 
 

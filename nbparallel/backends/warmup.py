@@ -8,15 +8,14 @@ Nothing is asked for until a front end is reached for (the k-search when
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..worker.control import in_worker, prepare_worker
+from ..worker.control import in_worker
 from .base import get_backend
 
-__all__ = ["WARM_UP", "want_warm_up", "want_warm_up_after", "asked_by_imports", "Wanted", "start_worker", "ready"]
+__all__ = ["WARM_UP", "want_warm_up", "want_warm_up_after", "asked_by_imports", "Wanted"]
 
 #: Warm-up steps asked for in this process (say, the imports of the k-search): every worker
 #: runs them as it starts, and ``warm()`` runs them in the pool's workers.  Nothing is here until
@@ -38,6 +37,7 @@ def want_warm_up(step: Callable[[], None]) -> None:
 
     Examples
     --------
+    >>> import os
     >>> want_warm_up(os.getpid)
     >>> os.getpid in WARM_UP
     True
@@ -103,24 +103,3 @@ class Wanted:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (tuple, (tuple(WARM_UP),))
-
-
-def start_worker(parent: int, setup: tuple[Callable[[], None], ...]) -> None:
-    """In a new worker (loky's ``initializer``): set it up, then run the warm-up steps asked for."""
-    prepare_worker(parent)
-    try:
-        ready(setup)
-    except Exception:  # an optimisation only: the chunk that needs it will say what is wrong
-        logging.getLogger("nbparallel").warning("a worker's warm-up step failed", exc_info=True)
-
-
-_warmed: set[Callable[[], None]] = set()  # in a worker: the steps it has run
-
-
-def ready(setup: tuple[Callable[[], None], ...]) -> int:
-    """In a worker: run the steps of ``setup`` it has not run yet; its process id."""
-    for step in setup:
-        if step not in _warmed:
-            step()
-            _warmed.add(step)
-    return os.getpid()

@@ -39,6 +39,7 @@ __all__ = [
     "shared_root",
     "new_folder",
     "share_input",
+    "open_rows",
     "to_shared",
     "materialize",
     "concat_shared",
@@ -233,6 +234,16 @@ def share_input(array: np.ndarray, folder: str) -> np.memmap:
     path = os.path.join(folder, f"{INPUT_PREFIX}{uuid.uuid4().hex}.npy")
     save_plain(path, array)
     return np.load(path, mmap_mode="c")
+
+
+def open_rows(filename: str, dtype: np.dtype, offset: int, shape: tuple[int, ...]) -> np.memmap:
+    """In a worker: map the rows of a shared copy that a reference names, copy-on-write.
+
+    A chunk sent by value is a private, writable copy; so is this one: the
+    worker may write to it, and neither the file nor the caller's array sees it
+    (see :func:`nbparallel.backends.memmaps.register_memmap_reducer`).
+    """
+    return np.memmap(filename, dtype=dtype, mode="c", offset=offset, shape=shape)
 
 
 def holds_inputs(folder: str) -> bool:
