@@ -22,7 +22,8 @@ __version__ = "0.1.0"
 
 # A library logs, the application decides where it goes (job start/finish,
 # failures, retries, timeouts): logging.getLogger("nbparallel").
-_logging.getLogger("nbparallel").addHandler(_logging.NullHandler())
+if not _logging.getLogger("nbparallel").handlers:  # once: a worker imports this module again (_load_all)
+    _logging.getLogger("nbparallel").addHandler(_logging.NullHandler())
 
 # df.parallel and s.parallel: registered now if pandas is imported, else when it is.
 _pandas_hook.install()
