@@ -14,6 +14,26 @@ import sys as _sys
 import threading as _threading
 from typing import TYPE_CHECKING, Any
 
+# The import block is in sections (``isort: split`` keeps each one sorted on its own).
+# -- what a chunk may use in a worker too: errors, per-worker set-up, seeding -----------
+# (a worker imports these and what running chunks needs; the rest loads there on first use)
+from .errors import (
+    ChunkFailure,
+    ChunkTimeout,
+    Failed,
+    JobCancelled,
+    JobInterrupted,
+    RemoteTraceback,
+    SplitGroupWarning,
+    UnpicklableResult,
+    WorkerDied,
+    WorkerError,
+)
+from .worker.run import seed_item
+from .worker.setup import per_worker
+
+# isort: split
+# -- wiring of every process ------------------------------------------------------------
 from .frontends.frames import hook as _pandas_hook
 from .frontends.on_import import when_imported as _when_imported
 from .worker.start import LIGHT_IMPORT as _LIGHT_IMPORT
@@ -47,16 +67,14 @@ def _reach_for_ksearch() -> None:
 
 
 #: One of nbparallel's own workers, starting: it imports only what running chunks needs, and the
-#: names below load on first use (see nbparallel.worker.start and __getattr__).
+#: names imported below load on first use (see nbparallel.worker.start and __getattr__).
 _light = _os.environ.get(_LIGHT_IMPORT) == "1"
 
 if not _light:
-    # The import block is in sections (``isort: split`` keeps each one sorted on its own).
     # -- the plain API ------------------------------------------------------------------
     from .api import pmap, pmap_chunks
     from .groups import pmap_groups
     from .streaming import imap
-    from .worker.setup import per_worker
 
     # isort: split
     # -- joblib (scikit-learn's n_jobs), background calls, notebook cells -----------------
@@ -71,24 +89,11 @@ if not _light:
     from .settings import get_config, in_kernel
 
     # isort: split
-    # -- jobs and errors ----------------------------------------------------------------
-    from .errors import (
-        ChunkFailure,
-        ChunkTimeout,
-        Failed,
-        JobCancelled,
-        JobInterrupted,
-        RemoteTraceback,
-        SplitGroupWarning,
-        UnpicklableResult,
-        WorkerDied,
-        WorkerError,
-    )
+    # -- jobs ---------------------------------------------------------------------------
     from .insights.report import Report
     from .insights.timeline import record_timelines
     from .jobs.handles import jobs, last_job
     from .jobs.job import Job, PartialResult
-    from .worker.run import seed_item
 
     # isort: split
     # -- Jupyter ------------------------------------------------------------------------

@@ -109,7 +109,9 @@ import nbparallel as nbp
 
 KERNEL_SIDE = ("nbparallel.api", "nbparallel.jobs.runtime", "nbparallel.display.follow", "nbparallel.notebook.extension")
 
-def loaded(_):
+def loaded(i):  # what a chunk may use without loading the rest: seeding, per-worker set-up, errors
+    nbp.seed_item(7, i)
+    assert issubclass(nbp.WorkerDied, Exception) and callable(nbp.per_worker)
     return [m for m in KERNEL_SIDE if m in sys.modules], os.environ.get("NBPARALLEL_LIGHT_IMPORT")
 
 def nested(x):  # the API used inside a chunk loads there, as a kernel's import loads it
