@@ -237,7 +237,7 @@ def share_input(array: np.ndarray, folder: str) -> np.memmap:
 
 
 def open_rows(filename: str, dtype: np.dtype, offset: int, shape: tuple[int, ...]) -> np.memmap:
-    """In a worker: map the rows of a shared copy that a reference names, copy-on-write.
+    """In a worker: map the rows of a memory-mapped file that a reference names, copy-on-write.
 
     A chunk sent by value is a private, writable copy; so is this one: the
     worker may write to it, and neither the file nor the caller's array sees it
