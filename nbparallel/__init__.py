@@ -12,6 +12,7 @@ import logging as _logging
 import os as _os
 import sys as _sys
 import threading as _threading
+import types as _types
 from typing import TYPE_CHECKING, Any
 
 # The import block is in sections (``isort: split`` keeps each one sorted on its own).
@@ -61,6 +62,39 @@ def _register_joblib_backend_lazily() -> None:
     register_parallel_backend("nbparallel", make)
 
 
+class _DisplayOnFirstUse:
+    """In a worker: the display, imported when a job is first shown (see nbparallel.jobs.runtime)."""
+
+    def view(self, job: Any, *, background: bool) -> Any:
+        from .display.follow import LAYER
+
+        return LAYER.view(job, background=background)
+
+    def show(self, job: Any) -> None:
+        from .display.follow import LAYER
+
+        LAYER.show(job)
+
+
+def _display_on_first_use() -> None:
+    _sys.modules[f"{__name__}.jobs.runtime"].install_display(_DisplayOnFirstUse())
+
+
+class _LightPackage(_types.ModuleType):
+    """In a worker: the package, whose public names a submodule's import does not overwrite.
+
+    In a kernel ``nbparallel.config`` is the function-like class, bound after
+    the submodule of that name was imported.  In a worker the submodule may be
+    imported first (cloudpickle imports the submodules a chunk's function
+    names), and the name must still load on first use.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, _types.ModuleType) and name in __all__:
+            return
+        super().__setattr__(name, value)
+
+
 def _reach_for_ksearch() -> None:
     """Ask the workers to import the k-search's modules (scikit-learn): importing it asks."""
     from . import ksearch  # noqa: F401 -- see nbparallel.ksearch: want_warm_up(preload)
@@ -69,6 +103,9 @@ def _reach_for_ksearch() -> None:
 #: One of nbparallel's own workers, starting: it imports only what running chunks needs, and the
 #: names imported below load on first use (see nbparallel.worker.start and __getattr__).
 _light = _os.environ.get(_LIGHT_IMPORT) == "1"
+#: ... and stays so marked when the package is imported again there (_load_all): a thread that
+#: reaches for a name meanwhile waits for it.
+_started_light = _light or bool(globals().get("_started_light"))
 
 if not _light:
     # -- the plain API ------------------------------------------------------------------
@@ -139,6 +176,10 @@ else:
     # A chunk may ask joblib for the "nbparallel" backend without touching nbparallel's names:
     # registered as soon as joblib is imported here, loaded when it is first used.
     _when_imported("joblib", _register_joblib_backend_lazily)
+    # A job run here without them (through a submodule, df.parallel, joblib) shows as in a kernel.
+    _when_imported("nbparallel.jobs.runtime", _display_on_first_use)
+    # A submodule named as a public name (nbparallel.config, nbparallel.jobs) does not hide it.
+    _sys.modules[__name__].__class__ = _LightPackage
 
 __all__ = [
     # plain API
@@ -218,13 +259,20 @@ def __getattr__(name: str) -> object:
 
         value = globals()[name] = getattr(ksearch, name)
         return value
-    if _light and name in __all__:
-        _load_all()
+    if _started_light and name in __all__:
+        _load_all()  # or wait for the thread loading it
         return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_loading = _threading.Lock()
+def __dir__() -> list[str]:
+    """The module's names; in a worker also those that load on first use."""
+    later = set(__all__) - _LAZY - _KSEARCH if _started_light else set()
+    return sorted(set(globals()) | later)
+
+
+if "_loading" not in globals():  # one lock, kept when the package is imported again
+    _loading = _threading.Lock()
 
 
 def _load_all() -> None:

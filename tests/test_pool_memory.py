@@ -141,3 +141,59 @@ def test_a_worker_imports_only_what_running_chunks_needs_and_the_rest_on_first_u
     full = ["nbparallel.api", "nbparallel.jobs.runtime", "nbparallel.display.follow", "nbparallel.notebook.extension"]
     assert nested == [([1, 1], full), ([2, 2], full)], done.stderr
     assert on_joblib == [[0, 1, 2], [0, 1, 2, 3]], done.stderr
+
+
+USED_IN_A_CHUNK = """
+import sys, threading
+import pandas as pd
+import nbparallel as nbp
+
+def names_at_once(_):  # threads of one chunk reach for names while the rest of the package loads
+    wanted = ["pmap", "imap", "config", "Job", "RunOptions", "background", "pmap_chunks", "warm"] * 3
+    barrier, missing = threading.Barrier(len(wanted)), []
+    def reach(name):
+        barrier.wait()
+        try:
+            getattr(nbp, name)
+        except AttributeError as e:
+            missing.append(str(e))
+    threads = [threading.Thread(target=reach, args=(name,)) for name in wanted]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return missing
+
+def settings_and_jobs(_):  # a notebook's function: pickled by value, with nbparallel's submodules it names
+    with nbp.config(progress=False):
+        return nbp.get_config().progress, [j.id for j in nbp.jobs()]
+
+def listed(_):
+    return [name for name in ("pmap", "config", "jobs", "warm") if name not in dir(nbp)]
+
+def shown(_):  # a nested call that asks for a progress bar, through a submodule and the accessor
+    from nbparallel.api import pmap
+    pmap(abs, [-1, -2], progress=True)
+    pd.DataFrame({"a": [1, 2]}).parallel.apply(lambda row: row.a, axis=1, progress=True)
+
+print(repr(nbp.pmap(names_at_once, range(2), n_jobs=2, chunks=2, progress=False)))
+nbp.shutdown()
+print(repr(nbp.pmap(settings_and_jobs, range(2), n_jobs=2, chunks=2, progress=False)))
+nbp.shutdown()
+print(repr(nbp.pmap(listed, range(2), n_jobs=2, chunks=2, progress=False)))
+nbp.pmap(shown, range(1), n_jobs=2, progress=False)
+nbp.shutdown()
+"""
+
+
+def test_what_a_chunk_uses_of_the_package_works_as_in_a_kernel():
+    done = subprocess.run(
+        [sys.executable, "-c", USED_IN_A_CHUNK], capture_output=True, text=True, timeout=300, env=child_env()
+    )
+    assert done.returncode == 0, done.stderr
+    at_once, settings_and_jobs, listed = (eval(line) for line in done.stdout.splitlines()[:3])
+    assert at_once == [[], []]  # no thread found a name missing while another loaded them
+    assert settings_and_jobs == [(False, []), (False, [])]  # nbp.config and nbp.jobs, not the modules so named
+    assert listed == [[], []]
+    bars = done.stdout + done.stderr  # a chunk's output reaches the caller, each line marked with the chunk
+    assert "abs: 100%" in bars and "<lambda>: 100%" in bars, bars
