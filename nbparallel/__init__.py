@@ -277,7 +277,12 @@ if "_loading" not in globals():  # one lock, kept when the package is imported a
 
 def _load_all() -> None:
     """In a worker: import the whole package now (its names, the joblib backend, the display)."""
+    global _light
     with _loading:
         if _light:  # not loaded by another thread meanwhile
             _os.environ.pop(_LIGHT_IMPORT, None)
-            _importlib.reload(_sys.modules[__name__])
+            try:
+                _importlib.reload(_sys.modules[__name__])
+            except BaseException:  # the chunk's timeout or cancel, say, raised mid-import: again on next use
+                _light = True
+                raise

@@ -197,3 +197,42 @@ def test_what_a_chunk_uses_of_the_package_works_as_in_a_kernel():
     assert listed == [[], []]
     bars = done.stdout + done.stderr  # a chunk's output reaches the caller, each line marked with the chunk
     assert "abs: 100%" in bars and "<lambda>: 100%" in bars, bars
+
+
+INTERRUPTED = """
+import sys, time
+import nbparallel as nbp
+
+class SlowImport:  # a cold disk: the API's first import in a worker takes longer than the job may
+    delayed = False
+    def find_spec(self, name, path=None, target=None):
+        if name == "nbparallel.api" and not SlowImport.delayed:
+            SlowImport.delayed = True
+            time.sleep(30)
+        return None
+
+def load_slowly(_):
+    sys.meta_path.insert(0, SlowImport())
+    return nbp.pmap(abs, [-1], progress=False)
+
+def nested(x):
+    return nbp.pmap(abs, [-x], progress=False)
+
+nbp.warm(2, wait=True)
+try:
+    nbp.pmap(load_slowly, range(2), n_jobs=2, chunks=2, progress=False, timeout=1)
+except nbp.ChunkTimeout:
+    print("timed out")
+print(repr(nbp.pmap(nested, range(4), n_jobs=2, chunks=4, progress=False)))
+nbp.shutdown()
+"""
+
+
+def test_a_chunk_stopped_while_the_package_loads_leaves_its_worker_able_to_load_it():
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED], capture_output=True, text=True, timeout=300, env=child_env()
+    )
+    assert done.returncode == 0, done.stderr
+    timed_out, after = done.stdout.splitlines()
+    assert timed_out == "timed out"
+    assert eval(after) == [[0], [1], [2], [3]], done.stderr  # the same (warm) workers load it next time
