@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copyreg as _copyreg
 import importlib as _importlib
 import logging as _logging
 import os as _os
@@ -95,6 +96,11 @@ class _LightPackage(_types.ModuleType):
         super().__setattr__(name, value)
 
 
+def _pickle_package(package: _types.ModuleType) -> tuple[Any, tuple[str]]:
+    """By name, as cloudpickle pickles a module (a chunk's result may name the package)."""
+    return _importlib.import_module, (package.__name__,)
+
+
 def _reach_for_ksearch() -> None:
     """Ask the workers to import the k-search's modules (scikit-learn): importing it asks."""
     from . import ksearch  # noqa: F401 -- see nbparallel.ksearch: want_warm_up(preload)
@@ -180,6 +186,7 @@ else:
     _when_imported("nbparallel.jobs.runtime", _display_on_first_use)
     # A submodule named as a public name (nbparallel.config, nbparallel.jobs) does not hide it.
     _sys.modules[__name__].__class__ = _LightPackage
+    _copyreg.pickle(_LightPackage, _pickle_package)
 
 __all__ = [
     # plain API
@@ -286,3 +293,4 @@ def _load_all() -> None:
             except BaseException:  # the chunk's timeout or cancel, say, raised mid-import: again on next use
                 _light = True
                 raise
+            _sys.modules[__name__].__class__ = _types.ModuleType  # every name is bound now
