@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import nbparallel as nbp
 from nbparallel import pandarallel
-from tests.helpers import same
+from tests.helpers import child_env, same
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -350,6 +350,20 @@ def test_importing_nbparallel_does_not_import_pandas_and_the_accessor_appears_wi
     )
     env = dict(os.environ)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[2, 3]"
+
+
+def test_the_accessor_appears_when_a_library_looked_for_pandas_before_it_was_imported():
+    script = (
+        "import importlib.util, sys, nbparallel\n"
+        "importlib.util.find_spec('pandas')  # as 'import polars' does: is pandas installed? (not imported)\n"
+        "assert 'pandas' not in sys.modules\n"
+        "import pandas as pd\n"
+        "print(pd.DataFrame({'a': [1, 2]}).parallel.map(lambda x: x + 1, n_jobs=1, progress=False).a.tolist())\n"
+        "nbparallel.shutdown()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=child_env(), timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[2, 3]"
 

@@ -14,6 +14,7 @@ import importlib.machinery
 import importlib.util
 import logging
 import sys
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
@@ -57,8 +58,8 @@ def _call(name: str, then: Callable[[], None]) -> None:
 class _Loader(importlib.abc.Loader):
     """The module's own loader, then the registration."""
 
-    def __init__(self, loader: Any, name: str, then: Callable[[], None]) -> None:
-        self.loader, self.name, self.then = loader, name, then
+    def __init__(self, loader: Any, finder: _Finder) -> None:
+        self.loader, self.finder = loader, finder
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
         module: types.ModuleType | None = self.loader.create_module(spec)
@@ -66,20 +67,30 @@ class _Loader(importlib.abc.Loader):
 
     def exec_module(self, module: types.ModuleType) -> None:
         self.loader.exec_module(module)
-        _call(self.name, self.then)
+        sys.meta_path[:] = [f for f in sys.meta_path if f is not self.finder]  # imported: done waiting
+        _call(self.finder.name, self.finder.then)
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    """Waits for one module's import; finds it with the other finders and wraps its loader."""
+    """Waits for one module's import; finds it with the other finders and wraps its loader.
+
+    It waits until the module is imported, not only looked for: a library that
+    asks whether pandas is installed (``importlib.util.find_spec``, as polars
+    does) gets a spec it never loads.
+    """
 
     def __init__(self, name: str, then: Callable[[], None]) -> None:
         self.name, self.then = name, then
+        self._finding = threading.local()  # this finder's own find_spec below goes past it
 
     def find_spec(self, fullname: str, path: Any, target: types.ModuleType | None = None) -> Any:
-        if fullname != self.name:
+        if fullname != self.name or fullname in sys.modules or getattr(self._finding, "now", False):
             return None
-        sys.meta_path[:] = [f for f in sys.meta_path if f is not self]  # once; not found by find_spec below
-        spec = importlib.util.find_spec(fullname)
+        self._finding.now = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._finding.now = False
         if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader, self.name, self.then)
+            spec.loader = _Loader(spec.loader, self)
         return spec
