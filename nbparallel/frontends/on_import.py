@@ -28,7 +28,7 @@ def when_imported(name: str, then: Callable[[], None]) -> None:
     Parameters
     ----------
     name : str
-        A top-level module name, as in :data:`sys.modules`.
+        A module's full name, as in :data:`sys.modules` (``"pandas"``, ``"nbparallel.jobs.runtime"``).
     then : callable
         A function of no arguments; an exception it raises is logged, never raised.
 
