@@ -91,7 +91,7 @@ class _LightPackage(_types.ModuleType):
     """
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, _types.ModuleType) and name in __all__:
+        if isinstance(value, _types.ModuleType) and name in globals().get("__all__", ()):
             return
         super().__setattr__(name, value)
 
