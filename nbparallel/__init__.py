@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copyreg as _copyreg
 import importlib as _importlib
+import importlib.util as _importlib_util
 import logging as _logging
 import os as _os
 import sys as _sys
@@ -266,10 +267,15 @@ def __getattr__(name: str) -> object:
 
         value = globals()[name] = getattr(ksearch, name)
         return value
-    if _started_light and name in __all__:
+    if _started_light and (name in __all__ or _is_submodule(name)):
         _load_all()  # or wait for the thread loading it
-        return globals()[name]
+        if name in globals():  # a submodule a kernel's import imports too (nbp.backends) is bound now
+            return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _is_submodule(name: str) -> bool:
+    return not name.startswith("_") and _importlib_util.find_spec(f"{__name__}.{name}") is not None
 
 
 def __dir__() -> list[str]:

@@ -171,6 +171,11 @@ def settings_and_jobs(_):  # a notebook's function: pickled by value, with nbpar
 def listed(_):
     return [name for name in ("pmap", "config", "jobs", "warm") if name not in dir(nbp)]
 
+def in_a_cell(_):  # code run by exec (a %%parallel cell) reaches submodules as attributes, as in a kernel
+    namespace = {"nbp": nbp}
+    exec("workers = nbp.backends.worker_pids(); value = nbp.api.pmap(abs, [-1], progress=False)", namespace)
+    return namespace["value"]
+
 def later(x):  # a result that names the package (sent back by value)
     def call():
         return nbp.pmap(abs, [-x], n_jobs=1, progress=False)
@@ -187,6 +192,7 @@ print(repr(nbp.pmap(settings_and_jobs, range(2), n_jobs=2, chunks=2, progress=Fa
 nbp.shutdown()
 print(repr(nbp.pmap(listed, range(2), n_jobs=2, chunks=2, progress=False)))
 print(repr([call() for call in nbp.pmap(later, [1, 2], n_jobs=2, chunks=2, progress=False)]))
+print(repr(nbp.pmap(in_a_cell, range(2), n_jobs=2, chunks=2, progress=False)))
 nbp.pmap(shown, range(1), n_jobs=2, progress=False)
 nbp.shutdown()
 """
@@ -197,11 +203,12 @@ def test_what_a_chunk_uses_of_the_package_works_as_in_a_kernel():
         [sys.executable, "-c", USED_IN_A_CHUNK], capture_output=True, text=True, timeout=300, env=child_env()
     )
     assert done.returncode == 0, done.stderr
-    at_once, settings_and_jobs, listed, called = (eval(line) for line in done.stdout.splitlines()[:4])
+    at_once, settings_and_jobs, listed, called, in_a_cell = (eval(line) for line in done.stdout.splitlines()[:5])
     assert at_once == [[], []]  # no thread found a name missing while another loaded them
     assert settings_and_jobs == [(False, []), (False, [])]  # nbp.config and nbp.jobs, not the modules so named
     assert listed == [[], []]
     assert called == [[1], [2]]
+    assert in_a_cell == [[1], [1]]
     bars = done.stdout + done.stderr  # a chunk's output reaches the caller, each line marked with the chunk
     assert "abs: 100%" in bars and "<lambda>: 100%" in bars, bars
 
