@@ -368,6 +368,17 @@ def test_the_accessor_appears_when_a_library_looked_for_pandas_before_it_was_imp
     assert done.stdout.strip() == "[2, 3]"
 
 
+def test_pandas_imported_after_nbparallel_still_lists_its_own_files():
+    script = (
+        "import importlib.resources, nbparallel\n"
+        "import pandas\n"
+        "print(sorted(p.name for p in importlib.resources.files('pandas').iterdir() if p.name == '__init__.py'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=child_env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['__init__.py']"
+
+
 def test_a_large_numeric_frame_goes_through_shared_memory_and_leaves_nothing_behind():
     df = pd.DataFrame(np.random.default_rng(3).random((8192, 260)))  # > 16 MiB of float64
     before = {f for f in os.listdir("/dev/shm") if f.startswith(f"nbparallel-shm-{os.getpid()}-")}

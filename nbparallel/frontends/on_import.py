@@ -70,6 +70,9 @@ class _Loader(importlib.abc.Loader):
         sys.meta_path[:] = [f for f in sys.meta_path if f is not self.finder]  # imported: done waiting
         _call(self.finder.name, self.finder.then)
 
+    def __getattr__(self, name: str) -> Any:  # the rest as the module's own loader (its files, its source)
+        return getattr(self.loader, name)
+
 
 class _Finder(importlib.abc.MetaPathFinder):
     """Waits for one module's import; finds it with the other finders and wraps its loader.
