@@ -275,7 +275,9 @@ def __getattr__(name: str) -> object:
 
 
 def _is_submodule(name: str) -> bool:
-    return not name.startswith("_") and _importlib_util.find_spec(f"{__name__}.{name}") is not None
+    return (
+        name.isidentifier() and not name.startswith("_") and _importlib_util.find_spec(f"{__name__}.{name}") is not None
+    )
 
 
 def __dir__() -> list[str]:
