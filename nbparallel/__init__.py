@@ -7,15 +7,9 @@
 
 from __future__ import annotations
 
-import copyreg as _copyreg
-import importlib as _importlib
-import importlib.util as _importlib_util
 import logging as _logging
-import os as _os
 import sys as _sys
-import threading as _threading
-import types as _types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # The import block is in sections (``isort: split`` keeps each one sorted on its own).
 # -- what a chunk may use in a worker too: errors, per-worker set-up, seeding -----------
@@ -37,69 +31,18 @@ from .worker.setup import per_worker
 
 # isort: split
 # -- wiring of every process ------------------------------------------------------------
+from . import light_import as _light_import
 from .frontends.frames import hook as _pandas_hook
-from .frontends.on_import import when_imported as _when_imported
-from .worker.start import LIGHT_IMPORT as _LIGHT_IMPORT
 
 __version__ = "0.1.0"
 
 # A library logs, the application decides where it goes (job start/finish,
 # failures, retries, timeouts): logging.getLogger("nbparallel").
-if not _logging.getLogger("nbparallel").handlers:  # once: a worker imports this module again (_load_all)
+if not _logging.getLogger("nbparallel").handlers:  # once: a worker imports this module again (light_import)
     _logging.getLogger("nbparallel").addHandler(_logging.NullHandler())
 
 # df.parallel and s.parallel: registered now if pandas is imported, else when it is.
 _pandas_hook.install()
-
-
-def _register_joblib_backend_lazily() -> None:
-    """In a worker: joblib's "nbparallel" backend, without importing it until joblib makes one."""
-    from joblib import register_parallel_backend
-
-    def make(**kwargs: Any) -> object:
-        from .frontends.joblib_backend import NbparallelBackend
-
-        return NbparallelBackend(**kwargs)
-
-    register_parallel_backend("nbparallel", make)
-
-
-class _DisplayOnFirstUse:
-    """In a worker: the display, imported when a job is first shown (see nbparallel.jobs.runtime)."""
-
-    def view(self, job: Any, *, background: bool) -> Any:
-        from .display.follow import LAYER
-
-        return LAYER.view(job, background=background)
-
-    def show(self, job: Any) -> None:
-        from .display.follow import LAYER
-
-        LAYER.show(job)
-
-
-def _display_on_first_use() -> None:
-    _sys.modules[f"{__name__}.jobs.runtime"].install_display(_DisplayOnFirstUse())
-
-
-class _LightPackage(_types.ModuleType):
-    """In a worker: the package, whose public names a submodule's import does not overwrite.
-
-    In a kernel ``nbparallel.config`` is the function-like class, bound after
-    the submodule of that name was imported.  In a worker the submodule may be
-    imported first (cloudpickle imports the submodules a chunk's function
-    names), and the name must still load on first use.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, _types.ModuleType) and name in globals().get("__all__", ()):
-            return
-        super().__setattr__(name, value)
-
-
-def _pickle_package(package: _types.ModuleType) -> tuple[Any, tuple[str]]:
-    """By name, as cloudpickle pickles a module (a chunk's result may name the package)."""
-    return _importlib.import_module, (package.__name__,)
 
 
 def _reach_for_ksearch() -> None:
@@ -107,12 +50,9 @@ def _reach_for_ksearch() -> None:
     from . import ksearch  # noqa: F401 -- see nbparallel.ksearch: want_warm_up(preload)
 
 
-#: One of nbparallel's own workers, starting: it imports only what running chunks needs, and the
-#: names imported below load on first use (see nbparallel.worker.start and __getattr__).
-_light = _os.environ.get(_LIGHT_IMPORT) == "1"
-#: ... and stays so marked when the package is imported again there (_load_all): a thread that
-#: reaches for a name meanwhile waits for it.
-_started_light = _light or bool(globals().get("_started_light"))
+#: One of nbparallel's own workers, starting: it imports only what running chunks needs, and
+#: the names imported below load on first use (see nbparallel.light_import and __getattr__).
+_light = _light_import.light()
 
 if not _light:
     # -- the plain API ------------------------------------------------------------------
@@ -180,14 +120,7 @@ if not _light:
 
         _started_in_kernel(_get_ipython())
 else:
-    # A chunk may ask joblib for the "nbparallel" backend without touching nbparallel's names:
-    # registered as soon as joblib is imported here, loaded when it is first used.
-    _when_imported("joblib", _register_joblib_backend_lazily)
-    # A job run here without them (through a submodule, df.parallel, joblib) shows as in a kernel.
-    _when_imported("nbparallel.jobs.runtime", _display_on_first_use)
-    # A submodule named as a public name (nbparallel.config, nbparallel.jobs) does not hide it.
-    _sys.modules[__name__].__class__ = _LightPackage
-    _copyreg.pickle(_LightPackage, _pickle_package)
+    _light_import.start(_sys.modules[__name__])
 
 __all__ = [
     # plain API
@@ -267,38 +200,14 @@ def __getattr__(name: str) -> object:
 
         value = globals()[name] = getattr(ksearch, name)
         return value
-    if _started_light and (name in __all__ or _is_submodule(name)):
-        _load_all()  # or wait for the thread loading it
+    if _light_import.wants_loading(_sys.modules[__name__], name):
+        _light_import.load_all(_sys.modules[__name__])  # or wait for the thread loading it
         if name in globals():  # a submodule a kernel's import imports too (nbp.backends) is bound now
             return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _is_submodule(name: str) -> bool:
-    return (
-        name.isidentifier() and not name.startswith("_") and _importlib_util.find_spec(f"{__name__}.{name}") is not None
-    )
-
-
 def __dir__() -> list[str]:
     """The module's names; in a worker also those that load on first use."""
-    later = set(__all__) - _LAZY - _KSEARCH if _started_light else set()
+    later = set() if _light_import.loaded() else set(__all__) - _LAZY - _KSEARCH
     return sorted(set(globals()) | later)
-
-
-if "_loading" not in globals():  # one lock, kept when the package is imported again
-    _loading = _threading.Lock()
-
-
-def _load_all() -> None:
-    """In a worker: import the whole package now (its names, the joblib backend, the display)."""
-    global _light
-    with _loading:
-        if _light:  # not loaded by another thread meanwhile
-            _os.environ.pop(_LIGHT_IMPORT, None)
-            try:
-                _importlib.reload(_sys.modules[__name__])
-            except BaseException:  # the chunk's timeout or cancel, say, raised mid-import: again on next use
-                _light = True
-                raise
-            _sys.modules[__name__].__class__ = _types.ModuleType  # every name is bound now
