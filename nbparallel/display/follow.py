@@ -144,12 +144,15 @@ class Display:
 
     def drain(self) -> bool:
         """Show everything that has arrived; ``True`` once the job has ended (now or before)."""
+        events = self.events
         while not self._shown_end:
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
+            if events.empty():  # asked first: an exception raised and caught per call costs more
                 self._update()
                 return False
+            try:
+                event = events.get_nowait()
+            except queue.Empty:  # another thread drained it meanwhile
+                continue
             self._handle(event)
         return True
 
