@@ -119,10 +119,14 @@ def chunk_message(func: Any, task: ChunkTask, dumps: Callable[[Any], bytes]) -> 
     The message is plain data (numbers, strings, bytes), pickled here by the C
     pickler: the executor's own pickler (cloudpickle's) would reduce each class
     and function of a task in Python, and the worker would look each one up
-    again.  A small payload (:func:`small`) is in it, pickled by ``dumps``
-    (loky's pickler for local workers) and timed; any other travels beside it
-    as a :class:`Shipped`, pickled only as the executor sends it, so that the
-    chunks waiting to be sent hold no pickled copy of their data.
+    again.  A small payload (:func:`small`) is in it, pickled by the C pickler
+    too and timed: it holds only numbers, strings and plain arrays, which
+    ``dumps`` would pickle the same way (its reductions, loky's and
+    cloudpickle's, are for other types; ``copyreg``'s are the C pickler's
+    too).  Any other payload travels beside the message as a :class:`Shipped`,
+    pickled by ``dumps`` (loky's pickler for local workers) only as the
+    executor sends it, so that the chunks waiting to be sent hold no pickled
+    copy of their data.
 
     Returns
     -------
@@ -143,7 +147,7 @@ def chunk_message(func: Any, task: ChunkTask, dumps: Callable[[Any], bytes]) -> 
     beside, data, pickled_s = None, None, 0.0
     if small(payload):
         began = time.time()
-        data = dumps(payload)
+        data = pickle.dumps(payload, protocol=5)
         pickled_s = time.time() - began
     else:  # timed by the Shipped as the executor pickles it
         beside = Shipped(payload, dumps)
