@@ -31,6 +31,9 @@ CANCEL, TIMEOUT = 1, 2
 #: Rows of a board: chunks in flight at once, over all jobs of this process.
 ROWS = 4096
 
+_WIDTH = 7  # cells of a row
+_EMPTY_ROW = memoryview(bytes(_WIDTH * 8)).cast("q")
+
 
 class Row(NamedTuple):
     """A running chunk as its row shows it."""
@@ -62,6 +65,8 @@ class Board:
 
     def __init__(self, rows: np.ndarray, path: str | None = None) -> None:
         self.rows = rows
+        # The same cells, flat: one cell read or written per chunk costs less through it than through NumPy.
+        self._cells = rows.reshape(-1).view(np.uint8).data.cast("q")
         self.path = path
         self._free = collections.deque(range(len(rows)))
         self._lock = threading.Lock()
@@ -92,23 +97,24 @@ class Board:
             if not self._free:
                 return -1
             slot = self._free.popleft()
-        row = self.rows[slot]
-        row[:] = 0
-        row[JOB], row[CHUNK], row[STATE] = job, chunk, QUEUED
+        first = slot * _WIDTH
+        cells = self._cells
+        cells[first : first + _WIDTH] = _EMPTY_ROW
+        cells[first + JOB], cells[first + CHUNK], cells[first + STATE] = job, chunk, QUEUED
         return slot
 
     def release(self, slot: int) -> None:
         """The chunk of row ``slot`` is over; the row may be given out again."""
         if slot < 0:
             return
-        self.rows[slot, STATE] = FREE
+        self._cells[slot * _WIDTH + STATE] = FREE
         with self._lock:
             self._free.append(slot)
 
     def flag(self, slot: int, bit: int) -> None:
         """Set a flag on a row (the worker sees it between items or in its interrupt handler)."""
         if slot >= 0:
-            self.rows[slot, FLAGS] |= bit
+            self._cells[slot * _WIDTH + FLAGS] |= bit
 
     def running(self, job: int) -> list[Row]:
         """The rows of job ``job`` whose chunk runs now."""
@@ -123,22 +129,23 @@ class Board:
 
     def is_running(self, slot: int) -> bool:
         """Whether the chunk of row ``slot`` has started and not ended."""
-        return slot >= 0 and bool(self.rows[slot, STATE] == RUNNING)
+        return slot >= 0 and self._cells[slot * _WIDTH + STATE] == RUNNING
 
     # -- the worker's side ----------------------------------------------------------
     def begin(self, slot: int) -> None:
         """The chunk of this row starts in this process and thread."""
-        row = self.rows[slot]
-        row[PID], row[TID], row[STARTED] = os.getpid(), threading.get_ident(), time.time_ns()
-        row[STATE] = RUNNING
+        first = slot * _WIDTH
+        cells = self._cells
+        cells[first + PID], cells[first + TID], cells[first + STARTED] = os.getpid(), threading.get_ident(), time.time_ns()
+        cells[first + STATE] = RUNNING
 
     def end(self, slot: int) -> None:
         """The chunk of this row ended (the kernel releases the row when the outcome arrives)."""
-        self.rows[slot, STATE] = QUEUED
+        self._cells[slot * _WIDTH + STATE] = QUEUED
 
     def flags(self, slot: int) -> int:
         """The flags set on a row."""
-        return int(self.rows[slot, FLAGS])
+        return self._cells[slot * _WIDTH + FLAGS]
 
 
 _attached: dict[str, Board] = {}
