@@ -203,8 +203,7 @@ def _same(old: list[Any], new: list[Any]) -> bool:
 
 def _by_reference(obj: Any) -> bool:
     """cloudpickle pickles ``obj`` by its importable name: the pickle is the name, whatever the object holds."""
-    from cloudpickle.cloudpickle import _is_registered_pickle_by_value, _should_pickle_by_reference
-
+    internals = cloudpickle.cloudpickle  # its private answers (another cloudpickle may lack them: AttributeError)
     if isinstance(obj, types.BuiltinFunctionType):  # ``abs``, ``math.sqrt``; not a bound method of some object
         return isinstance(obj.__self__, types.ModuleType) or obj.__self__ is None
     if type(obj) is types.FunctionType:  # asked once per call: what made cloudpickle say so, checked again
@@ -216,10 +215,10 @@ def _by_reference(obj: Any) -> bool:
                 module is not None
                 and obj.__module__ == named[1]
                 and vars(module).get(name) is obj
-                and not _is_registered_pickle_by_value(module)
+                and not internals._is_registered_pickle_by_value(module)
             ):
                 return True
-    by_reference = isinstance(obj, (types.FunctionType, type, types.ModuleType)) and _should_pickle_by_reference(obj)
+    by_reference = isinstance(obj, (types.FunctionType, type, types.ModuleType)) and internals._should_pickle_by_reference(obj)
     if by_reference and type(obj) is types.FunctionType and "." not in obj.__qualname__:
         with _lock:
             _named[id(obj)] = (weakref.ref(obj), obj.__module__)
@@ -255,8 +254,6 @@ def _state_of(func: Any) -> list[Any] | None:
             return []
         if type(func) is not types.FunctionType:
             return None
-        from cloudpickle.cloudpickle import _extract_code_globals
-
         g = func.__globals__
         parts: list[Any] = [func.__code__, func.__defaults__, func.__name__, func.__qualname__, func.__module__]
         parts += [func.__doc__, *(g.get(k, _MISSING) for k in ("__package__", "__name__", "__path__", "__file__"))]
@@ -264,9 +261,9 @@ def _state_of(func: Any) -> list[Any] | None:
             parts.append(len(mapping))
             for k, v in mapping.items():
                 parts += (k, v)
-        parts += [g.get(name, _MISSING) for name in _extract_code_globals(func.__code__)]
+        parts += [g.get(name, _MISSING) for name in cloudpickle.cloudpickle._extract_code_globals(func.__code__)]
         parts += [cell.cell_contents for cell in func.__closure__ or ()]
-    except (AttributeError, ValueError, ImportError):  # an empty cell, another cloudpickle
+    except (AttributeError, ValueError):  # an empty cell, another cloudpickle (without these answers)
         return None
     values = parts[5:]
     if not all(v is _MISSING or _frozen(v) for v in values):
