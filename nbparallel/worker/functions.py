@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PackedFunction", "resolve", "open_shared_array", "CACHE_SIZE"]
+__all__ = ["PackedFunction", "resolve", "unpickled", "open_shared_array", "CACHE_SIZE"]
 
 #: Functions a worker keeps unpickled.
 CACHE_SIZE = 16
@@ -60,17 +60,33 @@ def resolve(func: Any) -> Any:
     """
     if not isinstance(func, PackedFunction):
         return func
-    with _lock:
-        hit = _functions.get(func.key)
-        if hit is not None:
-            _functions.move_to_end(func.key)
-            return hit
+    hit = unpickled(func.key)
+    if hit is not None:
+        return hit
     loaded = func.load()
     with _lock:
         _functions[func.key] = loaded
         while len(_functions) > CACHE_SIZE:
             _functions.popitem(last=False)
     return loaded
+
+
+def unpickled(key: str) -> Any:
+    """The function this process unpickled for ``key``, if it still keeps it (else ``None``).
+
+    Examples
+    --------
+    >>> import cloudpickle
+    >>> unpickled("k2") is None
+    True
+    >>> resolve(PackedFunction("k2", cloudpickle.dumps(abs))) is unpickled("k2")
+    True
+    """
+    with _lock:
+        hit = _functions.get(key)
+        if hit is not None:
+            _functions.move_to_end(key)  # the most recently used
+        return hit
 
 
 _arrays: dict[str, np.ndarray] = {}

@@ -53,17 +53,26 @@ class ChunkTask:
         return _TASK_FIELDS(self)
 
     @classmethod
-    def of(cls, values: tuple[Any, ...]) -> ChunkTask:
+    def of(cls, values: tuple[Any, ...], **changes: Any) -> ChunkTask:
         """The task of ``values``, its fields in order, as they were checked when it was first made.
+
+        ``changes`` replace some of them (one task made, not a task and its :meth:`but`).
 
         Examples
         --------
         >>> task = ChunkTask(0, 0, 2, [1, 2])
         >>> ChunkTask.of(task.values()) == task
         True
+        >>> ChunkTask.of(task.values(), payload=None).payload is None
+        True
         """
         task = object.__new__(cls)
-        task.__dict__.update(zip(_TASK_NAMES, values, strict=True))
+        fields = task.__dict__
+        fields.update(zip(_TASK_NAMES, values, strict=True))
+        if changes:
+            fields.update(changes)
+            if len(fields) != len(_TASK_NAMES):
+                raise TypeError(f"ChunkTask has no field {', '.join(sorted(changes.keys() - set(_TASK_NAMES)))}")
         return task
 
     def but(self, **changes: Any) -> ChunkTask:

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import WorkerError, exception_text
 from .board import attach
-from .functions import PackedFunction
+from .functions import PackedFunction, unpickled
 from .task import ChunkOutcome, ChunkTask
 
 __all__ = [
@@ -164,13 +164,17 @@ def chunk_message(func: Any, task: ChunkTask, dumps: Callable[[Any], bytes]) -> 
 def open_chunk_message(message: bytes, beside: Arrived | None = None) -> tuple[Any, ChunkTask]:
     """In a worker: the function and the task of a :func:`chunk_message`, its payload :class:`Arrived`."""
     function, data, pickled_s, board, fields = pickle.loads(message)
-    func = PackedFunction(*function) if type(function) is tuple else function
+    func = function
+    if type(function) is tuple:  # a packed function: the one unpickled for its key, else the package
+        func = unpickled(function[0])
+        if func is None:
+            func = PackedFunction(*function)
     if beside is None:
         began = time.time()
         payload = pickle.loads(data)
         unpickle_s = time.time() - began
         beside = Arrived(payload, pickled_s + unpickle_s, len(data), unpickle_s)
-    task = ChunkTask.of(fields).but(payload=beside, board=attach(board) if board is not None else None)
+    task = ChunkTask.of(fields, payload=beside, board=attach(board) if board is not None else None)
     return func, task
 
 
