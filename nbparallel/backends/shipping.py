@@ -218,7 +218,9 @@ def _by_reference(obj: Any) -> bool:
                 and not internals._is_registered_pickle_by_value(module)
             ):
                 return True
-    by_reference = isinstance(obj, (types.FunctionType, type, types.ModuleType)) and internals._should_pickle_by_reference(obj)
+    by_reference = isinstance(
+        obj, (types.FunctionType, type, types.ModuleType)
+    ) and internals._should_pickle_by_reference(obj)
     if by_reference and type(obj) is types.FunctionType and "." not in obj.__qualname__:
         with _lock:
             _named[id(obj)] = (weakref.ref(obj), obj.__module__)

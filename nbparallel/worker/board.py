@@ -136,7 +136,11 @@ class Board:
         """The chunk of this row starts in this process and thread."""
         first = slot * _WIDTH
         cells = self._cells
-        cells[first + PID], cells[first + TID], cells[first + STARTED] = os.getpid(), threading.get_ident(), time.time_ns()
+        cells[first + PID], cells[first + TID], cells[first + STARTED] = (
+            os.getpid(),
+            threading.get_ident(),
+            time.time_ns(),
+        )
         cells[first + STATE] = RUNNING
 
     def end(self, slot: int) -> None:
