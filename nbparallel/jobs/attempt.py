@@ -13,6 +13,7 @@ the results already delivered; :meth:`Attempt.kick` then sends more.
 
 from __future__ import annotations
 
+import _thread
 import collections
 import dataclasses
 import functools
@@ -73,7 +74,7 @@ class Attempt:
         self.n_workers = n_workers
         self.func = func
         self._on_finished: Callable[[], None] | None = on_finished  # called once (then None)
-        lazy = isinstance(tasks, Iterator)
+        lazy = type(tasks) is not list and isinstance(tasks, Iterator)  # a list: no ABC check per call
         self._queue: collections.deque[ChunkTask] = collections.deque(() if lazy else tasks)
         self._source: Iterator[ChunkTask] | None = tasks if lazy else None  # type: ignore[assignment]
         self._source_lock = threading.Lock()  # the source is read by one thread at a time, outside _lock
@@ -83,7 +84,7 @@ class Attempt:
         self._in_flight: dict[int, _InFlight] = {}
         self._tries: dict[int, int] = {}
         self._resubmits: dict[int, int] = {}
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()  # threading.RLock() is a Python call that makes this one
         self._stopping = False
         self._window = backend.prefetch(n_workers)
         self.board = backend.board  # one board for the whole attempt, even if the backend makes a new one

@@ -119,7 +119,7 @@ class Job:
         self.failed_items: list[Failed] = []
         self._execution: Execution | None = None  # the current (or last) run
         self.watchers = Watchers()  # observers, success hooks, done-callbacks
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # held only while an execution is made (_begin)
         self.display: Any = None  # what shows the job (the runtime sets it before the job starts)
         self.recorder: Any = None  # its timeline's records (nbparallel.insights.timeline makes them)
         registry.register(self)
