@@ -55,6 +55,22 @@ def test_done_callback_and_await():
     assert late == ["done"]
 
 
+def test_an_await_given_up_on_leaves_the_job_awaitable(capfd):
+    # asyncio.wait_for cancels what it awaited when its time is up: that must not cancel the job's
+    # "settled" future, which the job resolves when it ends (it raised InvalidStateError there, in the
+    # thread that ended the job, and every later await of the job raised CancelledError).
+    job = nbp.pmap(busy, [0.3, 0.3], chunks=2, n_jobs=2, background=True, progress=False)
+
+    async def main():
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(job, 0.05)
+        return await job
+
+    assert asyncio.run(main()) == [0.3, 0.3]
+    assert job.status == "done"
+    assert "InvalidStateError" not in capfd.readouterr().err
+
+
 def test_background_failure_keeps_finished_chunks():
     def fails_on_5(x):
         if x == 5:

@@ -312,6 +312,8 @@ class Execution:
         with self._lock:
             if self._settled is None:
                 self._settled = Future()
+                # Running: an awaiter that gives up (asyncio.wait_for) cannot cancel it for the others.
+                self._settled.set_running_or_notify_cancel()
                 if self._has_settled:
                     self._settled.set_result(None)
             return self._settled
