@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 import nbparallel as nbp
-from nbparallel.backends import worker_pids
+from nbparallel.backends import get_backend, worker_pids
 
 #: Where a test's tier is known from where it lives: a path fragment -> its marker. A test
 #: elsewhere that needs a kernel gets ``kernel`` from the fixture it uses; one that starts a
@@ -80,8 +80,11 @@ def no_leaks():
     yield
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
+        pool = set(get_backend("loky").pool_threads())  # live as long as the (intentionally reused) pool
         new_threads = [
-            t for t in set(threading.enumerate()) - threads_before if t.is_alive() and t.name.startswith("nbparallel")
+            t
+            for t in set(threading.enumerate()) - threads_before - pool
+            if t.is_alive() and t.name.startswith("nbparallel")
         ]
         stray = _stray_children() - stray_before
         if not new_threads and not stray:

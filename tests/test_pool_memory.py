@@ -250,3 +250,33 @@ def test_a_chunk_stopped_while_the_package_loads_leaves_its_worker_able_to_load_
     timed_out, after = done.stdout.splitlines()
     assert timed_out == "timed out"
     assert eval(after) == [[0], [1], [2], [3]], done.stderr  # the same (warm) workers load it next time
+
+
+IDLE = """
+import time
+import psutil
+import nbparallel as nbp
+import nbparallel.backends.local as local
+local.IDLE_TIMEOUT = 1.0  # the pool made next is stopped after a second without work
+
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
+
+nbp.warm(2, wait=True)
+first = nbp.backends.worker_pids()
+busy = nbp.pmap(nap, [2.5, 2.5], n_jobs=2, chunks=2, progress=False)  # longer than the idle time: kept
+kept = nbp.backends.worker_pids() == first
+time.sleep(3.5)  # idle: stopped, its workers gone
+gone = nbp.backends.worker_pids() == [] and not any(psutil.pid_exists(pid) for pid in first)
+again = nbp.pmap(abs, [-1, -2], n_jobs=2, chunks=2, progress=False)  # the next call starts a new pool
+print(repr((busy, kept, gone, again, set(nbp.backends.worker_pids()).isdisjoint(first))))
+nbp.shutdown()
+"""
+
+
+def test_a_pool_without_work_is_stopped_and_the_next_call_starts_a_new_one():
+    done = subprocess.run(
+        [sys.executable, "-c", IDLE], capture_output=True, text=True, timeout=300, env=child_env(), check=True
+    )
+    assert eval(done.stdout) == ([2.5, 2.5], True, True, [1, 2], True), done.stderr

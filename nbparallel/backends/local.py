@@ -1,7 +1,7 @@
 """Worker processes on this machine: a loky process pool of nbparallel's own, used directly.
 
 One pool per kernel, started once (``warm()``, ``%load_ext``) and kept warm for
-5 minutes of idleness.  It is an executor of its own, not loky's process-wide
+5 minutes of idleness (:mod:`.idle`).  It is an executor of its own, not loky's process-wide
 reusable one: other code in the process that uses ``loky.get_reusable_executor``
 neither shuts it down nor is shut down by it.  A call submits its chunks to it:
 no ``joblib.Parallel``, no folder, no thread per call.  Workers are started
@@ -18,6 +18,7 @@ import io
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -34,13 +35,14 @@ from ..worker.start import LIGHT_IMPORT, ready, start_worker
 from ..worker.task import ChunkOutcome, ChunkTask
 from ..worker.transit import arrived_outcome, chunk_message
 from .base import Backend, abandon_all, get_backend, register_backend
+from .idle import IdleStop
 from .memmaps import register_memmap_reducer
 from .shipping import pack
 from .warmup import WARM_UP, Wanted, asked_by_imports, want_warm_up, want_warm_up_after
 
 __all__ = ["LocalProcesses", "IDLE_TIMEOUT", "WARM_UP", "want_warm_up", "want_warm_up_after", "asked_by_imports"]
 
-#: Seconds an idle worker waits for work before it exits.
+#: Seconds a pool without work is kept before it is stopped (its workers exit).
 IDLE_TIMEOUT = 300
 
 _THREAD_VARS = (
@@ -78,6 +80,7 @@ class LocalProcesses(Backend):
     def __init__(self) -> None:
         register_memmap_reducer()  # large shared inputs travel as file references
         self._executor: Any = None
+        self._idle: IdleStop | None = None  # stops the pool once idle (workers wait without a timeout)
         self._lock = threading.Lock()
         self._board: Board | None = None
 
@@ -119,16 +122,31 @@ class LocalProcesses(Backend):
                     ex,
                     _Pool(
                         max_workers=size,
-                        timeout=IDLE_TIMEOUT,
+                        timeout=None,  # a worker waiting with one reads each chunk through a selector
                         initializer=start_worker,
                         initargs=(os.getpid(), Wanted()),
                         env={**dict.fromkeys(_THREAD_VARS, inner), LIGHT_IMPORT: "1"},
                     ),
                 )
                 self._executor = ex
+                self._watch(ex)
                 if old is not None and not old._flags.shutdown:
                     old.shutdown(wait=True)  # a smaller pool: its running chunks end first
             return ex
+
+    def _watch(self, ex: Any) -> None:
+        """Stop ``ex`` once it has had no work for :data:`IDLE_TIMEOUT` seconds (under the lock)."""
+        if self._idle is not None:
+            self._idle.end()
+
+        def stop() -> None:
+            with self._lock:
+                if self._executor is not ex:  # replaced or shut down meanwhile
+                    return
+                self._executor, self._idle = None, None
+            _stop_pool(ex, wait=True, kill=False)  # a chunk submitted just before still runs
+
+        self._idle = IdleStop(ex, IDLE_TIMEOUT, stop)
 
     def submit(self, func: Any, task: ChunkTask, n_workers: int) -> Future[ChunkOutcome]:
         # One message a chunk, plain data pickled here (worker.transit.chunk_message): shared
@@ -138,12 +156,19 @@ class LocalProcesses(Backend):
         # goes in a box emptied first, so its slices of a shared copy (mapped memory) are not
         # held a moment after the job's result is out.
         message, beside = chunk_message(func, task, _loky_dumps)
+        box = [beside]
+        args: tuple[Any, ...] = (message,) if beside is None else (message, box)
         ex = self.executor(n_workers)
-        if beside is None:
-            future: Future[ChunkOutcome] = ex.submit(run_message, message)
-        else:
-            box = [beside]
-            future = ex.submit(run_message, message, box)
+        try:
+            future: Future[ChunkOutcome] = ex.submit(run_message, *args)
+        except RuntimeError:
+            if self._executor is ex:  # not stopped for idleness meanwhile: a real failure
+                raise
+            future = self.executor(n_workers).submit(run_message, *args)
+        idle = self._idle
+        if idle is not None:
+            idle.used = time.monotonic()
+        if beside is not None:
             future.add_done_callback(lambda _f: box.clear())
         if not _exit_hook:
             _abandon_at_exit()  # after loky's own hook, which it registers on its first submit
@@ -205,14 +230,25 @@ class LocalProcesses(Backend):
     def shutdown(self) -> None:
         with self._lock:
             ex, self._executor = self._executor, None
+            idle, self._idle = self._idle, None
+        if idle is not None:
+            idle.end()
         if ex is not None:
             _stop_pool(ex, wait=True)
 
     def abandon(self) -> None:
         with self._lock:
             ex, self._executor = self._executor, None
+            idle, self._idle = self._idle, None
+        if idle is not None:
+            idle.end()
         if ex is not None:
             _stop_pool(ex, wait=False)
+
+    def pool_threads(self) -> list[threading.Thread]:
+        """The kernel-side threads of nbparallel's own that live as long as the pool (its idle stop)."""
+        idle = self._idle
+        return [idle.thread] if idle is not None else []
 
 
 #: Seconds to wait for a stopped pool's queue threads to end.
@@ -221,8 +257,8 @@ FEEDER_WAIT = 5.0
 _kept_queues: list[Any] = []  # the queues of pools abandoned at exit (see _stop_pool)
 
 
-def _stop_pool(ex: Any, *, wait: bool) -> None:
-    """Stop a pool, killing its workers; its queues' locks are released in this thread.
+def _stop_pool(ex: Any, *, wait: bool, kill: bool = True) -> None:
+    """Stop a pool, killing its workers (``kill=False``: once their chunks end); its queues' locks are released here.
 
     A queue's last reference is held by its feeder thread, a daemon thread that
     ends a moment after the pool: its semaphores would be unlinked there, and at
@@ -233,7 +269,7 @@ def _stop_pool(ex: Any, *, wait: bool) -> None:
     finalizers release their locks in the main thread.
     """
     queues = [q for q in (ex._call_queue, ex._result_queue) if q is not None]
-    ex.shutdown(wait=wait, kill_workers=True)
+    ex.shutdown(wait=wait, kill_workers=kill)
     if not wait:
         _kept_queues.extend(queues)
         return
