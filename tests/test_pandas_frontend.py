@@ -348,10 +348,14 @@ def test_importing_nbparallel_does_not_import_pandas_and_the_accessor_appears_wi
         "print(pd.DataFrame({'a': [1, 2]}).parallel.map(lambda x: x + 1, n_jobs=1, progress=False).a.tolist())\n"
         "nbparallel.shutdown()\n"
     )
-    env = dict(os.environ)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert _printed(script) == "[2, 3]"
+
+
+def _printed(script: str) -> str:
+    """What a fresh Python running ``script`` prints (it must succeed)."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=child_env(), timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[2, 3]"
+    return done.stdout.strip()
 
 
 def test_the_accessor_appears_when_a_library_looked_for_pandas_before_it_was_imported():
@@ -363,9 +367,7 @@ def test_the_accessor_appears_when_a_library_looked_for_pandas_before_it_was_imp
         "print(pd.DataFrame({'a': [1, 2]}).parallel.map(lambda x: x + 1, n_jobs=1, progress=False).a.tolist())\n"
         "nbparallel.shutdown()\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=child_env(), timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[2, 3]"
+    assert _printed(script) == "[2, 3]"
 
 
 def test_pandas_imported_after_nbparallel_still_lists_its_own_files():
@@ -374,9 +376,7 @@ def test_pandas_imported_after_nbparallel_still_lists_its_own_files():
         "import pandas\n"
         "print(sorted(p.name for p in importlib.resources.files('pandas').iterdir() if p.name == '__init__.py'))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=child_env(), timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['__init__.py']"
+    assert _printed(script) == "['__init__.py']"
 
 
 def test_a_large_numeric_frame_goes_through_shared_memory_and_leaves_nothing_behind():
