@@ -228,22 +228,20 @@ class LocalProcesses(Backend):
             pass
 
     def shutdown(self) -> None:
-        with self._lock:
-            ex, self._executor = self._executor, None
-            idle, self._idle = self._idle, None
-        if idle is not None:
-            idle.end()
-        if ex is not None:
-            _stop_pool(ex, wait=True)
+        self._let_go(wait=True)
 
     def abandon(self) -> None:
+        self._let_go(wait=False)
+
+    def _let_go(self, *, wait: bool) -> None:
+        """Stop the pool and its idle stop; the next call starts a new pool."""
         with self._lock:
             ex, self._executor = self._executor, None
             idle, self._idle = self._idle, None
         if idle is not None:
             idle.end()
         if ex is not None:
-            _stop_pool(ex, wait=False)
+            _stop_pool(ex, wait=wait)
 
     def pool_threads(self) -> list[threading.Thread]:
         """The kernel-side threads of nbparallel's own that live as long as the pool (its idle stop)."""
