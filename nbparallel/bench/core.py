@@ -6,7 +6,9 @@ Peers (each warm unless said otherwise): a raw loky ``ProcessPoolExecutor.map``
 made per call (the way a fork pool sees notebook state), mpire's ``WorkerPool``
 with ``keep_alive`` (when installed: the ``bench`` extra) and the seed recipe
 (``np.array_split`` + ``joblib.Parallel``).  Every result is checked equal to
-the sequential one.
+the sequential one.  The ways take turns, round after round (``turns.in_turns``),
+so a minute when the shared machine runs slow costs each of them alike; the
+fork pool runs its rounds last.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..api import pmap
+from .turns import in_turns
 from .workloads import bogosort, recipe, skewed_data, skewed_work, spin, trivial, uniform_data
 
 __all__ = ["CoreTiming", "run_core_bench", "format_core", "TARGETS"]
@@ -42,6 +45,13 @@ TARGETS: dict[str, tuple[str, str, float]] = {
     "groups": ("sequential", "speed-up >=", 1.7),
 }
 
+#: Absolute bounds in ms, beside the peer's (issue 36: the 3-item call under 0.7 ms on the 2-core machine).
+UNDER_MS: dict[str, float] = {"call-3": 0.7}
+
+#: A way timed beside the 3-item call: loky's round trip for one bare ``submit``, the floor under any call through a
+#: loky pool (what is left above it is nbparallel's own cost).
+FLOOR = "loky submit"
+
 
 @dataclass
 class CoreTiming:
@@ -53,14 +63,11 @@ class CoreTiming:
     times: dict[str, float | None] = field(default_factory=dict)
 
     def verdict(self) -> str:
-        """The workload's target, and whether this run met it."""
+        """The workload's targets, and whether this run met them."""
         peer, how, bound = TARGETS[self.workload]
         ours = self.times["nbparallel"]
         assert ours is not None
-        if peer == "absolute":
-            value = ours * 1000
-            ok = value <= bound
-        elif how.startswith("speed-up"):
+        if how.startswith("speed-up"):
             value = (self.times["sequential"] or 0.0) / ours
             ok = value >= bound
         else:
@@ -69,7 +76,13 @@ class CoreTiming:
                 return f"target {how} {bound} vs {peer}: peer not available"
             value = ours / other
             ok = value <= bound
-        return f"{'met' if ok else 'MISSED'}: {value:.2f} ({how} {bound}{'' if peer == 'absolute' else ' vs ' + peer})"
+        said = f"{'met' if ok else 'MISSED'}: {value:.2f} ({how} {bound} vs {peer})"
+        if self.workload in UNDER_MS:
+            ms = ours * 1000
+            said += (
+                f"; {'met' if ms < UNDER_MS[self.workload] else 'MISSED'}: {ms:.2f} ms (< {UNDER_MS[self.workload]})"
+            )
+        return said
 
 
 def _ten_us(x: int) -> int:
@@ -178,15 +191,11 @@ def _groups(n: int, scale: int, repeats: int) -> CoreTiming:
         "sequential": lambda: df.groupby("k").apply(group_work),
         "nbparallel": lambda: pmap_groups(group_work, df, "k", n_jobs=n, progress=False),
     }
-    runs: dict[str, list[float]] = {way: [] for way in ways}
     reference = ways["sequential"]()
-    for _ in range(repeats):
-        for way, run in ways.items():
-            start = time.perf_counter()
-            value = run()
-            runs[way].append(time.perf_counter() - start)
-            if not np.allclose(value.to_numpy(), reference.to_numpy()):
-                raise AssertionError(f"groups: {way} differs from groupby.apply")
+    for way, run in ways.items():
+        if not np.allclose(run().to_numpy(), reference.to_numpy()):
+            raise AssertionError(f"groups: {way} differs from groupby.apply")
+    runs = in_turns(ways, repeats)
     times: dict[str, float | None] = {way: statistics.median(t) for way, t in runs.items()}
     return CoreTiming("groups", f"{40 // scale} groups of 4,000 rows, cost growing with the key", repeats, times)
 
@@ -196,22 +205,32 @@ def _plain(values: Any) -> list[Any]:
 
 
 def _measure(
-    name: str, description: str, func: Callable[[Any], Any], data: Any, n: int, pools: dict[str, Any], repeats: int
+    name: str,
+    description: str,
+    func: Callable[[Any], Any],
+    data: Any,
+    n: int,
+    pools: dict[str, Any],
+    repeats: int,
+    *,
+    beside: dict[str, Callable[[], Any]] | None = None,
 ) -> CoreTiming:
+    """Median seconds of every contender (and the ``beside`` ways, timed but not checked), in turns."""
     ways = _contenders(func, data, n, pools)
-    runs: dict[str, list[float]] = {way: [] for way in ways}
+    fork = ways.pop("fork")
     reference = _plain(ways["sequential"]())
-    # Each way runs its repeats in one block, after one untimed run, and the fork
-    # pool last: forking marks the parent's pages copy-on-write, so whatever runs
-    # in the parent right after a fork pays page faults that are not its own cost.
-    for way in sorted(ways, key=lambda w: w == "fork"):
-        run = ways[way]
+    for way, run in ways.items():  # one untimed run each, checked
         if _plain(run()) != reference:
             raise AssertionError(f"{name}: {way} gave a different result than sequential")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run()
-            runs[way].append(time.perf_counter() - start)
+    for run in (beside or {}).values():
+        run()
+    runs = in_turns(ways | (beside or {}), repeats)
+    # The fork pool in a block of its own, last: forking marks the parent's pages
+    # copy-on-write, so whatever ran in the parent right after a fork would pay
+    # page faults that are not its own cost.
+    if _plain(fork()) != reference:
+        raise AssertionError(f"{name}: fork gave a different result than sequential")
+    runs["fork"] = in_turns({"fork": fork}, repeats)["fork"]
     times: dict[str, float | None] = {way: statistics.median(t) for way, t in runs.items()}
     times.setdefault("mpire", None)
     return CoreTiming(name, description, repeats, times)
@@ -233,12 +252,22 @@ def run_core_bench(n: int, *, quick: bool = False) -> list[CoreTiming]:
     """
     scale = 10 if quick else 1
     reps = 3 if quick else 15
+    rounds = 1 if quick else 5  # the heavy workloads: medians of 5, as issue 36 measured them
     big = np.arange(100 * 2**20 // 8 // scale, dtype=np.float64)
     read_big = _notebook_function(big)
     pmap(trivial, range(4 * n), n_jobs=n, progress=False)  # our pool warm, like the peers'
     with _peers(n) as pools:
         return [
-            _measure("call-3", "a call on 3 trivial items", trivial, [1, 2, 3], n, pools, reps * 3),
+            _measure(
+                "call-3",
+                "a call on 3 trivial items",
+                trivial,
+                [1, 2, 3],
+                n,
+                pools,
+                reps * 3,
+                beside={FLOOR: lambda: pools["loky"].submit(trivial, 1).result()},
+            ),
             _measure("10k-list", "10,000 trivial items, list", trivial, list(range(10_000)), n, pools, reps),
             _measure("10k-array", "10,000 trivial items, ndarray", trivial, np.arange(10_000), n, pools, reps),
             _measure(
@@ -251,7 +280,13 @@ def run_core_bench(n: int, *, quick: bool = False) -> list[CoreTiming]:
                 max(3, reps // 3),
             ),
             _measure(
-                "50k-10us", f"{50_000 // scale:,} items of ~10 us", _ten_us, list(range(50_000 // scale)), n, pools, 3
+                "50k-10us",
+                f"{50_000 // scale:,} items of ~10 us",
+                _ten_us,
+                list(range(50_000 // scale)),
+                n,
+                pools,
+                rounds,
             ),
             _spin_after_expensive(n, scale, pools),
             _measure(
@@ -261,7 +296,7 @@ def run_core_bench(n: int, *, quick: bool = False) -> list[CoreTiming]:
                 uniform_data(400 // scale),
                 n,
                 pools,
-                1 if quick else 3,
+                rounds,
             ),
             _measure(
                 "skewed",
@@ -270,9 +305,9 @@ def run_core_bench(n: int, *, quick: bool = False) -> list[CoreTiming]:
                 skewed_data(200 // scale),
                 n,
                 pools,
-                1 if quick else 3,
+                rounds,
             ),
-            _groups(n, scale, 1 if quick else 3),
+            _groups(n, scale, rounds),
         ]
 
 
@@ -286,11 +321,24 @@ def _spin_after_expensive(n: int, scale: int, pools: dict[str, Any]) -> CoreTimi
     """
     pmap(spin, [200_000 // scale] * (2 * n), n_jobs=n, progress=False)  # expensive items first
     items = [300] * (50_000 // scale)
-    return _measure("50k-spin", f"{len(items):,} items of spin(300), after expensive ones", spin, items, n, pools, 3)
+    rounds = 1 if scale > 1 else 5
+    return _measure(
+        "50k-spin", f"{len(items):,} items of spin(300), after expensive ones", spin, items, n, pools, rounds
+    )
 
 
 def _cell(seconds: float | None) -> str:
     return f"{'-':>12}" if seconds is None else f"{seconds * 1000:>12.2f}"
+
+
+def _over_floor(t: CoreTiming) -> str:
+    floor, ours = t.times.get(FLOOR), t.times["nbparallel"]
+    if floor is None or ours is None:
+        return ""
+    return (
+        f"; loky's own round trip for one bare submit, the floor under any call through a loky pool: "
+        f"{floor * 1000:.2f} ms, nbparallel {(ours - floor) * 1000:+.2f} ms over it"
+    )
 
 
 def format_core(timings: list[CoreTiming], n: int) -> str:
@@ -304,5 +352,7 @@ def format_core(timings: list[CoreTiming], n: int) -> str:
     for t in timings:
         cells = "".join(_cell(t.times.get(p)) for p in peers)
         lines.append(f"{t.workload:<13}{cells}  {t.verdict()}")
-    lines += [f"  {t.workload}: {t.description} (median of {t.repeats})" for t in timings]
+    lines += [
+        f"  {t.workload}: {t.description} (median of {t.repeats}, ways in turns){_over_floor(t)}" for t in timings
+    ]
     return "\n".join(lines)

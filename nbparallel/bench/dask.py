@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .turns import in_turns
+
 __all__ = ["BOUND", "DaskTiming", "bench_dask", "cluster", "format_dask", "busy", "wave", "main"]
 
 #: The issue's bound: nbparallel on dask at most this many times dask's own (batched) time.
@@ -197,7 +199,7 @@ FEW_ROUNDS = {"client.map": 3}
 
 
 def _rounds(timing: DaskTiming, ways: dict[str, Callable[[], Any]], reference: Any, repeats: int) -> DaskTiming:
-    """Warm each way (checking its result), then ``repeats`` rounds, the order rotating each round."""
+    """Warm each way (checking its result), then ``repeats`` rounds in turns."""
     import numpy as np
 
     for way, run in ways.items():
@@ -205,15 +207,7 @@ def _rounds(timing: DaskTiming, ways: dict[str, Callable[[], Any]], reference: A
         same = np.array_equal(value, reference) if isinstance(reference, np.ndarray) else value == reference
         if not same:
             raise AssertionError(f"dask bench, {timing.name}: {way} gave a different result than sequential")
-    names = list(ways)
-    timing.runs = {way: [] for way in names}
-    for r in range(repeats):
-        for way in names[r % len(names) :] + names[: r % len(names)]:
-            if r >= FEW_ROUNDS.get(way, repeats):
-                continue
-            began = time.perf_counter()
-            ways[way]()
-            timing.runs[way].append(time.perf_counter() - began)
+    timing.runs = in_turns(ways, repeats, few=FEW_ROUNDS)
     return timing
 
 
