@@ -38,6 +38,7 @@ from ..worker.task import ChunkOutcome, ChunkTask
 from . import supervisor
 from .attempt import Attempt
 from .state import failure_of
+from .watchers import Latch
 
 if TYPE_CHECKING:
     from .protocol import JobLike
@@ -52,8 +53,8 @@ class Execution:
 
     Attributes
     ----------
-    finished : Future
-        Resolved once the run has concluded (the one source of truth for "done").
+    finished : Latch
+        Set once the run has concluded (the one source of truth for "done").
     settled : Future
         Resolved after the job's done-callbacks ran (what ``await job`` waits for).
     status : {"running", "done", "failed", "cancelled"}
@@ -67,8 +68,7 @@ class Execution:
 
     def __init__(self, job: JobLike) -> None:
         self.job = job
-        self.finished: Future[None] = Future()
-        self.finished.set_running_or_notify_cancel()
+        self.finished = Latch()
         self._settled: Future[None] | None = None  # made when someone waits for it (few do)
         self._has_settled = False
         self.status = "running"

@@ -20,7 +20,6 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Generator, Iterable, Sequence
-from concurrent import futures
 from typing import TYPE_CHECKING, Any
 
 from ..data.shared import remove_folder
@@ -335,8 +334,7 @@ class Job:
         execution = self._execution
         if execution is None:
             return False
-        finished = execution.finished
-        return finished.done() or not futures.wait([finished], timeout).not_done
+        return execution.finished.wait(timeout)
 
     @user_frames
     def result(self, timeout: float | None = None) -> Any:

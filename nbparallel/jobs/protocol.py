@@ -9,7 +9,6 @@ handle on top), they name the job by this protocol, which
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from typing import Any, Protocol
 
 from ..backends.base import Backend
@@ -17,7 +16,7 @@ from ..errors import ChunkFailure, Failed
 from ..options import RunOptions
 from ..worker.board import Board
 from ..worker.task import ChunkOutcome, ChunkTask
-from .watchers import Watchers
+from .watchers import Latch, Watchers
 
 __all__ = ["JobLike", "Run", "Running"]
 
@@ -39,7 +38,7 @@ class Running(Protocol):
 class Run(Protocol):
     """One execution of a job (an :class:`~.execution.Execution`), as the runtime's parts read it."""
 
-    finished: Future[None]
+    finished: Latch
     status: str
     result: Any
     error: BaseException | None
