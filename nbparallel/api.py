@@ -10,7 +10,7 @@ import numpy as np
 
 from .backends import get_backend
 from .data import pace
-from .data.inputs import lockstep, rows_of
+from .data.inputs import is_lazy, lockstep, rows_of
 from .data.merge import MergeHow, check_merge
 from .data.merge import merge as merge_parts
 from .data.partition import aligned_length, chunk_bounds, guided_bounds, kind_of
@@ -316,7 +316,7 @@ def pmap(
     """
     options = RunOptions.from_arguments(locals())
     datas = tuple([rows_of(d) for d in (data, *more_data)])  # any iterable, read as a loop reads it
-    if any([isinstance(d, Iterator) for d in datas]):
+    if any(map(is_lazy, datas)):
         if chunks is None and cache is None:  # read lazily: memory goes to the results only
             from .streaming import plan_stream
 

@@ -87,7 +87,9 @@ def asked_by_imports() -> None:
     """Call the ``ask`` of each module of :func:`want_warm_up_after` imported by now, once each."""
     if not _ASKED_BY:  # every ask was made (a call's usual case)
         return
-    for name in [m for m in _ASKED_BY if m in sys.modules]:
+    for name in list(_ASKED_BY):  # a copy (asks are popped); no comprehension: this runs per call
+        if name not in sys.modules:
+            continue
         ask = _ASKED_BY.pop(name, None)
         if ask is None or in_worker():
             continue

@@ -17,7 +17,9 @@ from typing import Any
 
 from .partition import aligned_length, kind_of, length_mismatch
 
-__all__ = ["rows_of", "lockstep"]
+__all__ = ["rows_of", "lockstep", "is_lazy"]
+
+_PLAIN = frozenset({list, tuple, range})  # kinds that split, none of them an iterator
 
 
 def rows_of(data: Any) -> Any:
@@ -36,6 +38,8 @@ def rows_of(data: Any) -> Any:
     >>> rows_of(range(3))
     range(0, 3)
     """
+    if type(data) in _PLAIN:  # the usual case, without the ABC checks below
+        return data
     if isinstance(data, Iterator):
         return data
     try:
@@ -45,6 +49,17 @@ def rows_of(data: Any) -> Any:
             raise
         return list(data) if isinstance(data, Sized) else iter(data)
     return data
+
+
+def is_lazy(data: Any) -> bool:
+    """Whether ``data`` (as :func:`rows_of` gave it) is an iterator, read lazily.
+
+    Examples
+    --------
+    >>> is_lazy([1, 2]), is_lazy(iter([1, 2]))
+    (False, True)
+    """
+    return type(data) not in _PLAIN and isinstance(data, Iterator)
 
 
 class _Lockstep:

@@ -41,6 +41,10 @@ log = logging.getLogger("nbparallel")
 MAX_RESUBMITS = 3
 
 
+#: What an ended flight holds instead of its chunk (nothing reads it again).
+_ENDED = ChunkTask(-1, 0, 0, None)
+
+
 @dataclasses.dataclass
 class _InFlight:
     task: ChunkTask
@@ -288,8 +292,8 @@ class Attempt:
         task = flight.task
         with self._lock:
             self._release(flight)
-            # The future's callback keeps the flight alive a while: not the chunk's data with it.
-            flight.task = task.but(payload=None)
+            # The future's callback keeps the flight alive a while: not the chunk (nor its data) with it.
+            flight.task = _ENDED
             outcome.attempts = self._tries[task.index] = self._tries.get(task.index, 0) + 1
             retry = outcome.error is not None and outcome.attempts <= self.job.options.retries and not self._stopping
             timer = None

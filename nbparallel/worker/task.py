@@ -52,6 +52,19 @@ class ChunkTask:
         """Its fields in order (``ChunkTask.of(task.values())`` is a copy)."""
         return _TASK_FIELDS(self)
 
+    def sent_values(self) -> tuple[Any, ...]:
+        """Its fields in order, with no payload and no board: what a message carries (they travel apart).
+
+        Examples
+        --------
+        >>> task = ChunkTask(0, 0, 2, [1, 2], slot=3)
+        >>> ChunkTask.of(task.sent_values()) == task.but(payload=None)
+        True
+        """
+        values = list(_TASK_FIELDS(self))
+        values[_PAYLOAD] = values[_BOARD] = None
+        return tuple(values)
+
     @classmethod
     def of(cls, values: tuple[Any, ...], **changes: Any) -> ChunkTask:
         """The task of ``values``, its fields in order, as they were checked when it was first made.
@@ -95,6 +108,7 @@ class ChunkTask:
 
 _TASK_NAMES = tuple(f.name for f in fields(ChunkTask))
 _TASK_FIELDS = operator.attrgetter(*_TASK_NAMES)
+_PAYLOAD, _BOARD = _TASK_NAMES.index("payload"), _TASK_NAMES.index("board")
 
 
 @dataclass

@@ -152,7 +152,7 @@ def chunk_message(func: Any, task: ChunkTask, dumps: Callable[[Any], bytes]) -> 
     else:  # timed by the Shipped as the executor pickles it
         beside = Shipped(payload, dumps)
     board = task.board
-    fields = task.but(payload=None, board=None).values()
+    fields = task.sent_values()
     function = (func.key, func.blob, func.path, func.label) if type(func) is PackedFunction else func
     message = (function, data, pickled_s, board.path if board is not None else None, fields)
     try:
