@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import operator
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -161,17 +162,27 @@ class RunOptions:
         >>> RunOptions.from_arguments({"func": print, "n_jobs": 2, "seed": None}, skip_none=True)
         RunOptions(n_jobs=2, chunks=None, chunk_size=None, backend=None, progress=None, background=False, retries=0, retry_delay=0.0, timeout=None, cache=None, seed=None, errors='raise')
         """
-        given = {n: arguments[n] for n in _NAMES if n in arguments and not (skip_none and arguments[n] is None)}
         # Options are checked once per distinct set of arguments: a call repeated with the same
         # ones gets the same (frozen) options.  Keyed with each value's type, as 1, 1.0 and True
         # are equal keys but not the same option (an error message shows the value as given).
-        key = (cls, *[(name, type(value), value) for name, value in given.items()])
+        values: tuple[Any, ...] | None = None
+        if not skip_none:  # a front end's locals(): every name is there (read at once, in C)
+            try:
+                values = _every_option(arguments)
+            except KeyError:
+                pass
+        if values is not None:
+            names = _NAMES
+        else:
+            given = {n: arguments[n] for n in _NAMES if n in arguments and not (skip_none and arguments[n] is None)}
+            names, values = tuple(given), tuple(given.values())
+        key = (cls, names, values, tuple(map(type, values)))
         try:
             known = _checked.get(key)
         except TypeError:  # an unhashable value (a cache given as a list, say): checked, and fails there
-            return cls(**given)
+            return cls(**dict(zip(names, values)))
         if known is None:
-            known = cls(**given)
+            known = cls(**dict(zip(names, values)))
             with _checked_lock:
                 while len(_checked) >= _CHECKED_KEEP:
                     _checked.pop(next(iter(_checked)))
@@ -195,6 +206,7 @@ class RunOptions:
 
 
 _NAMES = tuple(f.name for f in fields(RunOptions))
+_every_option = operator.itemgetter(*_NAMES)
 
 #: The options of the latest distinct argument sets (see :meth:`RunOptions.from_arguments`).
 _checked: dict[tuple[Any, ...], RunOptions] = {}

@@ -237,5 +237,5 @@ def learned_bounds(
     if not _cheap(cost, n_items, n_workers):
         return None
     if cost is not None and cost * n_items < ONE_CHUNK_BELOW:  # parallel would save less than a round trip
-        return chunk_bounds(n_items, 1)
+        return [(0, n_items)]  # chunk_bounds(n_items, 1), without checking a 1 it knows
     return chunk_bounds(n_items, max(1, n_workers))
