@@ -148,8 +148,9 @@ def plan(
         datas, shared_folder = _share_large_arrays(datas, mode)
 
     def payload(a: int, b: int) -> Any:
-        pieces = tuple([k.take(d, a, b) for k, d in zip(kinds, datas, strict=True)])
-        return pieces if star else pieces[0]
+        if not star:
+            return kinds[0].take(datas[0], a, b)
+        return tuple([k.take(d, a, b) for k, d in zip(kinds, datas, strict=True)])
 
     result_folder = shared_folder if mode == "chunk" else None
     tasks = [

@@ -99,6 +99,8 @@ def _key(func: Callable[..., Any]) -> Hashable:
     method's function's, a callable instance's ``__call__``); otherwise names
     (strings): a builtin by its owner's type and its own name.
     """
+    if type(func) is types.FunctionType:  # the usual case: a plain function's code
+        return func.__code__
     for _ in range(32):  # partials of partials, bounded
         if not isinstance(func, functools.partial):
             break
