@@ -61,6 +61,7 @@ class CoreTiming:
     description: str
     repeats: int
     times: dict[str, float | None] = field(default_factory=dict)
+    per_turn: int = 1  # runs of a way in each of its turns (see turns.in_turns)
 
     def verdict(self) -> str:
         """The workload's targets, and whether this run met them."""
@@ -213,9 +214,13 @@ def _measure(
     pools: dict[str, Any],
     repeats: int,
     *,
+    per_turn: int = 1,
     beside: dict[str, Callable[[], Any]] | None = None,
 ) -> CoreTiming:
-    """Median seconds of every contender (and the ``beside`` ways, timed but not checked), in turns."""
+    """Median seconds of every contender (and the ``beside`` ways, timed but not checked), in turns.
+
+    ``repeats`` runs each: ``repeats // per_turn`` rounds of ``per_turn`` runs.
+    """
     ways = _contenders(func, data, n, pools)
     fork = ways.pop("fork")
     reference = _plain(ways["sequential"]())
@@ -224,16 +229,17 @@ def _measure(
             raise AssertionError(f"{name}: {way} gave a different result than sequential")
     for run in (beside or {}).values():
         run()
-    runs = in_turns(ways | (beside or {}), repeats)
+    rounds = max(1, repeats // per_turn)
+    runs = in_turns(ways | (beside or {}), rounds, per_turn=per_turn)
     # The fork pool in a block of its own, last: forking marks the parent's pages
     # copy-on-write, so whatever ran in the parent right after a fork would pay
     # page faults that are not its own cost.
     if _plain(fork()) != reference:
         raise AssertionError(f"{name}: fork gave a different result than sequential")
-    runs["fork"] = in_turns({"fork": fork}, repeats)["fork"]
+    runs["fork"] = in_turns({"fork": fork}, rounds, per_turn=per_turn)["fork"]
     times: dict[str, float | None] = {way: statistics.median(t) for way, t in runs.items()}
     times.setdefault("mpire", None)
-    return CoreTiming(name, description, repeats, times)
+    return CoreTiming(name, description, rounds * per_turn, times, per_turn)
 
 
 def run_core_bench(n: int, *, quick: bool = False) -> list[CoreTiming]:
@@ -265,11 +271,16 @@ def run_core_bench(n: int, *, quick: bool = False) -> list[CoreTiming]:
                 [1, 2, 3],
                 n,
                 pools,
-                reps * 3,
+                reps * 9,
+                per_turn=reps,
                 beside={FLOOR: lambda: pools["loky"].submit(trivial, 1).result()},
             ),
-            _measure("10k-list", "10,000 trivial items, list", trivial, list(range(10_000)), n, pools, reps),
-            _measure("10k-array", "10,000 trivial items, ndarray", trivial, np.arange(10_000), n, pools, reps),
+            _measure(
+                "10k-list", "10,000 trivial items, list", trivial, list(range(10_000)), n, pools, reps, per_turn=3
+            ),
+            _measure(
+                "10k-array", "10,000 trivial items, ndarray", trivial, np.arange(10_000), n, pools, reps, per_turn=3
+            ),
             _measure(
                 "global-100MB",
                 f"function reading a {big.nbytes // 2**20} MB global, 1,000 items",
@@ -329,6 +340,10 @@ def _spin_after_expensive(n: int, scale: int, pools: dict[str, Any]) -> CoreTimi
 
 def _cell(seconds: float | None) -> str:
     return f"{'-':>12}" if seconds is None else f"{seconds * 1000:>12.2f}"
+
+
+def _turns(t: CoreTiming) -> str:
+    return "ways in turns" if t.per_turn == 1 else f"ways in turns of {t.per_turn} runs"
 
 
 def _over_floor(t: CoreTiming) -> str:
