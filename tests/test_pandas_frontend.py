@@ -370,6 +370,29 @@ def test_the_accessor_appears_when_a_library_looked_for_pandas_before_it_was_imp
     assert _printed(script) == "[2, 3]"
 
 
+def test_the_drop_in_warms_the_pandas_front_end_in_every_worker_and_nothing_else_does():
+    # Workers import pandas once the user reaches for the pandas drop-in, not before (an idle
+    # worker holds only what the user uses), so a later first call does not pay for it.
+    script = (
+        "import os, sys, time, nbparallel as nbp\n"
+        "from nbparallel import pandarallel\n"
+        "def loaded(_):\n"
+        "    time.sleep(0.02)\n"
+        "    return os.getpid(), 'nbparallel.frontends.frames.engine' in sys.modules\n"
+        "def workers():\n"
+        "    seen = dict(nbp.pmap(loaded, range(40), chunks=40, n_jobs=2, progress=False))\n"
+        "    return len(seen), sorted(set(seen.values()))\n"
+        "nbp.warm(2, wait=True)\n"
+        "import pandas\n"
+        "print(workers())\n"
+        "pandarallel.initialize(nb_workers=2, verbose=0)\n"
+        "nbp.warm(2, wait=True)\n"
+        "print(workers())\n"
+        "nbp.shutdown()\n"
+    )
+    assert _printed(script).splitlines() == ["(2, [False])", "(2, [True])"]
+
+
 def test_pandas_imported_after_nbparallel_still_lists_its_own_files():
     script = (
         "import importlib.resources, nbparallel\n"

@@ -1,8 +1,10 @@
 """The pandas workloads of ``python -m nbparallel bench``: the drop-in against pandas and pandarallel.
 
 Every way runs the same script in a fresh process (so its peak memory is its
-own): plain pandas, ``from nbparallel import pandarallel`` (pandas 3, a warmed
-pool), and the real pandarallel 1.6.5, which needs pandas < 3 and so runs from
+own): plain pandas, ``from nbparallel import pandarallel`` (pandas 3, its
+pool warmed after ``pandarallel.initialize()``, as a notebook's is by its first
+pandas call when ``initialize()`` ran in its first cell: the workers have
+imported pandas then), and the real pandarallel 1.6.5, which needs pandas < 3 and so runs from
 its own small environment when there is one::
 
     uv venv /tmp/pdl-env --python 3.11
@@ -109,8 +111,9 @@ if way != "pandas":
     else:
         import nbparallel
         from nbparallel import pandarallel
-        nbparallel.warm(n_jobs, wait=True)
     pandarallel.initialize(nb_workers=n_jobs, progress_bar=False, verbose=0)
+    if way == "nbparallel":  # as a notebook is by its first pandas call: initialize() in its first cell
+        nbparallel.warm(n_jobs, wait=True)  # (which asks the workers for pandas), the data loaded after
     call = "parallel_" + call
 frame_bytes = int(np.sum((frame if workload == "groupby" else data).memory_usage(index=True, deep=True)))
 try:
@@ -202,7 +205,7 @@ def format_frames(timings: list[FrameTiming]) -> str:
     """The pandas workloads as text."""
     other = pandarallel_python()
     lines = [
-        "pandas workloads (one run each, every way in a fresh process; nbparallel on a warmed pool): "
+        "pandas workloads (one run each, every way in a fresh process; nbparallel on a pool warmed after initialize()): "
         + (
             f"pandarallel from {other}"
             if other

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from ...backends.warmup import want_warm_up
 from ...options import RunOptions
 from ...tracebacks import user_frames
 from . import engine
@@ -94,7 +95,11 @@ class pandarallel:
         verbose: int = 2,
         use_memory_fs: bool | None = None,
     ) -> None:
-        """Add the ``parallel_*`` methods to pandas, as pandarallel 1.6.5 does.
+        """Add the ``parallel_*`` methods to pandas, as pandarallel 1.6.5 does, and warm the workers for them.
+
+        The workers (those running now, in the background, and those started
+        later) import pandas and the pandas front end: they did not before,
+        as an idle worker holds only what the user uses.
 
         Parameters
         ----------
@@ -118,6 +123,7 @@ class pandarallel:
         """
         global _options
         _options = RunOptions(n_jobs=nb_workers, progress=bool(progress_bar))
+        want_warm_up(engine.preload)  # the workers import pandas now, not in the first call
         if verbose >= 2:
             from ...settings import effective_n_jobs
 

@@ -274,3 +274,21 @@ def map_series(s: pd.Series, arg: Any, kwargs: dict[str, Any], options: RunOptio
     ['a', nan]
     """
     return _run_series(s, "map", arg, kwargs, options)
+
+
+def preload() -> None:
+    """Import and run once, in this process, what a worker runs of the pandas front end (pandas too).
+
+    Workers import nothing of pandas until the user reaches for the pandas
+    drop-in: ``pandarallel.initialize()`` asks every worker to run this
+    (:func:`~nbparallel.backends.warmup.want_warm_up`), those running now in
+    the background and those started later as they start, so the first
+    ``parallel_apply`` does not wait for each worker's import of pandas and of
+    this module (about 0.3 s on the development machine).  A worker reaches
+    it by name, which imports this module.
+
+    Examples
+    --------
+    >>> preload()
+    """
+    pd.Series([0.0]).map(abs)  # pandas' own lazy imports for a map (its first one costs more)
