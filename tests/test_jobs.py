@@ -150,3 +150,31 @@ def test_job_repr_and_registry():
     job.result()
     assert f"<nbparallel.Job {job.id} abs done: 2/2 chunks, 2 items" in repr(job)
     assert nbp.jobs()[-1] is job
+
+
+def test_an_interrupt_as_the_job_ends_leaves_other_waiters_woken():
+    # Ctrl-C reaches the main thread's job.wait() just as the job ends: the interrupt is
+    # raised right after its wait got the end; other threads waiting on the job still wake.
+    import _thread
+    import threading
+
+    for _ in range(3):
+        release = threading.Event()
+        job = nbp.pmap(release.wait, [30], n_jobs=1, backend="threading", background=True, progress=False)
+        waiters = [threading.Thread(target=job.wait, daemon=True) for _ in range(3)]
+
+        def end(waiters=waiters, release=release):
+            time.sleep(0.05)  # the main thread waits first
+            for t in waiters:
+                t.start()
+            time.sleep(0.05)
+            _thread.interrupt_main()  # pending until the main thread's wait returns
+            release.set()
+
+        threading.Thread(target=end).start()
+        with pytest.raises(KeyboardInterrupt):
+            job.wait()
+        for t in waiters:
+            t.join(10)
+        assert not any(t.is_alive() for t in waiters)
+        assert job.result() == [True]
