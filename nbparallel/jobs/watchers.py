@@ -43,16 +43,27 @@ class Latch:
         """Set it: every waiter wakes up (a second call does nothing)."""
         if not self._set:
             self._set = True
-            self._held.release()
+            self._pass_on()  # a waiter timing out now may pass it on first
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until it is set (``False`` if ``timeout`` seconds passed first); an interrupt stops the wait."""
         if self._set:
             return True
-        if self._held.acquire(True, -1 if timeout is None else max(0.0, timeout)):
-            self._held.release()  # the next waiter's turn: the lock stays free once set
-            return True
-        return self._set
+        try:
+            return self._held.acquire(True, -1 if timeout is None else max(0.0, timeout)) or self._set
+        finally:
+            # The next waiter's turn: the lock stays free once set.  In a finally, as an interrupt
+            # (Ctrl-C) can be raised right after the acquire returns: the lock would stay held and
+            # the threads waiting behind this one would never wake.
+            if self._set:
+                self._pass_on()
+
+    def _pass_on(self) -> None:
+        """Free the lock once set (a waiter may have freed it already: nothing to do then)."""
+        try:
+            self._held.release()
+        except RuntimeError:  # free already (two waiters passed it on at once)
+            pass
 
 
 class Watchers:
