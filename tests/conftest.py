@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
+from collections.abc import Iterator
 
 import psutil
 import pytest
@@ -70,6 +72,21 @@ def _in_kernel_tree(pid: int) -> bool:
 def _stray_children() -> set[int]:
     """Child processes that are not the (intentionally reused) loky workers."""
     return {p for p in _children() - set(worker_pids()) if not _in_kernel_tree(p)}
+
+
+@pytest.fixture
+def ctrl_c_reaches_python() -> Iterator[None]:
+    """SIGINT handled by Python (``KeyboardInterrupt``) for the test, as in a terminal or a kernel.
+
+    A test that presses Ctrl-C with ``_thread.interrupt_main()`` needs it: a
+    process that a non-interactive shell started in the background inherits
+    SIGINT ignored, and ``interrupt_main`` then does nothing.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(autouse=True)

@@ -212,6 +212,7 @@ def test_cancel_from_another_thread_raises_job_cancelled(nbp_backend):
     assert Parallel(n_jobs=2)(delayed(square)(i) for i in range(3)) == [0, 1, 4]
 
 
+@pytest.mark.usefixtures("ctrl_c_reaches_python")
 def test_ctrl_c_returns_at_once_stops_the_workers_and_the_next_call_works(nbp_backend):
     timer = threading.Timer(0.5, _thread.interrupt_main)
     timer.start()

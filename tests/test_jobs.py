@@ -152,6 +152,7 @@ def test_job_repr_and_registry():
     assert nbp.jobs()[-1] is job
 
 
+@pytest.mark.usefixtures("ctrl_c_reaches_python")
 def test_an_interrupt_as_the_job_ends_leaves_other_waiters_woken():
     # Ctrl-C reaches the main thread's job.wait() just as the job ends: the interrupt is
     # raised right after its wait got the end; other threads waiting on the job still wake.
