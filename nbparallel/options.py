@@ -165,17 +165,7 @@ class RunOptions:
         # Options are checked once per distinct set of arguments: a call repeated with the same
         # ones gets the same (frozen) options.  Keyed with each value's type, as 1, 1.0 and True
         # are equal keys but not the same option (an error message shows the value as given).
-        values: tuple[Any, ...] | None = None
-        if not skip_none:  # a front end's locals(): every name is there (read at once, in C)
-            try:
-                values = _every_option(arguments)
-            except KeyError:
-                pass
-        if values is not None:
-            names = _NAMES
-        else:
-            given = {n: arguments[n] for n in _NAMES if n in arguments and not (skip_none and arguments[n] is None)}
-            names, values = tuple(given), tuple(given.values())
+        names, values = _given(arguments, skip_none)
         key = (cls, names, values, tuple(map(type, values)))
         try:
             known = _checked.get(key)
@@ -207,6 +197,18 @@ class RunOptions:
 
 _NAMES = tuple(f.name for f in fields(RunOptions))
 _every_option = operator.itemgetter(*_NAMES)
+
+
+def _given(arguments: Mapping[str, Any], skip_none: bool) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """The options ``arguments`` gives, as ``(names, values)`` (see :meth:`RunOptions.from_arguments`)."""
+    if not skip_none:  # a front end's locals() hold every name: read at once, in C
+        try:
+            return _NAMES, _every_option(arguments)
+        except KeyError:
+            pass
+    given = {n: arguments[n] for n in _NAMES if n in arguments and not (skip_none and arguments[n] is None)}
+    return tuple(given), tuple(given.values())
+
 
 #: The options of the latest distinct argument sets (see :meth:`RunOptions.from_arguments`).
 _checked: dict[tuple[Any, ...], RunOptions] = {}

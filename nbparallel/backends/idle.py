@@ -4,9 +4,10 @@ loky can end each idle worker itself (its executor's ``timeout``), but a
 worker that waits for work with a timeout reads every chunk through a
 selector: 20 to 40 µs more per round trip, on the path of every call (bare
 submits to a pool with and without one, alternated in blocks in one process
-on the development machine: without, the faster in about 3 blocks of 4).  nbparallel's workers wait without one; an :class:`IdleStop`
-stops the whole pool once it has had no work for its ``after`` seconds, and
-the next call starts a new one.  The thread lives as long as its pool.
+on the development machine: without, the faster in about 3 blocks of 4).
+nbparallel's workers wait without one; an :class:`IdleStop` stops the whole
+pool once it has had no work for its ``after`` seconds, and the next call
+starts a new one.  The thread lives as long as its pool.
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ __all__ = ["Latch", "Watchers"]
 class Latch:
     """Set once, waited on by anyone: whether a run has ended (an execution's ``finished``).
 
-    What ``concurrent.futures.Future`` would give for "done", for a fraction of
-    its cost: one lock held until :meth:`set`, no condition, no callbacks (a
-    job's :class:`Watchers` keep those).  Made and set once per call, and asked
+    What ``concurrent.futures.Future`` or ``threading.Event`` would give for
+    "done", for a fraction of their cost: one lock held until :meth:`set`, no
+    condition (whose wait runs Python code), no callbacks (a job's
+    :class:`Watchers` keep those).  Made and set once per call, and asked
     several times per call, so its cost is every small call's.
 
     Examples
